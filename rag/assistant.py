@@ -1,0 +1,105 @@
+"""`Assistant`: the Python API. The CLI, the UI and the eval harness all go through it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest import load_papers
+from ingest.parsers import bundled_corpus, expand_paths
+from rag.retrieval import HybridRetriever, Mode, SearchFilter
+from rag.settings import Settings
+from rag.store import Index
+from rag.types import Answer, IngestReport, Source
+
+
+class Assistant:
+    """Cited answers over the indexed paper abstracts.
+
+    >>> a = Assistant()                       # settings from RAG_* environment / .env
+    >>> a.ingest()                            # the bundled corpus
+    >>> a.search("diffusion sampling", k=5)   # ranked papers
+    >>> a.ask("which papers speed up diffusion sampling?").answer
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embeddings: Any = None, llm: Any = None, **overrides: Any) -> None:
+        base = settings or Settings()
+        self.settings = base.with_overrides(**overrides) if overrides else base
+        self.index = Index(self.settings, embeddings=embeddings)
+        self._llm = llm
+        self._chain: Any = None
+        self._lock = threading.Lock()
+
+    # ---- retrieval -------------------------------------------------------------------------------------
+    def retriever(self, k: int | None = None, mode: Mode | None = None, filters: SearchFilter | None = None) -> HybridRetriever:
+        s = self.settings
+        return HybridRetriever(
+            index=self.index,
+            k=k or s.search_k,
+            mode=mode or s.retriever,
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            filters=filters,
+        )
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        filters: SearchFilter | None = None,
+        mode: Mode | None = None,
+        source: str | None = None,
+        date: str | None = None,
+        title_contains: str | None = None,
+    ) -> list[Source]:
+        """Ranked papers for `query`, one entry per paper, best first."""
+        if filters is None and (source or date or title_contains):
+            filters = SearchFilter(source=source, date=date, title_contains=title_contains)
+        self.index.check_compatible()
+        return self.retriever(k=k, mode=mode).search(query, k=k, filters=filters)
+
+    # ---- ingest ----------------------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path] | None = None,
+        *,
+        prune: bool = False,
+        reset: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Parse `paths` (the bundled corpus when None), then add/update/prune the index. Parsing happens
+        completely before anything is written, so a malformed file leaves the index untouched."""
+        files = expand_paths(paths) if paths else bundled_corpus()
+        papers = load_papers(files)
+        report = self.index.ingest(papers, prune=prune, reset=reset, progress=progress, files=[str(f) for f in files])
+        with self._lock:
+            self._chain = None
+        return report
+
+    def stats(self) -> dict[str, Any]:
+        return self.index.stats()
+
+    # ---- answering -------------------------------------------------------------------------------------
+    @property
+    def chain(self) -> Any:
+        """The whole pipeline as a LangChain Runnable: input {"question", "history"?} (or a plain string),
+        output `Answer`."""
+        with self._lock:
+            if self._chain is None:
+                from rag.chain import build_chain
+
+                self._chain = build_chain(self)
+            return self._chain
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None, **options: Any) -> Answer:
+        """Answer `question` with `[n]` citations to retrieved papers, or refuse."""
+        return self.chain.invoke({"question": question, "history": history or [], **options})
+
+    def stream(self, question: str, history: list[dict[str, str]] | None = None, **options: Any) -> Iterator[str | Answer]:
+        """Yield the answer text as it is produced (strings), then the final `Answer`."""
+        from rag.chain import stream_answer
+
+        yield from stream_answer(self, {"question": question, "history": history or [], **options})

@@ -1,0 +1,128 @@
+"""BM25 over chunks as one sparse matrix: query scoring is a sum of a few columns, so it stays fast at scale.
+
+Chroma's own sparse index is not available in local mode, so this lives beside it, rebuilt from the same
+chunks at every ingest and saved atomically with a fingerprint of what it was built from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import Stemmer
+from scipy import sparse
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves paper papers propose proposed show shows
+    also using use used via based""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens, stop words dropped, Snowball-stemmed; hyphenated and dotted terms also split."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(text.lower()):
+        parts = [tok] if not re.search(r"[.-]", tok) else [tok, *re.split(r"[.-]", tok)]
+        out.extend(p for p in parts if p and p not in STOPWORDS)
+    return _stemmer().stemWords(out)
+
+
+class BM25Index:
+    """Okapi BM25 with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), which is never negative."""
+
+    def __init__(self, ids: list[str], matrix: sparse.csc_matrix, vocab: dict[str, int], fingerprint: str = "") -> None:
+        self.ids = ids
+        self.matrix = matrix
+        self.vocab = vocab
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], k1: float = 1.5, b: float = 0.75, fingerprint: str = "") -> BM25Index:
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        lengths = np.zeros(len(texts), dtype=np.float64)
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            toks = tokenize(text)
+            lengths[row] = len(toks)
+            for t in toks:
+                col = vocab.setdefault(t, len(vocab))
+                counts[col] = counts.get(col, 0) + 1
+            rows.extend([row] * len(counts))
+            cols.extend(counts.keys())
+            vals.extend(counts.values())
+        n_docs = len(texts)
+        tf = sparse.csr_matrix((vals, (rows, cols)), shape=(n_docs, len(vocab)), dtype=np.float64)
+        if n_docs == 0:
+            return cls(list(ids), tf.tocsc(), vocab, fingerprint)
+        avgdl = max(lengths.mean(), 1e-9)
+        df = np.bincount(tf.indices, minlength=len(vocab))
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        norm = k1 * (1 - b + b * lengths / avgdl)
+        tf = tf.tocoo()
+        weights = idf[tf.col] * tf.data * (k1 + 1) / (tf.data + norm[tf.row])
+        matrix = sparse.csc_matrix((weights.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
+        return cls(list(ids), matrix, vocab, fingerprint)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scores(self, query: str) -> np.ndarray:
+        cols = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        if not cols or not self.ids:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.matrix[:, cols].sum(axis=1)).ravel()
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top `k` (chunk id, score) with a positive score; `mask` (bool per chunk) restricts the candidates."""
+        scores = self.scores(query)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = np.flatnonzero(scores > 0)
+        if positive.size == 0:
+            return []
+        k = min(k, positive.size)
+        top = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(self.ids[i], float(scores[i])) for i in top]
+
+    def save(self, directory: Path) -> None:
+        """Write to a temporary sibling, then swap it in, so a reader never sees half an index."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".bm25-"))
+        sparse.save_npz(tmp / "matrix.npz", self.matrix.tocsc(), compressed=False)
+        (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint}))
+        old = directory.with_name(directory.name + ".old")
+        if directory.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> BM25Index:
+        directory = Path(directory)
+        meta = json.loads((directory / "meta.json").read_text())
+        matrix = sparse.load_npz(directory / "matrix.npz").tocsc()
+        return cls(meta["ids"], matrix, meta["vocab"], meta.get("fingerprint", ""))

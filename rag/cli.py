@@ -1,0 +1,300 @@
+"""The `rag` command line: the composition root that serves ingest, search, ask, stats, ui and eval.
+
+Data goes to stdout (`--json` where output is data), progress and errors to stderr; a user error exits 1
+with one clear line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from rag.settings import Settings
+
+app = typer.Typer(
+    help="Cited answers over machine-learning paper abstracts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Evaluate retrieval, citations, grounding and refusals.", invoke_without_command=True)
+app.add_typer(eval_app, name="eval")
+
+T = TypeVar("T")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from pydantic import ValidationError
+
+    from ingest.parsers import ParseError
+    from rag.embeddings import ModelNotFound
+    from rag.store import IndexProblem
+
+    errors: list[type[BaseException]] = [ParseError, IndexProblem, ModelNotFound, ValidationError, FileNotFoundError]
+    try:
+        from eval.questions import QuestionError
+
+        errors.append(QuestionError)
+    except ImportError:  # pragma: no cover - eval is part of the distribution
+        pass
+    return tuple(errors)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body, turning user-facing errors into one line on stderr and exit code 1."""
+    try:
+        return fn()
+    except _user_errors() as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if type(exc).__name__ == "ValidationError":
+            msg = "invalid setting: " + "; ".join(e["msg"] for e in exc.errors())  # type: ignore[attr-defined]
+        _err(f"error: {msg}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _assistant(**overrides: Any) -> Any:
+    from rag.assistant import Assistant
+
+    return Assistant(Settings().with_overrides(**overrides))
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="chunk", file=sys.stderr, disable=total == 0, leave=False)
+        b = bar["bar"]
+        b.update(done - b.n)
+        if done >= total:
+            b.close()
+
+    return update
+
+
+def _empty_hint(assistant: Any) -> bool:
+    if assistant.index.is_empty():
+        _err(f"the index at {assistant.settings.home} is empty: run `rag ingest` first (no path ingests the bundled corpus)")
+        return True
+    return False
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (.txt Daily Papers dumps, .jsonl, .csv); the bundled corpus if none")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Start over: drop the index first")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove papers no longer in the sources")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced."""
+
+    def body() -> None:
+        a = _assistant()
+        report = a.ingest(paths or None, prune=prune, reset=reset, progress=_progress("embedding"))
+        data = report.model_dump(exclude={"files", "embedded_chunks"})
+        if as_json:
+            typer.echo(json.dumps(data))
+        else:
+            typer.echo(
+                f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
+                f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+                f"{report.removed} removed ({report.seconds:.2f}s)"
+            )
+
+    _run(body)
+
+
+def _source_line(s: Any) -> str:
+    return f"{s.rank:>3}. {s.title}  (score {s.score:.4f}; {', '.join(s.sources)}{'; ' + s.date if s.date else ''})"
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The query; '-' reads one query per line from stdin (JSON Lines out)")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of papers")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
+    source: Annotated[str | None, typer.Option(help="Only papers from a source file whose name contains this")] = None,
+    date: Annotated[str | None, typer.Option(help="Only papers whose date starts with this")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Only papers whose title contains this")] = None,
+) -> None:
+    """Rank papers for a query (hybrid dense + BM25), one entry per paper."""
+
+    def body() -> None:
+        a = _assistant(retriever=retriever)
+        if _empty_hint(a):
+            raise typer.Exit(1)
+        opts = {"source": source, "date": date, "title_contains": title}
+        if query == "-":
+            for line in sys.stdin:
+                q = line.strip()
+                if q:
+                    typer.echo(json.dumps({"query": q, "results": [s.public() for s in a.search(q, k=k, **opts)]}))
+            return
+        results = a.search(query, k=k, **opts)
+        if as_json:
+            typer.echo(json.dumps([s.public() for s in results]))
+            return
+        if not results:
+            typer.echo("no matching papers")
+        for s in results:
+            typer.echo(_source_line(s))
+
+    _run(body)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer object as JSON")] = False,
+    k: Annotated[int | None, typer.Option("--k", "-k", min=1, help="Papers handed to the answerer")] = None,
+    generator: Annotated[str | None, typer.Option(help="auto, extractive or openai")] = None,
+    retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
+) -> None:
+    """Answer a question with [n] citations to papers in the collection, or say it does not answer it."""
+
+    def body() -> None:
+        a = _assistant(k=k, generator=generator, retriever=retriever)
+        if _empty_hint(a):
+            raise typer.Exit(1)
+        answer = a.ask(question)
+        if as_json:
+            typer.echo(json.dumps(answer.model_dump(exclude={"settings"})))
+            return
+        typer.echo(answer.answer)
+        if answer.warning:
+            _err(f"warning: {answer.warning}")
+        if answer.citations:
+            typer.echo("\nSources:")
+            for c in answer.citations:
+                typer.echo(f"  [{c.n}] {c.title}")
+        elif answer.related:
+            typer.echo("\nRelated papers (not cited):")
+            for s in answer.related:
+                typer.echo(f"  - {s.title}")
+
+    _run(body)
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Papers, chunks, sources, index location and embedding model."""
+
+    def body() -> None:
+        a = _assistant()
+        a.index.check_compatible()
+        st = a.stats()
+        if as_json:
+            typer.echo(json.dumps(st))
+            return
+        typer.echo(f"papers:          {st['papers']}")
+        typer.echo(f"chunks:          {st['chunks']}")
+        typer.echo(f"index:           {st['index']}")
+        typer.echo(f"chroma:          {st['chroma']} (collection {st['collection']})")
+        typer.echo(f"embedding model: {st['embedding_model']}")
+        typer.echo(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
+        typer.echo(f"updated:         {st['updated_at'] or 'never'}")
+        typer.echo("sources:")
+        for name, n in st["sources"].items():
+            typer.echo(f"  {name}: {n} papers")
+
+    _run(body)
+
+
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Open the Gradio chat UI."""
+
+    def body() -> None:
+        from ui.app import launch
+
+        a = _assistant(ui_host=host, ui_port=port)
+        if a.index.is_empty():
+            _err("the index is empty; ingesting the bundled corpus first")
+            a.ingest(progress=_progress("embedding"))
+        launch(a)
+
+    _run(body)
+
+
+@eval_app.callback()
+def eval_run(
+    ctx: typer.Context,
+    questions: Annotated[Path | None, typer.Argument(help="Questions, JSON Lines (see eval/README)")] = None,
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/latest"),
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Skip generation")] = False,
+    generator: Annotated[str | None, typer.Option(help="auto, extractive or openai")] = None,
+    retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", min=1, help="Papers handed to the answerer")] = None,
+    types: Annotated[str | None, typer.Option(help="Only these question types, comma-separated")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip questions already in per_question.jsonl")] = False,
+    judge: Annotated[bool, typer.Option("--judge", help="Also score answers with the LLM judge")] = False,
+) -> None:
+    """Run an evaluation: `rag eval QUESTIONS.jsonl --out DIR`; `rag eval compare RUN_A RUN_B`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if questions is None:
+        _err("error: give a questions file, e.g. rag eval eval/questions/dev.jsonl")
+        raise typer.Exit(2)
+
+    def body() -> None:
+        from eval import run_eval
+
+        metrics = run_eval(
+            questions,
+            out=out,
+            retrieval_only=retrieval_only,
+            generator=generator,
+            retriever=retriever,
+            k=k,
+            types=types.split(",") if types else None,
+            limit=limit,
+            resume=resume,
+            judge=judge,
+            progress=True,
+        )
+        typer.echo(json.dumps({"retrieval": metrics.get("retrieval"), "answers": metrics.get("answers")}, indent=2))
+        _err(f"report: {out / 'report.md'}")
+
+    _run(body)
+
+
+@eval_app.command("compare")
+def eval_compare(
+    run_a: Annotated[Path, typer.Argument(help="Baseline run directory")],
+    run_b: Annotated[Path, typer.Argument(help="New run directory")],
+) -> None:
+    """Print metric deltas between two runs and the questions that flipped."""
+
+    def body() -> None:
+        from eval.report import compare_runs
+
+        typer.echo(compare_runs(run_a, run_b))
+
+    _run(body)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

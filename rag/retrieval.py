@@ -1,0 +1,153 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 chunk rankings, each collapsed to papers, fused by
+reciprocal rank fusion. One entry per paper, its best chunks kept as evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from rag.store import Index, PaperMeta
+from rag.types import Source
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Metadata filters; all given ones must hold. Matching is case-insensitive."""
+
+    source: str | None = None  # a source file name, or part of it
+    date: str | None = None  # the paper's date starts with this (e.g. "2024-03" or "Mar 11")
+    title_contains: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.source or self.date or self.title_contains)
+
+    def matches(self, paper: PaperMeta) -> bool:
+        if self.source and not any(self.source.lower() in s.lower() for s in paper.sources):
+            return False
+        if self.date and not (paper.date or "").lower().startswith(self.date.lower().strip()):
+            return False
+        return not (self.title_contains and self.title_contains.lower() not in paper.title.lower())
+
+
+def papers_from_chunks(hits: list[tuple[str, str, float]]) -> list[tuple[str, list[str], float]]:
+    """Collapse a ranked chunk list to a ranked paper list: (paper id, its chunk ids best first, best score).
+
+    A paper ranks where its best chunk ranks; later chunks of the same paper only add evidence.
+    """
+    order: list[str] = []
+    chunks: dict[str, list[str]] = {}
+    best: dict[str, float] = {}
+    for chunk_id, paper_id, score in hits:
+        if paper_id not in chunks:
+            order.append(paper_id)
+            chunks[paper_id] = []
+            best[paper_id] = score
+        chunks[paper_id].append(chunk_id)
+    return [(pid, chunks[pid], best[pid]) for pid in order]
+
+
+def rrf_fuse(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: score(d) = sum over rankings of 1 / (k + rank), ranks from 1. Ties break by
+    the best single rank, then by id, so the order is deterministic."""
+    scores: dict[str, float] = {}
+    best_rank: dict[str, int] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            best_rank[item] = min(best_rank.get(item, rank), rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best_rank[kv[0]], kv[0]))
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever over the index: `invoke(query, k=..., filters=...)` returns one Document per paper."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Any
+    k: int = 10
+    mode: Mode = "hybrid"
+    candidates: int = 50
+    rrf_k: int = 60
+    filters: SearchFilter | None = None
+
+    def search(self, query: str, k: int | None = None, filters: SearchFilter | None = None, mode: Mode | None = None) -> list[Source]:
+        """Ranked papers for `query` as `Source` records."""
+        index: Index = self.index
+        k = self.k if k is None else k
+        mode = mode or self.mode
+        filters = filters if filters is not None else self.filters
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        papers = index.papers()
+        if not papers:
+            return []
+        allowed: set[str] | None = None
+        if filters:
+            allowed = {pid for pid, p in papers.items() if filters.matches(p)}
+            if not allowed:
+                return []
+        n = max(self.candidates, k * 4)
+        dense: list[tuple[str, list[str], float]] = []
+        sparse: list[tuple[str, list[str], float]] = []
+        if mode in ("hybrid", "dense"):
+            dense = papers_from_chunks(index.dense_search(query, n, sorted(allowed) if allowed is not None else None))
+        if mode in ("hybrid", "bm25"):
+            sparse = papers_from_chunks(index.bm25_search(query, n, allowed))
+
+        dense_rank = {pid: r for r, (pid, _, _) in enumerate(dense, start=1)}
+        sparse_rank = {pid: r for r, (pid, _, _) in enumerate(sparse, start=1)}
+        if mode == "dense":
+            fused = [(pid, score) for pid, _, score in dense]
+        elif mode == "bm25":
+            fused = [(pid, score) for pid, _, score in sparse]
+        else:
+            fused = rrf_fuse([[p for p, _, _ in dense], [p for p, _, _ in sparse]], self.rrf_k)
+        fused = fused[:k]
+
+        evidence: dict[str, list[str]] = {}
+        for pid, chunk_ids, _ in dense + sparse:
+            bucket = evidence.setdefault(pid, [])
+            bucket.extend(c for c in chunk_ids if c not in bucket)
+        abstracts = index.abstracts([pid for pid, _ in fused])
+        out = []
+        for rank, (pid, score) in enumerate(fused, start=1):
+            meta = papers[pid]
+            out.append(
+                Source(
+                    rank=rank,
+                    title=meta.title,
+                    paper_id=pid,
+                    score=round(float(score), 6),
+                    text=abstracts.get(pid, ""),
+                    chunks=evidence.get(pid, []),
+                    sources=list(meta.sources),
+                    date=meta.date,
+                    url=meta.url,
+                    dense_rank=dense_rank.get(pid),
+                    bm25_rank=sparse_rank.get(pid),
+                )
+            )
+        return out
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        sources = self.search(query, k=kwargs.get("k"), filters=kwargs.get("filters"), mode=kwargs.get("mode"))
+        return [source_to_document(s) for s in sources]
+
+
+def source_to_document(source: Source) -> Document:
+    meta = source.model_dump(exclude={"text"})
+    return Document(page_content=source.text, metadata=meta, id=source.paper_id)
+
+
+def document_to_source(doc: Document) -> Source:
+    return Source(text=doc.page_content, **doc.metadata)

@@ -1,0 +1,488 @@
+"""The index: Chroma (dense vectors), a SQLite manifest (papers, chunks, settings) and BM25 beside it.
+
+Consistency rules:
+- The SQLite manifest is the record of what is committed. It changes in one transaction at the end of an
+  ingest, after Chroma holds the new vectors; BM25 is rebuilt from it and carries its fingerprint.
+- Dense hits are checked against the manifest (paper id and content hash), so a run killed half-way
+  through writing Chroma never shows readers a mix: they see the last committed state.
+- A journal names the papers an unfinished run was touching; the next ingest cleans their vectors first.
+- One ingest at a time: a lock file in the index directory, held with `flock`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest import Chunk, Paper, chunk_paper
+from rag.bm25 import BM25Index
+from rag.settings import Settings
+from rag.types import IngestReport
+
+SCHEMA_VERSION = 1
+Progress = Callable[[int, int], None]
+
+
+class IndexProblem(RuntimeError):
+    """Base class for index problems; messages end with the command that fixes them."""
+
+
+class IndexMismatch(IndexProblem):
+    pass
+
+
+class IndexCorrupt(IndexProblem):
+    pass
+
+
+class IndexBusy(IndexProblem):
+    pass
+
+
+@dataclass(frozen=True)
+class PaperMeta:
+    paper_id: str
+    title: str
+    content_hash: str
+    sources: tuple[str, ...]
+    date: str | None
+    url: str | None
+
+
+def fingerprint_of(pairs: Iterable[tuple[str, str]]) -> str:
+    h = hashlib.sha256()
+    for pid, chash in sorted(pairs):
+        h.update(f"{pid}\x00{chash}\n".encode())
+    return h.hexdigest()[:24]
+
+
+class Index:
+    """Everything stateful about the collection. Thread-safe for readers; one writer at a time."""
+
+    def __init__(self, settings: Settings, embeddings: Any = None) -> None:
+        self.settings = settings
+        self.home = Path(settings.home).expanduser()
+        self._embeddings = embeddings
+        self._client: Any = None
+        self._collection: Any = None
+        self._bm25: BM25Index | None = None
+        self._papers: dict[str, PaperMeta] | None = None
+        self._local = threading.local()
+        self._load_lock = threading.RLock()
+
+    # ---- locations -------------------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.home / "manifest.sqlite"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.home / "bm25"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.home / "ingest.journal"
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.chroma_dir)
+
+    # ---- components ------------------------------------------------------------------------------------
+    @property
+    def embeddings(self) -> Any:
+        with self._load_lock:
+            if self._embeddings is None:
+                from rag.embeddings import load_embeddings
+
+                s = self.settings
+                key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
+                self._embeddings = load_embeddings(s.embedding_model, s.embed_batch_size, s.llm_base_url, key)
+            return self._embeddings
+
+    def _client_(self) -> Any:
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            cs = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_url:
+                from urllib.parse import urlparse
+
+                u = urlparse(self.settings.chroma_url)
+                self._client = chromadb.HttpClient(
+                    host=u.hostname or "127.0.0.1", port=u.port or 8000, ssl=u.scheme == "https", settings=cs
+                )
+            else:
+                self.chroma_dir.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(self.chroma_dir), settings=cs)
+        return self._client
+
+    @property
+    def collection(self) -> Any:
+        with self._load_lock:
+            if self._collection is None:
+                self._collection = self._client_().get_or_create_collection(
+                    self.settings.collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                )
+            return self._collection
+
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.manifest_path, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS papers (
+                    paper_id TEXT PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL, hash TEXT NOT NULL,
+                    sources TEXT NOT NULL, date TEXT, url TEXT, authors TEXT, n_chunks INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS chunks (
+                    chunk_id TEXT PRIMARY KEY, paper_id TEXT NOT NULL, chunk_no INTEGER NOT NULL, text TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS chunks_by_paper ON chunks(paper_id);
+                """
+            )
+            self._local.conn = conn
+        return conn
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db().execute("SELECT key, value FROM meta").fetchall())
+
+    def expected_meta(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "schema": str(SCHEMA_VERSION),
+            "embedding_model": s.embedding_model,
+            "chunk_tokens": str(s.chunk_tokens),
+            "chunk_overlap": str(s.chunk_overlap),
+        }
+
+    # ---- health ----------------------------------------------------------------------------------------
+    def check_compatible(self) -> None:
+        """Refuse to mix vectors from another embedding model or chunking with this one."""
+        try:
+            meta = self.meta()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(
+                f"the index manifest at {self.manifest_path} is unreadable ({exc}); rebuild it with: rag ingest --reset"
+            ) from exc
+        if not meta:
+            return
+        for key, want in self.expected_meta().items():
+            have = meta.get(key)
+            if have is not None and have != want:
+                raise IndexMismatch(
+                    f"the index at {self.home} was built with {key}={have}, but the settings say {key}={want}; "
+                    "rebuild it with: rag ingest --reset (or set the setting back)"
+                )
+
+    def is_empty(self) -> bool:
+        return not self.papers()
+
+    # ---- reading ---------------------------------------------------------------------------------------
+    def papers(self) -> dict[str, PaperMeta]:
+        with self._load_lock:
+            if self._papers is None:
+                rows = self._db().execute("SELECT paper_id, title, hash, sources, date, url FROM papers").fetchall()
+                self._papers = {
+                    r[0]: PaperMeta(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows
+                }
+            return self._papers
+
+    def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
+        if not paper_ids:
+            return {}
+        q = ",".join("?" * len(paper_ids))
+        return dict(self._db().execute(f"SELECT paper_id, abstract FROM papers WHERE paper_id IN ({q})", paper_ids))
+
+    def chunk_texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        if not chunk_ids:
+            return {}
+        q = ",".join("?" * len(chunk_ids))
+        return dict(self._db().execute(f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({q})", chunk_ids))
+
+    def fingerprint(self) -> str:
+        return self.meta().get("fingerprint", "")
+
+    def bm25(self) -> BM25Index:
+        with self._load_lock:
+            if self._bm25 is None:
+                fp = self.fingerprint()
+                index = None
+                for d in (self.bm25_dir, self.bm25_dir.with_name("bm25.old")):
+                    if (d / "meta.json").exists():
+                        try:
+                            index = BM25Index.load(d)
+                        except (OSError, ValueError):
+                            index = None
+                        if index is not None and index.fingerprint == fp:
+                            break
+                        index = None
+                if index is None:
+                    index = self._rebuild_bm25(fp)
+                self._bm25 = index
+            return self._bm25
+
+    def _rebuild_bm25(self, fp: str) -> BM25Index:
+        rows = self._db().execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        index = BM25Index.build([r[0] for r in rows], [r[1] for r in rows], fingerprint=fp)
+        if rows:
+            index.save(self.bm25_dir)
+        return index
+
+    def dense_search(self, query: str, n: int, paper_ids: list[str] | None = None) -> list[tuple[str, str, float]]:
+        """Top chunks by cosine similarity: (chunk id, paper id, similarity), checked against the manifest."""
+        papers = self.papers()
+        if not papers or n <= 0:
+            return []
+        vector = self.embeddings.embed_query(query)
+        where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
+        if paper_ids is not None and not paper_ids:
+            return []
+        res = self.collection.query(
+            query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
+        )
+        out = []
+        for cid, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0], strict=False):
+            pm = papers.get(meta.get("paper_id"))
+            if pm is None or pm.content_hash != meta.get("hash"):
+                continue  # an uncommitted or stale vector: readers see only the committed state
+            out.append((cid, pm.paper_id, 1.0 - float(dist)))
+        return out
+
+    def bm25_search(self, query: str, n: int, paper_ids: set[str] | None = None) -> list[tuple[str, str, float]]:
+        index = self.bm25()
+        mask = None
+        if paper_ids is not None:
+            mask = np.fromiter((cid.rsplit(":", 1)[0] in paper_ids for cid in index.ids), dtype=bool, count=len(index))
+        return [(cid, cid.rsplit(":", 1)[0], score) for cid, score in index.search(query, n, mask)]
+
+    def stats(self) -> dict[str, Any]:
+        papers = self.papers()
+        n_chunks = self._db().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        sources: dict[str, int] = {}
+        for p in papers.values():
+            for s in p.sources:
+                sources[s] = sources.get(s, 0) + 1
+        meta = self.meta()
+        return {
+            "papers": len(papers),
+            "chunks": n_chunks,
+            "sources": dict(sorted(sources.items())),
+            "index": str(self.home),
+            "chroma": self.location,
+            "collection": self.settings.collection,
+            "embedding_model": meta.get("embedding_model", self.settings.embedding_model),
+            "chunk_tokens": int(meta.get("chunk_tokens", self.settings.chunk_tokens)),
+            "chunk_overlap": int(meta.get("chunk_overlap", self.settings.chunk_overlap)),
+            "fingerprint": meta.get("fingerprint", ""),
+            "updated_at": meta.get("updated_at"),
+        }
+
+    # ---- writing ---------------------------------------------------------------------------------------
+    @contextmanager
+    def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "ingest.lock"
+        fh = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        fh.seek(0)
+                        holder = fh.read().strip() or "another process"
+                        raise IndexBusy(
+                            f"another ingest is running on {self.home} ({holder}); wait for it to finish and retry"
+                        ) from None
+                    time.sleep(0.2)
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            fh.close()
+
+    def _invalidate(self) -> None:
+        with self._load_lock:
+            self._papers = None
+            self._bm25 = None
+
+    def reset(self) -> None:
+        """Drop everything: the Chroma collection, the manifest and BM25."""
+        try:
+            self._client_().delete_collection(self.settings.collection)
+        except Exception:  # noqa: BLE001 - absent collection is fine
+            pass
+        self._collection = None
+        db = self._db()
+        with db:
+            db.execute("DELETE FROM papers")
+            db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM meta")
+        import shutil
+
+        shutil.rmtree(self.bm25_dir, ignore_errors=True)
+        self.journal_path.unlink(missing_ok=True)
+        self._invalidate()
+
+    def _recover(self) -> None:
+        """Remove vectors an interrupted run may have left for papers it was changing."""
+        if not self.journal_path.exists():
+            return
+        try:
+            pending = json.loads(self.journal_path.read_text())
+        except ValueError:
+            pending = {}
+        committed = self.papers()
+        stray = [pid for pid in pending.get("papers", []) if pid not in committed]
+        touched = [pid for pid in pending.get("papers", []) if pid in committed]
+        for batch in _batched(stray, 500):
+            self.collection.delete(where={"paper_id": {"$in": batch}})
+        # Papers that stayed committed keep their old manifest entry; their vectors may have been replaced
+        # half-way, so they are re-embedded by marking them changed.
+        self._force_refresh = set(touched)
+        self.journal_path.unlink(missing_ok=True)
+
+    def ingest(
+        self,
+        papers: list[Paper],
+        prune: bool = False,
+        reset: bool = False,
+        progress: Progress | None = None,
+        files: list[str] | None = None,
+    ) -> IngestReport:
+        start = time.perf_counter()
+        with self.writer_lock():
+            if reset:
+                self.reset()
+            else:
+                self.check_compatible()
+            self._force_refresh: set[str] = set()
+            self._recover()
+            committed = self.papers()
+            incoming = {p.paper_id: p for p in papers}
+            added = [p for pid, p in incoming.items() if pid not in committed]
+            updated = [
+                p
+                for pid, p in incoming.items()
+                if pid in committed and (committed[pid].content_hash != p.content_hash or pid in self._force_refresh)
+            ]
+            removed = [pid for pid in committed if pid not in incoming] if prune else []
+            unchanged = len(incoming) - len(added) - len(updated)
+            report = IngestReport(added=len(added), updated=len(updated), unchanged=unchanged, removed=len(removed))
+            report.files = files or []
+            if added or updated or removed or not self.meta():
+                report.embedded_chunks = self._write(added + updated, [p.paper_id for p in updated] + removed, progress)
+            stats = self.stats()
+            report.papers, report.chunks = stats["papers"], stats["chunks"]
+        report.seconds = round(time.perf_counter() - start, 3)
+        return report
+
+    def _write(self, changed: list[Paper], replaced_ids: list[str], progress: Progress | None) -> int:
+        s = self.settings
+        chunks: list[Chunk] = []
+        by_paper: dict[str, list[Chunk]] = {}
+        for p in changed:
+            cs = chunk_paper(p, s.chunk_tokens, s.chunk_overlap)
+            by_paper[p.paper_id] = cs
+            chunks.extend(cs)
+        papers_by_id = {p.paper_id: p for p in changed}
+
+        # 1. journal what we are about to touch, so a crash can be cleaned up
+        touched = sorted(set(replaced_ids) | set(papers_by_id))
+        self.journal_path.write_text(json.dumps({"papers": touched, "pid": os.getpid(), "started": time.time()}))
+
+        # 2. vectors: remove the old ones, then embed and write in batches, overlapping the two
+        collection = self.collection
+        for batch in _batched(sorted(set(replaced_ids)), 500):
+            collection.delete(where={"paper_id": {"$in": batch}})
+        total = len(chunks)
+        done = 0
+        if progress:
+            progress(0, total)
+        batch_size = max(s.embed_batch_size, 1) * 4
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending = None
+            for batch in _batched(chunks, batch_size):
+                vectors = self.embeddings.embed_documents([c.text for c in batch])
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(self._upsert, collection, batch, vectors, papers_by_id)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+            if pending is not None:
+                pending.result()
+
+        # 3. commit the manifest in one transaction, then BM25 from it, then drop the journal
+        db = self._db()
+        with db:
+            for pid in replaced_ids:
+                db.execute("DELETE FROM papers WHERE paper_id = ?", (pid,))
+                db.execute("DELETE FROM chunks WHERE paper_id = ?", (pid,))
+            db.executemany(
+                "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (p.paper_id, p.title, p.abstract, p.content_hash, json.dumps(p.sources), p.date, p.url,
+                     p.authors, len(by_paper[p.paper_id]))
+                    for p in changed
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?)",
+                [(c.chunk_id, c.paper_id, c.chunk_no, c.text) for c in chunks],
+            )
+            pairs = db.execute("SELECT paper_id, hash FROM papers").fetchall()
+            fp = fingerprint_of(pairs)
+            meta = {**self.expected_meta(), "fingerprint": fp, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+        self._invalidate()
+        self._bm25 = self._rebuild_bm25(fp)
+        try:
+            collection.modify(metadata={"rag_fingerprint": fp, **{f"rag_{k}": v for k, v in self.expected_meta().items()}})
+        except Exception:  # noqa: BLE001 - metadata is advisory; the manifest is the record
+            pass
+        self.journal_path.unlink(missing_ok=True)
+        return total
+
+    @staticmethod
+    def _upsert(collection: Any, batch: list[Chunk], vectors: list[list[float]], papers: dict[str, Paper]) -> None:
+        metas = []
+        for c in batch:
+            p = papers[c.paper_id]
+            m = {"paper_id": c.paper_id, "chunk_no": c.chunk_no, "title": p.title, "hash": p.content_hash,
+                 "sources": ",".join(p.sources)}
+            if p.date:
+                m["date"] = p.date
+            if p.url:
+                m["url"] = p.url
+            metas.append(m)
+        collection.upsert(ids=[c.chunk_id for c in batch], embeddings=vectors, documents=[c.text for c in batch], metadatas=metas)
+
+
+def _batched(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

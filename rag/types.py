@@ -1,0 +1,85 @@
+"""The records the product hands out: `Source`, `Citation`, `Grounding`, `Answer`, `IngestReport`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Source(BaseModel):
+    """One retrieved paper: rank, title, score and its text (the abstract), plus the chunks that matched."""
+
+    rank: int
+    title: str
+    paper_id: str
+    score: float
+    text: str
+    chunks: list[str] = Field(default_factory=list, description="ids of the matching chunks, best first")
+    sources: list[str] = Field(default_factory=list, description="files the paper came from")
+    date: str | None = None
+    url: str | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The `rag search --json` shape plus a few extra keys."""
+        return self.model_dump()
+
+
+class Citation(BaseModel):
+    n: int = Field(ge=1)
+    title: str
+    paper_id: str
+    supporting: str = Field("", description="the sentence of the abstract that best supports the answer")
+
+
+class Grounding(BaseModel):
+    supported_fraction: float = 1.0
+    unsupported_sentences: list[str] = Field(default_factory=list)
+    sentence_scores: list[dict[str, Any]] = Field(default_factory=list)
+    removed_citations: list[int] = Field(default_factory=list, description="markers that pointed at no retrieved paper")
+
+
+class Answer(BaseModel):
+    """A cited answer or a refusal. Its `model_dump()` is the `rag ask --json` object.
+
+    Invariant: every citation points at a retrieved source (same paper id and title).
+    """
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    question: str
+    answer: str
+    refused: bool = False
+    citations: list[Citation] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    grounding: Grounding = Field(default_factory=Grounding)
+    related: list[Source] = Field(default_factory=list)
+    warning: str | None = None
+    generator: str = "extractive"
+    timings_ms: dict[str, float] = Field(default_factory=lambda: {"retrieve": 0.0, "generate": 0.0, "total": 0.0})
+    standalone_question: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _citations_point_at_sources(self) -> Answer:
+        retrieved = {(s.paper_id, s.title) for s in self.sources}
+        for c in self.citations:
+            if (c.paper_id, c.title) not in retrieved:
+                raise ValueError(f"citation [{c.n}] names {c.title!r}, which was not retrieved")
+        if self.refused and self.citations:
+            raise ValueError("a refusal carries no citations (offer related papers instead)")
+        return self
+
+
+class IngestReport(BaseModel):
+    papers: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    embedded_chunks: int = 0
+    files: list[str] = Field(default_factory=list)

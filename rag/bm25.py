@@ -21,13 +21,7 @@ from scipy import sparse
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between both
-    but by can could did do does doing down during each few for from further had has have having he her here hers
-    herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself yourselves paper papers propose proposed show shows
-    also using use used via based""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "paper", "papers", "propose", "proposed", "show", "shows", "also", "using", "use", "used", "via", "based"]
 )
 
 
@@ -53,6 +47,7 @@ class BM25Index:
         self.matrix = matrix
         self.vocab = vocab
         self.fingerprint = fingerprint
+        self._df: np.ndarray | None = None
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], k1: float = 1.5, b: float = 0.75, fingerprint: str = "") -> BM25Index:
@@ -86,6 +81,15 @@ class BM25Index:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an already tokenized term; unseen terms get the maximum."""
+        if self._df is None:
+            self._df = np.diff(self.matrix.indptr)
+        n = len(self.ids)
+        col = self.vocab.get(term)
+        df = int(self._df[col]) if col is not None else 0
+        return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
     def scores(self, query: str) -> np.ndarray:
         cols = [self.vocab[t] for t in tokenize(query) if t in self.vocab]

@@ -104,6 +104,8 @@ class HybridRetriever(BaseRetriever):
 
         dense_rank = {pid: r for r, (pid, _, _) in enumerate(dense, start=1)}
         sparse_rank = {pid: r for r, (pid, _, _) in enumerate(sparse, start=1)}
+        dense_score = {pid: score for pid, _, score in dense}
+        sparse_score = {pid: score for pid, _, score in sparse}
         if mode == "dense":
             fused = [(pid, score) for pid, _, score in dense]
         elif mode == "bm25":
@@ -133,6 +135,8 @@ class HybridRetriever(BaseRetriever):
                     url=meta.url,
                     dense_rank=dense_rank.get(pid),
                     bm25_rank=sparse_rank.get(pid),
+                    dense_score=round(dense_score[pid], 6) if pid in dense_score else None,
+                    bm25_score=round(sparse_score[pid], 6) if pid in sparse_score else None,
                 )
             )
         return out

@@ -21,6 +21,8 @@ class Source(BaseModel):
     url: str | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    dense_score: float | None = Field(None, description="cosine similarity of the best chunk")
+    bm25_score: float | None = None
 
     def public(self) -> dict[str, Any]:
         """The `rag search --json` shape plus a few extra keys."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
@@ -46,18 +48,29 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_size = cache_size
 
-    def encode(self, texts: list[str], batch_size: int | None = None) -> list[list[float]]:
+    @property
+    def model(self) -> Any:
+        """The underlying SentenceTransformer (benchmarks measure its raw throughput)."""
+        return self._model
+
+    def encode_array(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text: what the index writes, with no list round-trip."""
         if not texts:
-            return []
+            return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
             vectors = self._model.encode(
-                texts,
+                list(texts),
                 batch_size=batch_size or self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return vectors.tolist()
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode(self, texts: list[str], batch_size: int | None = None) -> list[list[float]]:
+        if not texts:
+            return []
+        return self.encode_array(texts, batch_size).tolist()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts))
@@ -74,7 +87,9 @@ class SentenceTransformerEmbeddings(Embeddings):
         return vector
 
 
-def load_embeddings(name: str, batch_size: int = 64, base_url: str | None = None, api_key: str | None = None) -> Embeddings:
+def load_embeddings(
+    name: str, batch_size: int = 64, base_url: str | None = None, api_key: str | None = None
+) -> Embeddings:
     """The embedding model a settings value names."""
     if name.startswith("openai:"):
         from langchain_openai import OpenAIEmbeddings

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict
 
 from rag.store import Index, PaperMeta
@@ -77,7 +78,9 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     filters: SearchFilter | None = None
 
-    def search(self, query: str, k: int | None = None, filters: SearchFilter | None = None, mode: Mode | None = None) -> list[Source]:
+    def search(
+        self, query: str, k: int | None = None, filters: SearchFilter | None = None, mode: Mode | None = None
+    ) -> list[Source]:
         """Ranked papers for `query` as `Source` records."""
         index: Index = self.index
         k = self.k if k is None else k
@@ -146,6 +149,14 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         sources = self.search(query, k=kwargs.get("k"), filters=kwargs.get("filters"), mode=kwargs.get("mode"))
         return [source_to_document(s) for s in sources]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        # BaseRetriever's default drops invoke-time kwargs, so `ainvoke(q, k=3)` raised TypeError.
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **kwargs
+        )
 
 
 def source_to_document(source: Source) -> Document:

@@ -7,6 +7,11 @@ Consistency rules:
   through writing Chroma never shows readers a mix: they see the last committed state.
 - A journal names the papers an unfinished run was touching; the next ingest cleans their vectors first.
 - One ingest at a time: a lock file in the index directory, held with `flock`.
+- Client/server mode (`RAG_CHROMA_URL`): the server holds the vectors and, on each chunk, everything needed to
+  rebuild the manifest (chunk 0 carries the abstract); the collection's metadata carries the fingerprint of
+  the last commit. Each client keeps its own manifest and BM25 in its `RAG_HOME` and rebuilds them from the
+  collection whenever that fingerprint differs from the one it last synced with, so every client's BM25
+  matches what the server holds.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,11 @@ from rag.types import IngestReport
 
 SCHEMA_VERSION = 1
 Progress = Callable[[int, int], None]
+# How stale a client's view of a shared server may get: at most one metadata round-trip per this many seconds.
+SERVER_CHECK_SECONDS = 2.0
+# Chunks per Chroma write; one HTTP request or one local transaction each.
+WRITE_BATCH = 512
+log = logging.getLogger(__name__)
 
 
 class IndexProblem(RuntimeError):
@@ -80,8 +91,12 @@ class Index:
         self._collection: Any = None
         self._bm25: BM25Index | None = None
         self._papers: dict[str, PaperMeta] | None = None
+        # BM25 row -> paper number, and paper id -> number: filter masks without a Python loop over chunks
+        self._bm25_rows: tuple[np.ndarray, dict[str, int]] | None = None
         self._local = threading.local()
         self._load_lock = threading.RLock()
+        self._last_server_check = float("-inf")
+        self._stray_on_server: set[str] = set()
 
     # ---- locations -------------------------------------------------------------------------------------
     @property
@@ -135,13 +150,20 @@ class Index:
         return self._client
 
     @property
+    def is_server(self) -> bool:
+        return bool(self.settings.chroma_url)
+
+    @property
     def collection(self) -> Any:
         with self._load_lock:
             if self._collection is None:
-                self._collection = self._client_().get_or_create_collection(
-                    self.settings.collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-                )
+                self._collection = self._open_collection()
             return self._collection
+
+    def _open_collection(self) -> Any:
+        return self._client_().get_or_create_collection(
+            self.settings.collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        )
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -200,11 +222,10 @@ class Index:
     # ---- reading ---------------------------------------------------------------------------------------
     def papers(self) -> dict[str, PaperMeta]:
         with self._load_lock:
+            self.sync_with_server()
             if self._papers is None:
                 rows = self._db().execute("SELECT paper_id, title, hash, sources, date, url FROM papers").fetchall()
-                self._papers = {
-                    r[0]: PaperMeta(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows
-                }
+                self._papers = {r[0]: PaperMeta(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
             return self._papers
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
@@ -224,6 +245,7 @@ class Index:
 
     def bm25(self) -> BM25Index:
         with self._load_lock:
+            self.sync_with_server()
             if self._bm25 is None:
                 fp = self.fingerprint()
                 index = None
@@ -242,11 +264,25 @@ class Index:
             return self._bm25
 
     def _rebuild_bm25(self, fp: str) -> BM25Index:
+        """One pass over the committed chunks: tokenise, count, weight, save."""
         rows = self._db().execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
         index = BM25Index.build([r[0] for r in rows], [r[1] for r in rows], fingerprint=fp)
         if rows:
             index.save(self.bm25_dir)
         return index
+
+    def _bm25_paper_rows(self, index: BM25Index) -> tuple[np.ndarray, dict[str, int]]:
+        """For each BM25 row the number of its paper, and the numbering; built once per BM25 index."""
+        with self._load_lock:
+            if self._bm25_rows is None or self._bm25_rows[0].shape[0] != len(index):
+                numbers: dict[str, int] = {}
+                rows = np.fromiter(
+                    (numbers.setdefault(cid.rsplit(":", 1)[0], len(numbers)) for cid in index.ids),
+                    dtype=np.int64,
+                    count=len(index),
+                )
+                self._bm25_rows = (rows, numbers)
+            return self._bm25_rows
 
     def dense_search(self, query: str, n: int, paper_ids: list[str] | None = None) -> list[tuple[str, str, float]]:
         """Top chunks by cosine similarity: (chunk id, paper id, similarity), checked against the manifest."""
@@ -269,10 +305,14 @@ class Index:
         return out
 
     def bm25_search(self, query: str, n: int, paper_ids: set[str] | None = None) -> list[tuple[str, str, float]]:
+        """Top chunks by BM25: (chunk id, paper id, score); `paper_ids` restricts the candidates."""
         index = self.bm25()
         mask = None
         if paper_ids is not None:
-            mask = np.fromiter((cid.rsplit(":", 1)[0] in paper_ids for cid in index.ids), dtype=bool, count=len(index))
+            rows, numbers = self._bm25_paper_rows(index)
+            allowed = np.zeros(len(numbers), dtype=bool)
+            allowed[[numbers[p] for p in paper_ids if p in numbers]] = True
+            mask = allowed[rows]
         return [(cid, cid.rsplit(":", 1)[0], score) for cid, score in index.search(query, n, mask)]
 
     def stats(self) -> dict[str, Any]:
@@ -329,13 +369,12 @@ class Index:
         with self._load_lock:
             self._papers = None
             self._bm25 = None
+            self._bm25_rows = None
 
     def reset(self) -> None:
         """Drop everything: the Chroma collection, the manifest and BM25."""
-        try:
+        with suppress(Exception):  # an absent collection is fine
             self._client_().delete_collection(self.settings.collection)
-        except Exception:  # noqa: BLE001 - absent collection is fine
-            pass
         self._collection = None
         db = self._db()
         with db:
@@ -346,8 +385,80 @@ class Index:
 
         shutil.rmtree(self.bm25_dir, ignore_errors=True)
         self.journal_path.unlink(missing_ok=True)
+        self._stray_on_server = set()
+        self._last_server_check = float("-inf")
         self._invalidate()
 
+    # ---- client/server ---------------------------------------------------------------------------------
+    def sync_with_server(self, force: bool = False) -> bool:
+        """Server mode: rebuild the local manifest and BM25 from the shared collection if it changed since
+        this client last looked. At most one metadata request per SERVER_CHECK_SECONDS unless `force`.
+        Returns whether the local state was rebuilt."""
+        if not self.is_server:
+            return False
+        with self._load_lock:
+            now = time.monotonic()
+            if not force and now - self._last_server_check < SERVER_CHECK_SECONDS:
+                return False
+            self._last_server_check = now
+            # A fresh handle each time: another client may have reset (re-created) the collection, and a
+            # handle caches the metadata it was opened with.
+            self._collection = self._open_collection()
+            published = dict(self._collection.metadata or {})
+            self._check_server_compatible(published)
+            server_fp = str(published.get("rag_fingerprint", ""))
+            if server_fp == self.meta().get("server_fingerprint", ""):
+                return False
+            self._rebuild_from_server(server_fp, str(published.get("rag_updated_at", "")))
+            return True
+
+    def _check_server_compatible(self, published: dict[str, Any]) -> None:
+        for key, want in self.expected_meta().items():
+            have = published.get(f"rag_{key}")
+            if have is not None and str(have) != want:
+                raise IndexMismatch(
+                    f"the shared collection {self.settings.collection!r} at {self.settings.chroma_url} was built with "
+                    f"{key}={have}, but the settings say {key}={want}; set it back, or rebuild the shared collection "
+                    "with: rag ingest --reset"
+                )
+
+    def _rebuild_from_server(self, server_fp: str, updated_at: str) -> None:
+        """Replace the local manifest with the committed papers the collection holds, then drop BM25 so it is
+        rebuilt from them. A paper whose chunks are incomplete or carry two hashes belongs to a write that has
+        not committed; it is left out and its vectors are cleaned by the next ingest."""
+        for attempt in range(3):
+            papers, chunks, stray = _read_collection(self._collection)
+            fp = fingerprint_of((row[0], row[3]) for row in papers)
+            if not server_fp or fp == server_fp:
+                break
+            if attempt < 2:  # another client is between its vector writes and its commit: give it a moment
+                time.sleep(0.5)
+                server_fp = str((self._open_collection().metadata or {}).get("rag_fingerprint", ""))
+        else:
+            log.warning(
+                "the shared collection %r holds papers its last commit does not name (an ingest is running or was "
+                "interrupted); using the %d complete papers it holds",
+                self.settings.collection,
+                len(papers),
+            )
+        meta = {
+            **self.expected_meta(),
+            "fingerprint": fp,
+            "server_fingerprint": server_fp,
+            "updated_at": updated_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        db = self._db()
+        with db:
+            db.execute("DELETE FROM papers")
+            db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM meta")
+            db.executemany("INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", papers)
+            db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", chunks)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+        self._stray_on_server = stray
+        self._invalidate()
+
+    # ---- writing ---------------------------------------------------------------------------------------
     def _recover(self) -> None:
         """Remove vectors an interrupted run may have left for papers it was changing."""
         if not self.journal_path.exists():
@@ -381,6 +492,8 @@ class Index:
             else:
                 self.check_compatible()
             self._force_refresh: set[str] = set()
+            # In server mode the diff is against what the server holds, not what this client saw last.
+            self.sync_with_server(force=True)
             self._recover()
             committed = self.papers()
             incoming = {p.paper_id: p for p in papers}
@@ -395,7 +508,9 @@ class Index:
             report = IngestReport(added=len(added), updated=len(updated), unchanged=unchanged, removed=len(removed))
             report.files = files or []
             if added or updated or removed or not self.meta():
-                report.embedded_chunks = self._write(added + updated, [p.paper_id for p in updated] + removed, progress)
+                # Uncommitted vectors another client left on the server are cleaned with the replaced ones.
+                replaced = [p.paper_id for p in updated] + removed + sorted(self._stray_on_server)
+                report.embedded_chunks = self._write(added + updated, replaced, progress)
             stats = self.stats()
             report.papers, report.chunks = stats["papers"], stats["chunks"]
         report.seconds = round(time.perf_counter() - start, 3)
@@ -403,41 +518,24 @@ class Index:
 
     def _write(self, changed: list[Paper], replaced_ids: list[str], progress: Progress | None) -> int:
         s = self.settings
-        chunks: list[Chunk] = []
-        by_paper: dict[str, list[Chunk]] = {}
-        for p in changed:
-            cs = chunk_paper(p, s.chunk_tokens, s.chunk_overlap)
-            by_paper[p.paper_id] = cs
-            chunks.extend(cs)
+        by_paper = {p.paper_id: chunk_paper(p, s.chunk_tokens, s.chunk_overlap) for p in changed}
+        chunks = [c for cs in by_paper.values() for c in cs]
         papers_by_id = {p.paper_id: p for p in changed}
 
         # 1. journal what we are about to touch, so a crash can be cleaned up
         touched = sorted(set(replaced_ids) | set(papers_by_id))
         self.journal_path.write_text(json.dumps({"papers": touched, "pid": os.getpid(), "started": time.time()}))
 
-        # 2. vectors: remove the old ones, then embed and write in batches, overlapping the two
+        # 2. vectors: remove the old ones, then embed and write, the writes overlapping the next batch's embedding
         collection = self.collection
         for batch in _batched(sorted(set(replaced_ids)), 500):
             collection.delete(where={"paper_id": {"$in": batch}})
-        total = len(chunks)
-        done = 0
-        if progress:
-            progress(0, total)
-        batch_size = max(s.embed_batch_size, 1) * 4
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            pending = None
-            for batch in _batched(chunks, batch_size):
-                vectors = self.embeddings.embed_documents([c.text for c in batch])
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(self._upsert, collection, batch, vectors, papers_by_id)
-                done += len(batch)
-                if progress:
-                    progress(done, total)
-            if pending is not None:
-                pending.result()
+        self._embed_and_write(
+            collection, chunks, papers_by_id, {pid: len(cs) for pid, cs in by_paper.items()}, progress
+        )
 
-        # 3. commit the manifest in one transaction, then BM25 from it, then drop the journal
+        # 3. commit the manifest in one transaction, then BM25 from it, then publish and drop the journal
+        updated_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         db = self._db()
         with db:
             for pid in replaced_ids:
@@ -446,8 +544,17 @@ class Index:
             db.executemany(
                 "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (p.paper_id, p.title, p.abstract, p.content_hash, json.dumps(p.sources), p.date, p.url,
-                     p.authors, len(by_paper[p.paper_id]))
+                    (
+                        p.paper_id,
+                        p.title,
+                        p.abstract,
+                        p.content_hash,
+                        json.dumps(p.sources),
+                        p.date,
+                        p.url,
+                        p.authors,
+                        len(by_paper[p.paper_id]),
+                    )
                     for p in changed
                 ],
             )
@@ -457,30 +564,144 @@ class Index:
             )
             pairs = db.execute("SELECT paper_id, hash FROM papers").fetchall()
             fp = fingerprint_of(pairs)
-            meta = {**self.expected_meta(), "fingerprint": fp, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            meta = {**self.expected_meta(), "fingerprint": fp, "updated_at": updated_at}
+            if self.is_server:
+                meta["server_fingerprint"] = fp
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
         self._invalidate()
         self._bm25 = self._rebuild_bm25(fp)
-        try:
-            collection.modify(metadata={"rag_fingerprint": fp, **{f"rag_{k}": v for k, v in self.expected_meta().items()}})
-        except Exception:  # noqa: BLE001 - metadata is advisory; the manifest is the record
-            pass
+        published = {**{f"rag_{k}": v for k, v in self.expected_meta().items()}, "rag_fingerprint": fp}
+        published["rag_updated_at"] = updated_at
+        if self.is_server:
+            # Other clients rebuild from the collection when this changes: it must not fail silently.
+            collection.modify(metadata=published)
+            self._stray_on_server = set()
+        else:
+            with suppress(Exception):  # local mode: advisory; the manifest is the record
+                collection.modify(metadata=published)
         self.journal_path.unlink(missing_ok=True)
-        return total
+        return len(chunks)
 
-    @staticmethod
-    def _upsert(collection: Any, batch: list[Chunk], vectors: list[list[float]], papers: dict[str, Paper]) -> None:
-        metas = []
-        for c in batch:
-            p = papers[c.paper_id]
-            m = {"paper_id": c.paper_id, "chunk_no": c.chunk_no, "title": p.title, "hash": p.content_hash,
-                 "sources": ",".join(p.sources)}
-            if p.date:
-                m["date"] = p.date
-            if p.url:
-                m["url"] = p.url
-            metas.append(m)
-        collection.upsert(ids=[c.chunk_id for c in batch], embeddings=vectors, documents=[c.text for c in batch], metadatas=metas)
+    def _embed_and_write(
+        self,
+        collection: Any,
+        chunks: list[Chunk],
+        papers: dict[str, Paper],
+        n_chunks: dict[str, int],
+        progress: Progress | None,
+    ) -> None:
+        """Embed in batches of similar length (the model pads each batch to its longest text, so mixing
+        lengths wastes work) while a second thread writes the previous batch to Chroma."""
+        total = len(chunks)
+        if progress:
+            progress(0, total)
+        ordered = sorted(chunks, key=lambda c: len(c.text), reverse=True)
+        group = max(self.settings.embed_batch_size * 4, 64)
+        done = 0
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending = None
+            for batch in _batched(ordered, group):
+                vectors = self._encode_documents([c.text for c in batch])
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(_upsert, collection, batch, vectors, papers, n_chunks)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+            if pending is not None:
+                pending.result()
+
+    def _encode_documents(self, texts: list[str]) -> Any:
+        emb = self.embeddings
+        encode_array = getattr(emb, "encode_array", None)
+        if encode_array is not None:
+            return encode_array(texts)
+        return np.asarray(emb.embed_documents(texts), dtype=np.float32)
+
+
+# ---- chunk metadata: what the server holds about each chunk, enough to rebuild a client's manifest ----------
+def chunk_metadata(chunk: Chunk, paper: Paper, n_chunks: int) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "paper_id": chunk.paper_id,
+        "chunk_no": chunk.chunk_no,
+        "n_chunks": n_chunks,
+        "title": paper.title,
+        "hash": paper.content_hash,
+        "sources": ",".join(paper.sources),
+    }
+    if paper.date:
+        meta["date"] = paper.date
+    if paper.url:
+        meta["url"] = paper.url
+    if chunk.chunk_no == 0:  # once per paper: the abstract and the fields only the manifest needs
+        meta["abstract"] = paper.abstract
+        meta["sources_json"] = json.dumps(paper.sources)
+        if paper.authors:
+            meta["authors"] = paper.authors
+    return meta
+
+
+def _upsert(
+    collection: Any, batch: list[Chunk], vectors: Any, papers: dict[str, Paper], n_chunks: dict[str, int]
+) -> None:
+    for i in range(0, len(batch), WRITE_BATCH):
+        part = batch[i : i + WRITE_BATCH]
+        collection.upsert(
+            ids=[c.chunk_id for c in part],
+            embeddings=vectors[i : i + WRITE_BATCH],
+            documents=[c.text for c in part],
+            metadatas=[chunk_metadata(c, papers[c.paper_id], n_chunks[c.paper_id]) for c in part],
+        )
+
+
+PaperRow = tuple[str, str, str, str, str, str | None, str | None, str | None, int]
+ChunkRow = tuple[str, str, int, str]
+
+
+def _read_collection(collection: Any, page: int = 1000) -> tuple[list[PaperRow], list[ChunkRow], set[str]]:
+    """The complete papers in a collection as manifest rows, their chunks, and the ids of incomplete ones."""
+    by_paper: dict[str, list[tuple[str, dict[str, Any], str]]] = {}
+    offset = 0
+    while True:
+        res = collection.get(include=["metadatas", "documents"], limit=page, offset=offset)
+        ids = res["ids"]
+        for cid, meta, doc in zip(ids, res["metadatas"] or [], res["documents"] or [], strict=False):
+            pid = (meta or {}).get("paper_id")
+            if pid:
+                by_paper.setdefault(str(pid), []).append((cid, meta, doc or ""))
+        offset += len(ids)
+        if len(ids) < page:
+            break
+    papers: list[PaperRow] = []
+    chunks: list[ChunkRow] = []
+    stray: set[str] = set()
+    for pid, items in sorted(by_paper.items()):
+        items.sort(key=lambda item: int(item[1].get("chunk_no", -1)))
+        first = items[0][1]
+        complete = (
+            len({m.get("hash") for _, m, _ in items}) == 1
+            and [int(m.get("chunk_no", -1)) for _, m, _ in items] == list(range(int(first.get("n_chunks", -1))))
+            and "abstract" in first
+        )
+        if not complete:
+            stray.add(pid)
+            continue
+        sources = json.loads(first.get("sources_json") or "[]")
+        papers.append(
+            (
+                pid,
+                str(first.get("title", "")),
+                str(first["abstract"]),
+                str(first["hash"]),
+                json.dumps(sources),
+                first.get("date"),
+                first.get("url"),
+                first.get("authors"),
+                len(items),
+            )
+        )
+        chunks.extend((cid, pid, int(m["chunk_no"]), doc) for cid, m, doc in items)
+    return papers, chunks, stray
 
 
 def _batched(items: list, size: int) -> Iterator[list]:

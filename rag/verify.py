@@ -66,7 +66,7 @@ def numbers_in(text: str) -> set[str]:
     out = set()
     for m in _NUMBER.finditer(text):
         n = m.group(1).replace(",", "")
-        if len(n.rstrip("0").rstrip(".")) > 1 or "." in n:
+        if len(n) > 1:
             out.add(n)
     return out
 

@@ -40,7 +40,10 @@ MIN_TOPIC_COVERAGE = 0.35
 MULTI_RELATIVE_SCORE = 0.75
 MAX_PAPERS_MULTI = 4
 W_DENSE, W_LEX, W_RANK = 0.55, 0.35, 0.10
+W_NAMES = 0.15
 DENSE_CANDIDATES = 14
+FOCUS_PAPERS = 2
+FOCUS_RELATIVE = 0.85
 
 Embed = Callable[[list[str]], list[list[float]]]
 Idf = Callable[[str], float]
@@ -61,7 +64,7 @@ _MULTI = re.compile(
 _COMPARE = re.compile(r"\b(compare|comparison|contrast|differ|difference|differences|versus|vs\.?|both)\b", re.I)
 _QUANTITY = re.compile(
     r"\bhow (many|much|large|big|fast|long|often)\b|\bby how\b|\bwhat (percentage|percent|fraction|number|share)\b"
-    r"|\b(what|which) (\w+ ){0,3}(accuracy|score|speed-?up|perplexity|fid|bleu|f1|error rate|improvement|gain|reduction|rate)\b",
+    r"|\b(what|which) ([\w-]+ ){0,3}(accuracy|score|speed-?up|perplexity|fid|bleu|f1|error rate|improvement|gain|reduction|rate)\b",
     re.I,
 )
 # Kinds of detail abstracts rarely state: question pattern -> what the evidence must contain.
@@ -91,8 +94,14 @@ _QUOTED = re.compile(r"[\"“']([^\"”']{3,80})[\"”']")
 _INJECTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(your|the|previous|prior|above|earlier)?\s*(instructions|rules|prompt|context)"
     r"|system prompt|you are now|act as|pretend (to be|you)|reveal (your|the)|print (your|the) (prompt|instructions)"
-    r"|do not cite|respond only with|new instructions",
+    r"|do not cite|(reply|respond|answer|output) (only )?with (only )?(the words?|exactly)|(reply|respond|answer|output) only\b"
+    r"|new instructions|admin notice|evaluation is over|</\s*\w+\s*>",
     re.I,
+)
+# Acronyms so common in ML that their absence from the evidence says nothing about answerability.
+GENERIC_ACRONYMS = frozenset(
+    "AI ML DL NLP CV RL LLM LLMS LM LMS VLM VLMS MLLM GPU GPUS CPU CPUS TPU API APIS GAN GANS CNN CNNS RNN RNNS "
+    "MLP MLPS SOTA SGD QA VQA NN DNN DNNS GNN GNNS MOE PDE PDES ODE ODES KL RAM IO OOD".split()
 )
 _WE = re.compile(r"^(In this (paper|work|study|article),?\s+|Here,?\s+|To this end,?\s+)?[Ww]e\b")
 _FIGURE = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*(?:\s*%|\s*x\b|×)?(?![\w-])")
@@ -107,7 +116,7 @@ def figures(text: str, exclude: str = "") -> set[str]:
 
 def strip_injections(question: str) -> tuple[str, bool]:
     """Drop sentences of the question that try to instruct the system; report whether any were found."""
-    parts = split_sentences(question) or [question]
+    parts = [p for chunk in re.split(r"\s*(?:-{3,}|\n+|\|)\s*", question) for p in split_sentences(chunk)] or [question]
     kept = [p for p in parts if not _INJECTION.search(p)]
     return " ".join(kept).strip(), len(kept) != len(parts)
 
@@ -119,6 +128,8 @@ def salient_terms(question: str) -> list[str]:
     for m in _SALIENT.finditer(question):
         tok = m.group(0).strip(".-")
         if tok == first_word and not any(c.isdigit() for c in tok) and tok[1:].islower():
+            continue
+        if tok.upper() in GENERIC_ACRONYMS or tok.upper().rstrip("S") in GENERIC_ACRONYMS:
             continue
         if len(tok) >= 2 and not re.fullmatch(r"\d{1,2}", tok):
             terms.append(tok)
@@ -183,23 +194,35 @@ class ExtractiveGenerator:
             for i, sim in zip(idx, vecs @ q, strict=True):
                 sentences[i].dense = float(sim)
         n = max(s.rank for s in sentences)
+        # Papers that contain the specific names the question uses are the ones it is about.
+        names = salient_terms(question)
+        name_share: dict[int, float] = {}
+        for src in sources:
+            text = f"{src.title} {src.text}"
+            norm, toks = _norm(text), set(tokenize(text))
+            name_share[src.rank] = sum(term_present(t, norm, toks) for t in names) / len(names) if names else 0.0
         asks_code = bool(_BOILER.search(question)) or "code" in question.lower()
         for s in sentences:
             s.score = W_DENSE * s.dense + W_LEX * s.lex + W_RANK * (1 - (s.rank - 1) / max(n, 1))
+            s.score += W_NAMES * name_share.get(s.rank, 0.0)
             if not asks_code and _BOILER.search(s.text):
                 s.score *= 0.5  # "our code is at github..." rarely answers anything
         return sentences
 
     # ---- deciding --------------------------------------------------------------------------------------
-    def _refusal_reason(self, question: str, sources: Sequence[Source], best: _Sentence, focus: list[_Sentence]) -> str | None:
+    def _refusal_reason(
+        self, question: str, sources: Sequence[Source], best: _Sentence, focus: list[_Sentence], focus_ranks: set[int]
+    ) -> str | None:
         evidence = " ".join(f"{s.title} {s.text}" for s in sources)
         ev_norm, ev_tokens = _norm(evidence), set(tokenize(evidence))
         missing = [t for t in salient_terms(question) if not term_present(t, ev_norm, ev_tokens)]
         if missing:
             return f"no retrieved abstract mentions {', '.join(missing[:3])}"
+        # A detail must be stated by a paper the answer would come from, not by any paper that was retrieved.
+        focused = " ".join(f"{s.title} {s.text}" for s in sources if s.rank in focus_ranks)
         for label, asks, needs in _DETAILS:
-            if asks.search(question) and not needs.search(evidence):
-                return f"no retrieved abstract states {label}"
+            if asks.search(question) and not needs.search(focused):
+                return f"the relevant abstracts do not state {label}"
         if best.dense < MIN_TOPIC_SIMILARITY and best.lex < MIN_TOPIC_COVERAGE:
             return "no retrieved abstract is about this"
         if _QUANTITY.search(question) and not any(figures(s.text, exclude=question) for s in focus):
@@ -233,7 +256,11 @@ class ExtractiveGenerator:
             return Draft(text=refusal_text("the retrieved papers have no text"), refused=True, generator=self.name)
         best = max(scored, key=lambda s: s.score)
         focus = sorted((s for s in scored if s.rank == best.rank), key=lambda s: -s.score)[:3]
-        reason = self._refusal_reason(cleaned, sources, best, focus)
+        paper_best: dict[int, float] = {}
+        for s in scored:
+            paper_best[s.rank] = max(paper_best.get(s.rank, 0.0), s.score)
+        focus_ranks = {r for r, sc in sorted(paper_best.items(), key=lambda kv: -kv[1])[:FOCUS_PAPERS] if sc >= FOCUS_RELATIVE * best.score}
+        reason = self._refusal_reason(cleaned, sources, best, focus, focus_ranks)
         if reason:
             return Draft(text=refusal_text(reason), refused=True, reason=reason, generator=self.name)
         picked = self._select(cleaned, scored)

@@ -1,0 +1,73 @@
+"""Post-generation checks as pure functions: markers, numbers, sentence support."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from rag.types import Answer, Citation, Source
+from rag.verify import answer_sentences, cited_numbers, ground, numbers_in, remove_invalid_markers
+
+
+def src(rank: int, title: str, text: str) -> Source:
+    return Source(rank=rank, title=title, paper_id=f"p{rank}", score=1.0, text=text)
+
+
+SOURCES = [
+    src(1, "A", "The model reaches 92.5% accuracy on ImageNet. It uses sparse attention."),
+    src(2, "B", "We train on 3 million images. Training takes two days."),
+]
+
+
+def test_markers_outside_the_sources_are_removed_and_reported():
+    text, removed = remove_invalid_markers("It works [1][7]. Also this [3, 2].", 2)
+    assert removed == [7, 3]
+    assert text == "It works [1]. Also this [2]."
+
+
+def test_cited_numbers_normalise_lists_and_keep_first_appearance_order():
+    assert cited_numbers("x [2] y [1, 2] z [3;1]") == [2, 1, 3]
+
+
+def test_numbers_in_ignores_single_digits_and_thousands_separators():
+    assert numbers_in("3 models, 1,000 steps and 92.5% accuracy") == {"1000", "92.5"}
+
+
+def test_sentence_with_a_number_absent_from_the_cited_abstract_is_unsupported():
+    g = ground("The model reaches 95.1% accuracy on ImageNet [1].", SOURCES)
+    assert g.supported_fraction == 0.0
+    assert "95.1" in g.sentence_scores[0]["reason"]
+
+
+def test_verbatim_sentence_is_supported_and_uncited_sentence_is_not():
+    g = ground("The model reaches 92.5% accuracy on ImageNet [1]. Everyone agrees it is the best model.", SOURCES)
+    assert g.sentence_scores[0]["supported"] is True
+    assert g.sentence_scores[1]["supported"] is False
+    assert g.supported_fraction == 0.5
+    assert g.unsupported_sentences == ["Everyone agrees it is the best model."]
+
+
+def test_sentence_citing_the_wrong_paper_is_unsupported():
+    g = ground("The model reaches 92.5% accuracy on ImageNet [2].", SOURCES)
+    assert g.sentence_scores[0]["supported"] is False
+
+
+def test_paraphrase_is_judged_by_embedding_similarity_when_words_differ(embeddings):
+    g = ground("Its training lasts 48 hours [2].", SOURCES, embed=embeddings.embed_documents)
+    assert g.sentence_scores[0]["supported"] is False  # 48 is not in the abstract
+    g = ground("Learning is carried out over a couple of days [2].", SOURCES, embed=embeddings.embed_documents)
+    assert g.sentence_scores[0]["score"] > 0.5
+
+
+def test_markers_after_the_period_stay_with_their_sentence():
+    assert answer_sentences("First claim. [1] Second claim [2].") == ["First claim [1].", "Second claim [2]."]
+
+
+def test_an_answer_cannot_cite_a_paper_that_was_not_retrieved():
+    with pytest.raises(ValidationError, match="not retrieved"):
+        Answer(question="q", answer="x [1]", sources=SOURCES, citations=[Citation(n=1, title="Invented", paper_id="p9")])
+
+
+def test_a_refusal_cannot_carry_citations():
+    with pytest.raises(ValidationError, match="refusal"):
+        Answer(question="q", answer="no", refused=True, sources=SOURCES, citations=[Citation(n=1, title="A", paper_id="p1")])

@@ -99,7 +99,9 @@ class AnswerPipeline:
         if state["history"] and question:
             if self.generator_name(state) == "openai":
                 try:
-                    standalone = condense_with_llm(self.assistant.settings, question, state["history"], self.assistant._llm)
+                    standalone = condense_with_llm(
+                        self.assistant.settings, question, state["history"], self.assistant._llm
+                    )
                 except Exception:
                     standalone = heuristic_condense(question, state["history"])
             else:
@@ -115,7 +117,9 @@ class AnswerPipeline:
         if isinstance(filters, dict):
             filters = SearchFilter(**filters)
         state["sources"] = (
-            self.assistant.retriever(k=k, mode=state.get("retriever")).search(query, k=k, filters=filters) if query else []
+            self.assistant.retriever(k=k, mode=state.get("retriever")).search(query, k=k, filters=filters)
+            if query
+            else []
         )
         state["retrieve_ms"] = _ms(time.perf_counter() - t0)
         return state
@@ -141,7 +145,9 @@ class AnswerPipeline:
                 citations.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
         warnings = [w for w in (draft.warning, *state["notes"]) if w]
         if removed:
-            warnings.append(f"removed citation markers that matched no retrieved paper: {', '.join(f'[{n}]' for n in removed)}")
+            warnings.append(
+                f"removed citation markers that matched no retrieved paper: {', '.join(f'[{n}]' for n in removed)}"
+            )
         answer = Answer(
             question=state["question"],
             answer=text,

@@ -88,7 +88,9 @@ def lexical_support(sentence: str, evidence: str) -> float:
     return len(words & set(tokenize(evidence))) / len(words)
 
 
-def ground(answer: str, sources: Sequence[Source], embed: Embed | None = None, threshold: float = SUPPORT_THRESHOLD) -> Grounding:
+def ground(
+    answer: str, sources: Sequence[Source], embed: Embed | None = None, threshold: float = SUPPORT_THRESHOLD
+) -> Grounding:
     """Score each answer sentence for support by the papers it cites (see the module docstring)."""
     scores: list[dict] = []
     pending: list[tuple[int, str, list[str]]] = []

@@ -69,25 +69,64 @@ _QUANTITY = re.compile(
 )
 # Kinds of detail abstracts rarely state: question pattern -> what the evidence must contain.
 _DETAILS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
-    ("the authors", re.compile(r"\b(who (wrote|authored|are the authors)|first author|last author|authors? (names?|of)|written by|affiliation|which (lab|university|institution|company))\b", re.I),
-     re.compile(r"\bet al\b|\b(university|institute|lab|laboratory|inc\.|google|meta|microsoft|deepmind|openai)\b", re.I)),
+    (
+        "the authors",
+        re.compile(
+            r"\b(who (wrote|authored|are the authors)|first author|last author|authors? (names?|of)|written by|affiliation|which (lab|university|institution|company))\b",
+            re.I,
+        ),
+        re.compile(
+            r"\bet al\b|\b(university|institute|lab|laboratory|inc\.|google|meta|microsoft|deepmind|openai)\b", re.I
+        ),
+    ),
     ("the learning rate", re.compile(r"\blearning[- ]rates?\b", re.I), re.compile(r"\blearning[- ]rates?\b", re.I)),
     ("the batch size", re.compile(r"\bbatch[- ]sizes?\b", re.I), re.compile(r"\bbatch[- ]sizes?\b", re.I)),
-    ("the hardware", re.compile(r"\b(gpus?|tpus?|hardware|a100s?|h100s?|v100s?|accelerators?)\b", re.I),
-     re.compile(r"\b(gpus?|tpus?|hardware|a100s?|h100s?|v100s?|accelerators?|cpus?|devices?)\b", re.I)),
-    ("the training time", re.compile(r"\b(how long (did|does|was|to) .*train|training (time|duration|hours|days)|wall[- ]clock|gpu[- ]hours)\b", re.I),
-     re.compile(r"\b(hours?|days?|minutes?|wall[- ]clock|gpu[- ]hours|training time)\b", re.I)),
-    ("a date", re.compile(r"\b(what|which) (year|month|date)\b|\bwhen (was|were|did) .*(published|released|submitted|appear)|\brelease date\b", re.I),
-     re.compile(r"\b(19|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november|december)\b", re.I)),
-    ("the cost", re.compile(r"\b(how much did .* cost|cost in|dollars?|usd|price|budget)\b", re.I), re.compile(r"\$|\b(cost|dollars?|usd|budget|price)\b", re.I)),
+    (
+        "the hardware",
+        re.compile(r"\b(gpus?|tpus?|hardware|a100s?|h100s?|v100s?|accelerators?)\b", re.I),
+        re.compile(r"\b(gpus?|tpus?|hardware|a100s?|h100s?|v100s?|accelerators?|cpus?|devices?)\b", re.I),
+    ),
+    (
+        "the training time",
+        re.compile(
+            r"\b(how long (did|does|was|to) .*train|training (time|duration|hours|days)|wall[- ]clock|gpu[- ]hours)\b",
+            re.I,
+        ),
+        re.compile(r"\b(hours?|days?|minutes?|wall[- ]clock|gpu[- ]hours|training time)\b", re.I),
+    ),
+    (
+        "a date",
+        re.compile(
+            r"\b(what|which) (year|month|date)\b|\bwhen (was|were|did) .*(published|released|submitted|appear)|\brelease date\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(19|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november|december)\b",
+            re.I,
+        ),
+    ),
+    (
+        "the cost",
+        re.compile(r"\b(how much did .* cost|cost in|dollars?|usd|price|budget)\b", re.I),
+        re.compile(r"\$|\b(cost|dollars?|usd|budget|price)\b", re.I),
+    ),
     ("the licence", re.compile(r"\blicen[cs]e[ds]?\b", re.I), re.compile(r"\blicen[cs]e", re.I)),
-    ("the number of parameters", re.compile(r"\b(how many parameters|parameter count|number of parameters|model size)\b", re.I),
-     re.compile(r"\bparameters?\b|\b\d+(\.\d+)?\s*[BMK]\b", re.I)),
-    ("a code release", re.compile(r"\b(github|repository|source code|code (release|available|link))\b", re.I),
-     re.compile(r"\b(github|code|repository|open[- ]source|publicly available|release)\b", re.I)),
+    (
+        "the number of parameters",
+        re.compile(r"\b(how many parameters|parameter count|number of parameters|model size)\b", re.I),
+        re.compile(r"\bparameters?\b|\b\d+(\.\d+)?\s*[BMK]\b", re.I),
+    ),
+    (
+        "a code release",
+        re.compile(r"\b(github|repository|source code|code (release|available|link))\b", re.I),
+        re.compile(r"\b(github|code|repository|open[- ]source|publicly available|release)\b", re.I),
+    ),
     ("the random seed", re.compile(r"\b(random )?seeds?\b", re.I), re.compile(r"\bseeds?\b", re.I)),
-    ("the optimizer settings", re.compile(r"\b(weight decay|momentum|warm-?up steps|dropout rate)\b", re.I),
-     re.compile(r"\b(weight decay|momentum|warm-?up|dropout)\b", re.I)),
+    (
+        "the optimizer settings",
+        re.compile(r"\b(weight decay|momentum|warm-?up steps|dropout rate)\b", re.I),
+        re.compile(r"\b(weight decay|momentum|warm-?up|dropout)\b", re.I),
+    ),
 ]
 _SALIENT = re.compile(r"\b(?:[A-Za-z]*\d[\w.-]*|[A-Z]{2,}[\w-]*|[A-Z][a-z]+[A-Z][\w-]*|[a-z]+[A-Z][\w-]*)\b")
 _QUOTED = re.compile(r"[\"“']([^\"”']{3,80})[\"”']")
@@ -95,9 +134,10 @@ _INJECTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(your|the|previous|prior|above|earlier)?\s*(instructions|rules|prompt|context)"
     r"|system prompt|you are now|act as|pretend (to be|you)|reveal (your|the)|print (your|the) (prompt|instructions)"
     r"|do not cite|(reply|respond|answer|output) (only )?with (only )?(the words?|exactly)|(reply|respond|answer|output) only\b"
-    r"|new instructions|admin notice|evaluation is over|</\s*\w+\s*>",
+    r"|new instructions|admin notice|evaluation is over",
     re.I,
 )
+_TAG = re.compile(r"</?\s*[A-Za-z][\w-]*\s*/?>")
 # Acronyms so common in ML that their absence from the evidence says nothing about answerability.
 GENERIC_ACRONYMS = frozenset(
     "AI ML DL NLP CV RL LLM LLMS LM LMS VLM VLMS MLLM GPU GPUS CPU CPUS TPU API APIS GAN GANS CNN CNNS RNN RNNS "
@@ -105,7 +145,10 @@ GENERIC_ACRONYMS = frozenset(
 )
 _WE = re.compile(r"^(In this (paper|work|study|article),?\s+|Here,?\s+|To this end,?\s+)?[Ww]e\b")
 _FIGURE = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*(?:\s*%|\s*x\b|×)?(?![\w-])")
-_BOILER = re.compile(r"https?://|github\.com|\bour code\b|\bcode (is|are|will be|and \w+ (is|are)) (publicly |made )?(available|released)", re.I)
+_BOILER = re.compile(
+    r"https?://|github\.com|\bour code\b|\bcode (is|are|will be|and \w+ (is|are)) (publicly |made )?(available|released)",
+    re.I,
+)
 
 
 def figures(text: str, exclude: str = "") -> set[str]:
@@ -116,9 +159,15 @@ def figures(text: str, exclude: str = "") -> set[str]:
 
 def strip_injections(question: str) -> tuple[str, bool]:
     """Drop sentences of the question that try to instruct the system; report whether any were found."""
+    untagged = _TAG.sub(" ", question)
+    tagged = untagged != question
+    question = " ".join(untagged.split())
     parts = [p for chunk in re.split(r"\s*(?:-{3,}|\n+|\|)\s*", question) for p in split_sentences(chunk)] or [question]
     kept = [p for p in parts if not _INJECTION.search(p)]
-    return " ".join(kept).strip(), len(kept) != len(parts)
+    if not kept:  # the instruction shares its sentence with the real question: cut out just the instruction
+        kept = [" ".join(_INJECTION.sub(" ", p).split()) for p in parts]
+        kept = [p for p in kept if len(tokenize(p)) >= 2]
+    return " ".join(kept).strip(), tagged or len(kept) != len(parts) or any(_INJECTION.search(p) for p in parts)
 
 
 def salient_terms(question: str) -> list[str]:
@@ -165,7 +214,12 @@ def _readable(sentence: str) -> str:
 class ExtractiveGenerator:
     name = "extractive"
 
-    def __init__(self, embed: Embed | None = None, idf: Idf | None = None, embed_query: Callable[[str], list[float]] | None = None) -> None:
+    def __init__(
+        self,
+        embed: Embed | None = None,
+        idf: Idf | None = None,
+        embed_query: Callable[[str], list[float]] | None = None,
+    ) -> None:
         self.embed = embed
         self.embed_query = embed_query
         self.idf = idf or (lambda _t: 1.0)
@@ -184,12 +238,16 @@ class ExtractiveGenerator:
         if not sentences:
             return []
         if self.embed is not None:
-            by_lex = sorted(range(len(sentences)), key=lambda i: (-sentences[i].lex, sentences[i].rank, sentences[i].index))
+            by_lex = sorted(
+                range(len(sentences)), key=lambda i: (-sentences[i].lex, sentences[i].rank, sentences[i].index)
+            )
             chosen = set(by_lex[:DENSE_CANDIDATES])
             # Always consider the opening sentences of the top papers: they state what the paper does.
             chosen |= {i for i, s in enumerate(sentences) if s.rank <= 3 and s.index <= 1}
             idx = sorted(chosen)
-            q = np.asarray(self.embed_query(question) if self.embed_query else self.embed([question])[0], dtype=np.float32)
+            q = np.asarray(
+                self.embed_query(question) if self.embed_query else self.embed([question])[0], dtype=np.float32
+            )
             vecs = np.asarray(self.embed([sentences[i].text for i in idx]), dtype=np.float32)
             for i, sim in zip(idx, vecs @ q, strict=True):
                 sentences[i].dense = float(sim)
@@ -259,7 +317,11 @@ class ExtractiveGenerator:
         paper_best: dict[int, float] = {}
         for s in scored:
             paper_best[s.rank] = max(paper_best.get(s.rank, 0.0), s.score)
-        focus_ranks = {r for r, sc in sorted(paper_best.items(), key=lambda kv: -kv[1])[:FOCUS_PAPERS] if sc >= FOCUS_RELATIVE * best.score}
+        focus_ranks = {
+            r
+            for r, sc in sorted(paper_best.items(), key=lambda kv: -kv[1])[:FOCUS_PAPERS]
+            if sc >= FOCUS_RELATIVE * best.score
+        }
         reason = self._refusal_reason(cleaned, sources, best, focus, focus_ranks)
         if reason:
             return Draft(text=refusal_text(reason), refused=True, reason=reason, generator=self.name)

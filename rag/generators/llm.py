@@ -87,7 +87,12 @@ class LLMGenerator:
         if not text:
             return self._fallback(question, sources, "the LLM returned an empty answer")
         if is_refusal(text) and not cited_numbers(text):
-            return Draft(text=refusal_text(), refused=True, reason="the model found no answer in the sources", generator=self.name)
+            return Draft(
+                text=refusal_text(),
+                refused=True,
+                reason="the model found no answer in the sources",
+                generator=self.name,
+            )
         valid = [n for n in cited_numbers(text) if 1 <= n <= len(sources)]
         if not valid:
             return self._fallback(question, sources, "the LLM answer cited no retrieved paper")
@@ -128,7 +133,10 @@ class LLMGenerator:
 def condense_with_llm(settings: Settings, question: str, history: list[dict[str, str]], chat_model: Any = None) -> str:
     """Rewrite a follow-up into a standalone question with the LLM; raises on backend failure."""
     prompt = load_prompt("condense").render(
-        history=[{"role": h.get("role", "user"), "content": fence_safe(str(h.get("content", "")))[:2000]} for h in history[-6:]],
+        history=[
+            {"role": h.get("role", "user"), "content": fence_safe(str(h.get("content", "")))[:2000]}
+            for h in history[-6:]
+        ],
         question=fence_safe(question),
     )
     model = chat_model or make_chat_model(settings)

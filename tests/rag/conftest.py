@@ -30,8 +30,13 @@ def llm_assistant(tiny_home, embeddings, fake_llm):
 
     def make(**overrides) -> Assistant:
         settings = Settings(
-            home=tiny_home, generator="openai", llm_base_url=fake_llm.base_url, llm_model="fake-model",
-            llm_retries=0, llm_timeout=3, k=4,
+            home=tiny_home,
+            generator="openai",
+            llm_base_url=fake_llm.base_url,
+            llm_model="fake-model",
+            llm_retries=0,
+            llm_timeout=3,
+            k=4,
         ).with_overrides(**overrides)
         return Assistant(settings, embeddings=embeddings)
 

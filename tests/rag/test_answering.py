@@ -54,7 +54,9 @@ def test_named_thing_absent_from_the_corpus_is_refused(tiny_assistant):
 
 
 def test_quantity_question_without_a_figure_in_the_focused_abstract_is_refused(tiny_assistant):
-    ans = tiny_assistant.ask("By how much does contrastive pretraining of tabular encoders improve classification accuracy?")
+    ans = tiny_assistant.ask(
+        "By how much does contrastive pretraining of tabular encoders improve classification accuracy?"
+    )
     assert ans.related[0].title == "Contrastive Pretraining for Tabular Data"
     assert ans.refused
 
@@ -152,7 +154,18 @@ def test_follow_up_question_is_condensed_with_the_history(tiny_assistant):
 
 def test_answer_json_has_the_documented_keys(tiny_assistant):
     data = tiny_assistant.ask("What FID does the four-step distilled student reach on CIFAR-10?").model_dump()
-    for key in ("question", "answer", "refused", "citations", "sources", "grounding", "related", "warning", "generator", "timings_ms"):
+    for key in (
+        "question",
+        "answer",
+        "refused",
+        "citations",
+        "sources",
+        "grounding",
+        "related",
+        "warning",
+        "generator",
+        "timings_ms",
+    ):
         assert key in data
     assert set(data["timings_ms"]) >= {"retrieve", "generate", "total"}
     assert set(data["citations"][0]) >= {"n", "title", "paper_id", "supporting"}

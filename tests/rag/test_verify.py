@@ -65,9 +65,17 @@ def test_markers_after_the_period_stay_with_their_sentence():
 
 def test_an_answer_cannot_cite_a_paper_that_was_not_retrieved():
     with pytest.raises(ValidationError, match="not retrieved"):
-        Answer(question="q", answer="x [1]", sources=SOURCES, citations=[Citation(n=1, title="Invented", paper_id="p9")])
+        Answer(
+            question="q", answer="x [1]", sources=SOURCES, citations=[Citation(n=1, title="Invented", paper_id="p9")]
+        )
 
 
 def test_a_refusal_cannot_carry_citations():
     with pytest.raises(ValidationError, match="refusal"):
-        Answer(question="q", answer="no", refused=True, sources=SOURCES, citations=[Citation(n=1, title="A", paper_id="p1")])
+        Answer(
+            question="q",
+            answer="no",
+            refused=True,
+            sources=SOURCES,
+            citations=[Citation(n=1, title="A", paper_id="p1")],
+        )

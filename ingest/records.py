@@ -8,7 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 _WS = re.compile(r"\s+")
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")
+_NON_SLUG = re.compile(r"[^0-9a-z]+")
 
 
 def clean_text(text: str) -> str:
@@ -17,8 +18,13 @@ def clean_text(text: str) -> str:
 
 
 def normalise_title(title: str) -> str:
-    """Case-, accent- and punctuation-insensitive form of a title, used to derive ids and to match titles."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
+    """Case-, accent- and punctuation-insensitive form of a title, used to derive ids and to match titles.
+
+    Letters outside ASCII (Greek, Cyrillic, CJK) are kept: dropping them made every title written in them
+    normalise to "" and share one id.
+    """
+    decomposed = unicodedata.normalize("NFKD", title)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return _NON_WORD.sub(" ", folded).strip()
 
 
@@ -27,7 +33,7 @@ def paper_id_for(title: str, arxiv_id: str | None = None) -> str:
     if arxiv_id:
         return "arxiv-" + re.sub(r"[^0-9A-Za-z.]+", "-", arxiv_id.strip()).strip("-")
     norm = normalise_title(title)
-    slug = norm.replace(" ", "-")[:48].strip("-") or "untitled"
+    slug = _NON_SLUG.sub("-", norm)[:48].strip("-") or "untitled"
     return f"{slug}-{hashlib.sha1(norm.encode()).hexdigest()[:10]}"
 
 

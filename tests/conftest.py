@@ -25,8 +25,8 @@ for _var in ("OPENAI_API_KEY", "RAG_HOME", "RAG_CHROMA_URL", "RAG_LLM_BASE_URL",
     os.environ.pop(_var, None)
 
 import pytest  # noqa: E402
-
 from fake_llm import fake_llm_fixture  # noqa: E402, F401 - registers the `fake_llm` fixture
+
 from rag import Assistant, Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

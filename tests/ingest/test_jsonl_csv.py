@@ -1,0 +1,166 @@
+"""JSON Lines and CSV sources: good files with optional fields, and every malformed shape raising `FILE:LINE: ...`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest import ParseError, load_papers, paper_id_for
+from ingest.parsers import parse_csv, parse_jsonl
+
+ABSTRACT = "We propose a method for a problem. It beats the baseline on two benchmarks by a clear margin."
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _jsonl(tmp_path: Path, records: list, name: str = "papers.jsonl") -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    return _write(tmp_path, name, "\n".join(lines) + "\n")
+
+
+# ---- JSON Lines ------------------------------------------------------------------------------------------
+
+
+def test_jsonl_reads_required_and_optional_fields(tmp_path):
+    path = _jsonl(
+        tmp_path,
+        [
+            {
+                "title": "  A   Spaced  Title ",
+                "abstract": ABSTRACT,
+                "id": "arXiv:2401.01234v2",
+                "url": "https://arxiv.org/abs/2401.01234",
+                "date": "2024-01-03",
+                "authors": ["Ada Lovelace", "Alan Turing"],
+                "venue": "ignored extra field",
+            },
+            {"title": "Plain Paper", "abstract": ABSTRACT},
+        ],
+    )
+    (l1, full), (l2, plain) = parse_jsonl(path)
+    assert (l1, l2) == (1, 2)
+    assert full.title == "A Spaced Title"
+    assert full.arxiv_id == "2401.01234"
+    assert full.paper_id == "arxiv-2401.01234"
+    assert full.url == "https://arxiv.org/abs/2401.01234"
+    assert full.date == "2024-01-03"
+    assert full.authors == "Ada Lovelace, Alan Turing"
+    assert full.sources == ["papers.jsonl"]
+    assert (plain.url, plain.date, plain.authors, plain.arxiv_id) == (None, None, None, None)
+    assert plain.paper_id == paper_id_for("Plain Paper")
+
+
+def test_jsonl_skips_blank_lines_and_reads_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    body = "\n\n" + json.dumps({"title": "T1", "abstract": ABSTRACT}) + "\n   \n"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    [(line, paper)] = parse_jsonl(path)
+    assert (line, paper.title) == (3, "T1")
+
+
+def test_jsonl_numeric_id_and_date_are_read_as_text(tmp_path):
+    path = _jsonl(tmp_path, [{"title": "T", "abstract": ABSTRACT, "id": 42, "date": 2024}])
+    [(_, paper)] = parse_jsonl(path)
+    assert (paper.arxiv_id, paper.date, paper.paper_id) == ("42", "2024", "arxiv-42")
+
+
+GOOD = json.dumps({"title": "Good Paper", "abstract": ABSTRACT})
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"title": "Broken", "abstract": ', "invalid JSON"),
+        ("[1, 2, 3]", "expected a JSON object, got list"),
+        ('"just a string"', "expected a JSON object, got str"),
+        (json.dumps({"abstract": ABSTRACT}), 'missing or empty "title"'),
+        (json.dumps({"title": "   ", "abstract": ABSTRACT}), 'missing or empty "title"'),
+        (json.dumps({"title": "No Abstract"}), 'missing or empty "abstract"'),
+        (json.dumps({"title": "Empty Abstract", "abstract": ""}), 'missing or empty "abstract"'),
+        (json.dumps({"title": ["a", "list"], "abstract": ABSTRACT}), '"title" must be a string, got list'),
+        (json.dumps({"title": "T", "abstract": ABSTRACT, "url": 3}), '"url" must be a string, got int'),
+        (json.dumps({"title": "x" * 501, "abstract": ABSTRACT}), "the limit is 500"),
+    ],
+)
+def test_malformed_jsonl_record_raises_parse_error_at_its_line(tmp_path, bad, reason):
+    path = _jsonl(tmp_path, [GOOD, "", bad, GOOD.replace("Good", "Later")])
+    with pytest.raises(ParseError) as info:
+        parse_jsonl(path)
+    assert str(info.value).startswith(f"{path}:3: ")
+    assert reason in str(info.value)
+    assert (info.value.path, info.value.line) == (str(path), 3)
+
+
+def test_jsonl_without_records_is_an_error(tmp_path):
+    with pytest.raises(ParseError, match="empty file"):
+        parse_jsonl(_write(tmp_path, "blank.jsonl", "\n \n\n"))
+
+
+# ---- CSV -------------------------------------------------------------------------------------------------
+
+
+def test_csv_reads_required_and_optional_columns_in_any_order_and_case(tmp_path):
+    path = _write(
+        tmp_path,
+        "papers.csv",
+        "URL, Abstract ,Title,date,id,authors\n"
+        f'https://example.org/1,"{ABSTRACT}","Quoted, With Comma",2024-05-01,2405.00001,"A. Author; B. Author"\n'
+        f',"{ABSTRACT}",Bare Paper,,,\n',
+    )
+    (l1, first), (l2, second) = parse_csv(path)
+    assert (l1, l2) == (2, 3)
+    assert first.title == "Quoted, With Comma"
+    assert (first.url, first.date, first.arxiv_id) == ("https://example.org/1", "2024-05-01", "2405.00001")
+    assert first.authors == "A. Author; B. Author"
+    assert (second.title, second.url, second.date, second.arxiv_id) == ("Bare Paper", None, None, None)
+
+
+def test_csv_multiline_quoted_abstract_is_one_record(tmp_path):
+    path = _write(tmp_path, "multi.csv", f'title,abstract\nT1,"{ABSTRACT}\nSecond line of it."\nT2,{ABSTRACT}\n')
+    papers = [p for _, p in parse_csv(path)]
+    assert [p.title for p in papers] == ["T1", "T2"]
+    assert papers[0].abstract == ABSTRACT + " Second line of it."
+
+
+def test_csv_skips_empty_rows(tmp_path):
+    path = _write(tmp_path, "gaps.csv", f"title,abstract\n\n,\nT1,{ABSTRACT}\n")
+    assert [p.title for _, p in parse_csv(path)] == ["T1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        (f"name,summary\nT1,{ABSTRACT}\n", 1, "CSV header lacks column(s) title, abstract; found name, summary"),
+        (f"title,summary\nT1,{ABSTRACT}\n", 1, "lacks column(s) abstract"),
+        (f'title,abstract\nT1,"{ABSTRACT}"\nT2,"{ABSTRACT}",extra\n', 3, "row has 3 fields; the header has 2"),
+        (f'title,abstract,url\nT1,"{ABSTRACT}",u\nT2\n', 3, "row has 1 fields; the header has 3"),
+        (f'title,abstract,url\nT1,"{ABSTRACT}",u\nT2,"{ABSTRACT}"\n', 3, "row has 2 fields; the header has 3"),
+        (f'title,abstract\nT1,"{ABSTRACT}"\n,"{ABSTRACT}"\n', 3, 'missing or empty "title"'),
+        (f'title,abstract\nT1,"{ABSTRACT}"\nT2,\n', 3, 'missing or empty "abstract"'),
+    ],
+)
+def test_malformed_csv_raises_parse_error_at_its_line(tmp_path, text, line, reason):
+    path = _write(tmp_path, "bad.csv", text)
+    with pytest.raises(ParseError) as info:
+        parse_csv(path)
+    assert str(info.value).startswith(f"{path}:{line}: ")
+    assert reason in str(info.value)
+
+
+def test_csv_with_only_a_header_is_an_error(tmp_path):
+    with pytest.raises(ParseError, match="no records found"):
+        parse_csv(_write(tmp_path, "empty.csv", "title,abstract\n"))
+
+
+def test_same_paper_in_jsonl_and_csv_merges_into_one_with_both_sources(tmp_path):
+    j = _jsonl(tmp_path, [{"title": "Shared Paper", "abstract": ABSTRACT}])
+    c = _write(tmp_path, "more.csv", f'title,abstract,url\nShared Paper,"{ABSTRACT}",https://example.org/s\n')
+    [paper] = load_papers([j, c])
+    assert paper.sources == ["papers.jsonl", "more.csv"]
+    assert paper.url == "https://example.org/s"

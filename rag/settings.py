@@ -23,6 +23,20 @@ for _key, _value in {
     os.environ.setdefault(_key, _value)
 
 
+def redact_url(url: str | None) -> str | None:
+    """Drop `user:password@` from a URL before it is shown or recorded."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _default_home() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "rag"
@@ -36,8 +50,12 @@ class Settings(BaseSettings):
     )
 
     # Index
-    home: Path = Field(default_factory=_default_home, description="Directory holding the index (Chroma, BM25, manifest)")
-    chroma_url: str | None = Field(None, description="http://host:port of a `chroma run` server; local files when unset")
+    home: Path = Field(
+        default_factory=_default_home, description="Directory holding the index (Chroma, BM25, manifest)"
+    )
+    chroma_url: str | None = Field(
+        None, description="http://host:port of a `chroma run` server; local files when unset"
+    )
     collection: str = Field("papers", min_length=3, max_length=512)
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
@@ -101,6 +119,8 @@ class Settings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to print, log or record: secrets are never included."""
         data = self.model_dump(mode="json", exclude={"openai_api_key", "ui_auth"})
+        for key in ("chroma_url", "llm_base_url"):
+            data[key] = redact_url(data[key])
         data["openai_api_key_set"] = self.openai_api_key is not None
         data["ui_auth_set"] = self.ui_auth is not None
         data["resolved_generator"] = self.resolved_generator

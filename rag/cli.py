@@ -12,9 +12,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from rag.settings import Settings
+
+
+class _EvalGroup(TyperGroup):
+    """`rag eval FILE [OPTIONS]` runs an eval (options before or after FILE); `rag eval compare A B` compares.
+
+    A group with its own positional argument would otherwise read `compare` as FILE, and stop reading
+    options at FILE (click groups do not intersperse options and arguments).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            super().parse_args(ctx, [])  # the run's own options at their defaults; the subcommand gets the rest
+            ctx._protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        ctx.allow_interspersed_args = True
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
     help="Cited answers over machine-learning paper abstracts.",
@@ -22,7 +41,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-eval_app = typer.Typer(help="Evaluate retrieval, citations, grounding and refusals.", invoke_without_command=True)
+eval_app = typer.Typer(
+    cls=_EvalGroup, help="Evaluate retrieval, citations, grounding and refusals.", invoke_without_command=True
+)
 app.add_typer(eval_app, name="eval")
 
 T = TypeVar("T")
@@ -87,15 +108,21 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 
 def _empty_hint(assistant: Any) -> bool:
+    assistant.index.check_health()  # a damaged or mismatched index: one line naming the fix, exit 1
     if assistant.index.is_empty():
-        _err(f"the index at {assistant.settings.home} is empty: run `rag ingest` first (no path ingests the bundled corpus)")
+        _err(
+            f"the index at {assistant.settings.home} is empty: run `rag ingest` first (no path ingests the bundled corpus)"
+        )
         return True
     return False
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (.txt Daily Papers dumps, .jsonl, .csv); the bundled corpus if none")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or directories (.txt Daily Papers dumps, .jsonl, .csv); the bundled corpus if none"),
+    ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Start over: drop the index first")] = False,
     prune: Annotated[bool, typer.Option("--prune", help="Remove papers no longer in the sources")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
@@ -196,7 +223,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
 
     def body() -> None:
         a = _assistant()
-        a.index.check_compatible()
+        a.index.check_health()
         st = a.stats()
         if as_json:
             typer.echo(json.dumps(st))
@@ -226,6 +253,7 @@ def ui(
         from ui.app import launch
 
         a = _assistant(ui_host=host, ui_port=port)
+        a.index.check_health()
         if a.index.is_empty():
             _err("the index is empty; ingesting the bundled corpus first")
             a.ingest(progress=_progress("embedding"))

@@ -24,7 +24,9 @@ class Assistant:
     >>> a.ask("which papers speed up diffusion sampling?").answer
     """
 
-    def __init__(self, settings: Settings | None = None, *, embeddings: Any = None, llm: Any = None, **overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, embeddings: Any = None, llm: Any = None, **overrides: Any
+    ) -> None:
         base = settings or Settings()
         self.settings = base.with_overrides(**overrides) if overrides else base
         self.index = Index(self.settings, embeddings=embeddings)
@@ -33,7 +35,9 @@ class Assistant:
         self._lock = threading.Lock()
 
     # ---- retrieval -------------------------------------------------------------------------------------
-    def retriever(self, k: int | None = None, mode: Mode | None = None, filters: SearchFilter | None = None) -> HybridRetriever:
+    def retriever(
+        self, k: int | None = None, mode: Mode | None = None, filters: SearchFilter | None = None
+    ) -> HybridRetriever:
         s = self.settings
         return HybridRetriever(
             index=self.index,
@@ -41,6 +45,8 @@ class Assistant:
             mode=mode or s.retriever,
             candidates=s.candidates,
             rrf_k=s.rrf_k,
+            fusion=s.fusion,
+            alpha=s.alpha,
             filters=filters,
         )
 
@@ -58,7 +64,7 @@ class Assistant:
         """Ranked papers for `query`, one entry per paper, best first."""
         if filters is None and (source or date or title_contains):
             filters = SearchFilter(source=source, date=date, title_contains=title_contains)
-        self.index.check_compatible()
+        self.index.check_health()
         return self.retriever(k=k, mode=mode).search(query, k=k, filters=filters)
 
     # ---- ingest ----------------------------------------------------------------------------------------
@@ -98,7 +104,9 @@ class Assistant:
         """Answer `question` with `[n]` citations to retrieved papers, or refuse."""
         return self.chain.invoke({"question": question, "history": history or [], **options})
 
-    def stream(self, question: str, history: list[dict[str, str]] | None = None, **options: Any) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: list[dict[str, str]] | None = None, **options: Any
+    ) -> Iterator[str | Answer]:
         """Yield the answer text as it is produced (strings), then the final `Answer`."""
         from rag.chain import stream_answer
 

@@ -21,7 +21,146 @@ from scipy import sparse
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "paper", "papers", "propose", "proposed", "show", "shows", "also", "using", "use", "used", "via", "based"]
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "paper",
+        "papers",
+        "propose",
+        "proposed",
+        "show",
+        "shows",
+        "also",
+        "using",
+        "use",
+        "used",
+        "via",
+        "based",
+    ]
 )
 
 
@@ -48,9 +187,12 @@ class BM25Index:
         self.vocab = vocab
         self.fingerprint = fingerprint
         self._df: np.ndarray | None = None
+        self._row_of: dict[str, int] | None = None
 
     @classmethod
-    def build(cls, ids: Sequence[str], texts: Sequence[str], k1: float = 1.5, b: float = 0.75, fingerprint: str = "") -> BM25Index:
+    def build(
+        cls, ids: Sequence[str], texts: Sequence[str], k1: float = 1.5, b: float = 0.75, fingerprint: str = ""
+    ) -> BM25Index:
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -91,6 +233,13 @@ class BM25Index:
         df = int(self._df[col]) if col is not None else 0
         return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
+    def score_of(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
+        """BM25 scores of the given chunks (0 for chunks this index does not hold)."""
+        if self._row_of is None:
+            self._row_of = {cid: i for i, cid in enumerate(self.ids)}
+        scores = self.scores(query)
+        return {c: float(scores[self._row_of[c]]) if c in self._row_of else 0.0 for c in chunk_ids}
+
     def scores(self, query: str) -> np.ndarray:
         cols = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
         if not cols or not self.ids:
@@ -116,7 +265,9 @@ class BM25Index:
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".bm25-"))
         sparse.save_npz(tmp / "matrix.npz", self.matrix.tocsc(), compressed=False)
-        (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint}))
+        (tmp / "meta.json").write_text(
+            json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint})
+        )
         old = directory.with_name(directory.name + ".old")
         if directory.exists():
             shutil.rmtree(old, ignore_errors=True)

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=100, description="papers handed to the answerer")
     search_k: int = Field(10, ge=1, le=1000, description="papers returned by search")
     candidates: int = Field(50, ge=1, le=5000, description="chunks fetched from each retriever before fusion")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex", description="how hybrid search fuses dense and BM25: normalised-score combination or reciprocal rank fusion"
+    )
+    alpha: float = Field(0.3, ge=0, le=1, description="dense weight in convex fusion (BM25 gets 1 - alpha)")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
 
     # Answering

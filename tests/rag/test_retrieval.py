@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from rag.retrieval import HybridRetriever, SearchFilter, document_to_source, papers_from_chunks, rrf_fuse
+from rag.retrieval import (
+    HybridRetriever,
+    SearchFilter,
+    complete_rankings,
+    convex_fuse,
+    document_to_source,
+    papers_from_chunks,
+    rrf_fuse,
+)
 from rag.store import PaperMeta
 
 MODES = ["hybrid", "dense", "bm25"]
@@ -36,6 +44,19 @@ def test_rrf_fuse_of_one_ranking_keeps_its_order_and_of_none_is_empty():
     assert [i for i, _ in rrf_fuse([["q", "p", "r"]])] == ["q", "p", "r"]
     assert rrf_fuse([]) == []
     assert rrf_fuse([[], []]) == []
+
+
+def test_convex_fuse_weights_normalised_scores():
+    dense = [("a", ["a:0"], 0.9), ("b", ["b:0"], 0.5), ("c", ["c:0"], 0.1)]
+    sparse = [("b", ["b:1"], 10.0), ("d", ["d:0"], 5.0)]
+    fused = dict(convex_fuse(dense, sparse, alpha=0.3))
+    assert fused["a"] == pytest.approx(0.3)  # top cosine, no BM25 match
+    assert fused["b"] == pytest.approx(0.3 * 0.5 + 0.7)  # mid cosine, top BM25
+    assert fused["c"] == pytest.approx(0.0)
+    assert fused["d"] == pytest.approx(0.35)
+    assert [p for p, _ in convex_fuse(dense, sparse, alpha=0.3)] == ["b", "d", "a", "c"]
+    assert [p for p, _ in convex_fuse(dense, [], alpha=1.0)] == ["a", "b", "c"]
+    assert convex_fuse([], []) == []
 
 
 def test_papers_from_chunks_keeps_one_entry_per_paper_in_best_chunk_order():
@@ -96,11 +117,28 @@ def test_sources_carry_the_abstract_and_their_own_chunks_as_evidence(corpus_assi
         assert s.sources and all(name.endswith(".txt") for name in s.sources)
 
 
-def test_hybrid_score_is_the_rrf_of_the_dense_and_bm25_paper_ranks(retriever):
+def test_rrf_hybrid_score_is_the_rrf_of_the_dense_and_bm25_paper_ranks(corpus_assistant):
+    retriever = corpus_assistant.retriever()
+    retriever.fusion = "rrf"
     for s in retriever.search("protein structure prediction", k=10):
         assert s.dense_rank is not None or s.bm25_rank is not None
         expected = sum(1 / (60 + r) for r in (s.dense_rank, s.bm25_rank) if r is not None)
         assert s.score == pytest.approx(expected, abs=1e-6)
+
+
+def test_completed_rankings_score_every_candidate_under_both_signals(corpus_assistant):
+    index = corpus_assistant.index
+    query = "mixture of experts routing"
+    dense_hits, bm25_hits = index.dense_search(query, 10), index.bm25_search(query, 10)
+    dense, bm25 = complete_rankings(index, query, dense_hits, bm25_hits)
+    candidates = {pid for _, pid, _ in dense_hits} | {pid for _, pid, _ in bm25_hits}
+    assert {pid for pid, _, _ in dense} == candidates  # BM25-only papers got their cosine from stored vectors
+    bm25_only = {pid for _, pid, _ in bm25_hits} - {pid for _, pid, _ in dense_hits}
+    sims = {pid: sim for pid, _, sim in dense}
+    full = {pid: sim for _, pid, sim in index.dense_search(query, 2000)}
+    for pid in bm25_only:
+        assert -1.0 <= sims[pid] <= full[pid] + 1e-4  # the cosine of one of its chunks, at most its best
+    assert {pid for pid, _, _ in bm25} <= candidates
 
 
 def test_dense_and_bm25_modes_report_only_their_own_rank(retriever):

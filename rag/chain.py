@@ -34,6 +34,17 @@ _FOLLOW_UP = re.compile(
 )
 
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def readable(text: str) -> str:
+    """Text safe to tokenise, embed and send on: lone surrogates (from undecodable command-line bytes) become "?",
+    terminal escapes and control characters become spaces."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -53,7 +64,11 @@ def _prepare(inputs: Any) -> dict[str, Any]:
         inputs = {"question": inputs}
     state = dict(inputs)
     state["question"] = str(state.get("question") or "")
-    state["history"] = [h for h in (state.get("history") or []) if isinstance(h, dict) and h.get("content")]
+    state["history"] = [
+        {**h, "content": readable(str(h["content"]))}
+        for h in (state.get("history") or [])
+        if isinstance(h, dict) and h.get("content")
+    ]
     state["started"] = time.perf_counter()
     state["notes"] = []
     return state
@@ -87,7 +102,7 @@ class AnswerPipeline:
         return str(requested)
 
     def condense(self, state: dict[str, Any]) -> dict[str, Any]:
-        question = " ".join(state["question"].split())
+        question = " ".join(readable(state["question"]).split())
         max_tokens = self.assistant.settings.max_question_tokens
         enc = get_encoding()
         tokens = enc.encode(question)
@@ -111,6 +126,7 @@ class AnswerPipeline:
 
     def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
+        self.assistant.index.check_health()  # never answer from a damaged index (e.g. BM25 alone, vectors gone)
         query, _ = strip_injections(state["standalone"])
         k = int(state.get("k") or self.assistant.settings.k)
         filters = state.get("filters")
@@ -172,16 +188,30 @@ class AnswerPipeline:
             answer.grounding.removed_citations = removed
         return answer
 
+    def overrule_unsupported(self, state: dict[str, Any], answer: Answer, t0: float) -> Answer:
+        """An LLM answer that not one cited abstract supports is not shown: it is what a model produces when it
+        follows an instruction planted in a source or in the question, or makes things up. The extractive
+        answer replaces it, with a warning."""
+        g = answer.grounding
+        if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction > 0:
+            return answer
+        draft = self.generator("extractive").generate(state["standalone"], state["sources"])
+        draft.warning = (
+            "the LLM answer was not supported by the abstracts it cited; answered with the extractive generator instead"
+        )
+        return self.finish(state, draft, time.perf_counter() - t0)
+
     def generate(self, state: dict[str, Any]) -> Answer:
         t0 = time.perf_counter()
         draft = self.generator(self.generator_name(state)).generate(state["standalone"], state["sources"])
-        return self.finish(state, draft, time.perf_counter() - t0)
+        return self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
 
     def stream(self, state: dict[str, Any]) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         for piece in self.generator(self.generator_name(state)).stream(state["standalone"], state["sources"]):
             if isinstance(piece, Draft):
-                yield self.finish(state, piece, time.perf_counter() - t0)
+                answer = self.finish(state, piece, time.perf_counter() - t0)
+                yield self.overrule_unsupported(state, answer, t0)
                 return
             yield piece
 

@@ -6,6 +6,8 @@
   cosine similarity (only computed when lexical recall alone is not enough).
 - Every number in an answer sentence must occur in a cited abstract; otherwise the sentence is unsupported
   whatever its similarity.
+- Abstracts are untrusted text: their markup and any sentence that addresses an assistant ("ignore previous
+  instructions", "SYSTEM: ...") are not evidence, so an answer that repeats a planted instruction is unsupported.
 """
 
 from __future__ import annotations
@@ -23,7 +25,76 @@ CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?:\s*%|\b)")
 SUPPORT_THRESHOLD = 0.6
 
+# Untrusted text (abstracts, questions) is data. Markup is never content: what sits inside fence-like tags or
+# a chat-template turn is dropped whole, other markup becomes a sentence break, and zero-width characters
+# (used to hide "I\u200bgnore previous instructions" from filters) are removed first.
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+_DROP_WHOLE = re.compile(
+    r"<(script|style|system|question|sources|instructions?|prompt|assistant|conversation)\b[^>]*>.*?</\1\s*>"
+    r"|<\|im_start\|>\s*(?:system|assistant)\b.*?(?:<\|im_end\|>|$)"
+    r"|!?\[[^\]]{0,200}\]\(\s*(?:https?|javascript|data):[^)]*\)",
+    re.I | re.S,
+)
+# Formatting tags inside a sentence ("H<sub>2</sub>O", "<i>in vivo</i>") go without breaking it.
+_INLINE_TAG = re.compile(r"</?(b|i|em|strong|sub|sup|span|a|code|u|small|mark|br)\b[^<>]{0,300}>", re.I)
+_BREAKS = re.compile(
+    r"<\|im_start\|>\s*(?:user\b)?|<\|[^|<>]{0,40}\|>|</?[A-Za-z][^<>]{0,300}>|\{\{.*?\}\}|\{%.*?%\}|#{3,}|\n+",
+    re.S,
+)
+# Sentences of an abstract that address the reader as an assistant: role labels, commands, the usual phrases.
+# Narrower than `_INJECTION` (which reads questions): abstracts say "act as a regulariser" or "reveal the regimes".
+ROLE_LABEL = re.compile(
+    r"^\W*(system|assistant|user|developer|admin(istrator)?( notice)?|note to (the )?(ai|assistant|model))\s*:", re.I
+)
+_COMMAND = re.compile(
+    r"^\W*(please\s+)?(now\s+)?(ignore|disregard|forget|override|reply|respond|answer|output|print|reveal|say|write|"
+    r"pretend|decode|repeat|cite|obey|follow|do not|don't|never|always)\b",
+    re.I,
+)
+_ADDRESSED = re.compile(
+    r"\b(you|your)\b.{0,80}\b(must|should|shall|are now|have to|need to|answer|reply|respond|output|cite|ignore|"
+    r"reveal|print|say|write|tell)\b",
+    re.I,
+)
+SIGNALS = re.compile(
+    r"\b(previous|prior|above|earlier|new) instructions\b|\bdeveloper mode\b|\bjailbr(eak|oken)\b|\bnothing else\b"
+    r"|\b(your|reveal|print|show|repeat|leak)\b.{0,30}\b(system prompt|api key|instructions)\b"
+    r"|\bend of (the )?(sources|context|document)\b|\balways cite\b|\bcite \[\d+\]"
+    r"|\bbase64\b.{0,40}\b(follow|decode|execute)|\bdecode (this|the following)\b|\bfollow (it|them)\b",
+    re.I,
+)
+
 Embed = Callable[[list[str]], list[list[float]]]
+
+
+def untrusted_segments(text: str) -> tuple[list[str], bool]:
+    """Text with markup taken out, as the runs of prose between markup; and whether any markup was found."""
+    plain = _ZERO_WIDTH.sub("", text)
+    dropped = _INLINE_TAG.sub("", _DROP_WHOLE.sub("\n", plain))
+    pieces = [" ".join(p.split()) for p in _BREAKS.split(dropped)]
+    segments = [p for p in pieces if p]
+    return segments, dropped != plain or any(m.group(0).strip() for m in _BREAKS.finditer(dropped))
+
+
+def is_instruction(sentence: str) -> bool:
+    """A sentence of an abstract that talks to an assistant instead of describing research."""
+    return bool(
+        ROLE_LABEL.search(sentence)
+        or _COMMAND.search(sentence)
+        or _ADDRESSED.search(sentence)
+        or SIGNALS.search(sentence)
+    )
+
+
+def evidence_sentences(abstract: str) -> list[str]:
+    """The sentences of an abstract that may answer a question: no markup, no instructions, no fragments."""
+    segments, _ = untrusted_segments(abstract)
+    out = []
+    for segment in segments:
+        for sentence in split_sentences(segment):
+            if len(tokenize(sentence)) >= 2 and not is_instruction(sentence):
+                out.append(sentence)
+    return out
 
 
 def normalise_markers(text: str) -> str:
@@ -102,9 +173,13 @@ def ground(
         if not cited:
             entry["reason"] = "no citation"
             continue
-        abstracts = " ".join(sources[n - 1].text for n in cited)
+        # Only what the abstracts state is evidence: not their markup, not an instruction planted in them.
+        evidence = [s for n in cited for s in evidence_sentences(sources[n - 1].text)]
+        abstracts = " ".join(evidence)
         missing = sorted(numbers_in(bare) - numbers_in(abstracts))
-        evidence = [s for n in cited for s in split_sentences(sources[n - 1].text)] or [abstracts]
+        if not evidence:
+            entry["reason"] = "the cited abstracts state nothing"
+            continue
         lex = [lexical_support(bare, e) for e in evidence]
         best = int(np.argmax(lex))
         entry["score"], entry["best_evidence"] = round(lex[best], 3), evidence[best]

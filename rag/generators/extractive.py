@@ -16,6 +16,8 @@ reported on the even half, see `eval/README.md`):
    - quantity: the question asks "how many / how much / what accuracy ..." and no well-matching sentence of
      the focused paper contains a number.
    A similarity threshold alone misses near-misses; the detail and name checks catch them.
+Abstracts and questions are untrusted: markup is taken out, and sentences that address an assistant ("ignore
+previous instructions", "SYSTEM: ...", "reveal your system prompt") are never evidence or part of the question.
 3. Otherwise it composes the answer from the best sentences: one or two from the focused paper for a fact
    or lookup question, the best sentence of each of up to four papers for a topic question ("which
    papers ..."), and one from each of the two best papers for a comparison.
@@ -33,6 +35,7 @@ from ingest.sentences import split_sentences
 from rag.bm25 import tokenize
 from rag.generators.base import Draft, refusal_text
 from rag.types import Source
+from rag.verify import ROLE_LABEL, SIGNALS, evidence_sentences, untrusted_segments
 
 # Tuned on the odd half of eval/questions/dev.jsonl (see module docstring).
 MIN_TOPIC_SIMILARITY = 0.30
@@ -178,15 +181,22 @@ def figures(text: str, exclude: str = "") -> set[str]:
 
 def strip_injections(question: str) -> tuple[str, bool]:
     """Drop sentences of the question that try to instruct the system; report whether any were found."""
-    untagged = _TAG.sub(" ", question)
-    tagged = untagged != question
-    question = " ".join(untagged.split())
-    parts = [p for chunk in re.split(r"\s*(?:-{3,}|\n+|\|)\s*", question) for p in split_sentences(chunk)] or [question]
-    kept = [p for p in parts if not _INJECTION.search(p)]
+    segments, marked_up = untrusted_segments(question)
+    tagged = marked_up or _TAG.search(question) is not None
+    parts = [
+        p for seg in segments for chunk in re.split(r"\s*(?:-{3,}|\|)\s*", seg) for p in split_sentences(chunk)
+    ] or [" ".join(question.split())]
+
+    def hostile(p: str) -> bool:
+        return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p))
+
+    kept = [p for p in parts if not hostile(p)]
     if not kept:  # the instruction shares its sentence with the real question: cut out just the instruction
-        kept = [" ".join(_INJECTION.sub(" ", p).split()) for p in parts]
+        kept = [" ".join(SIGNALS.sub(" ", _INJECTION.sub(" ", p)).split()) for p in parts]
         kept = [p for p in kept if len(tokenize(p)) >= 2]
-    return " ".join(kept).strip(), tagged or len(kept) != len(parts) or any(_INJECTION.search(p) for p in parts)
+    if len(kept) > 1:  # a stray word left between two instructions ("... this question. PWNED05.") is noise
+        kept = [p for p in kept if len(tokenize(p)) >= 2] or kept
+    return " ".join(kept).strip(), tagged or len(kept) != len(parts) or any(hostile(p) for p in parts)
 
 
 def salient_terms(question: str) -> list[str]:
@@ -254,7 +264,7 @@ class ExtractiveGenerator:
         total = sum(weights.values()) or 1.0
         sentences: list[_Sentence] = []
         for s in sources:
-            for i, text in enumerate(split_sentences(s.text)):
+            for i, text in enumerate(evidence_sentences(s.text)):
                 toks = set(tokenize(text)) | (set(tokenize(s.title)) if i == 0 else set())
                 lex = sum(w for t, w in weights.items() if t in toks) / total
                 sentences.append(_Sentence(rank=s.rank, index=i, text=text, lex=lex))

@@ -3,13 +3,19 @@
 Retrieved abstracts are fenced as data in the prompt. Failures never surface as tracebacks: a backend
 that refuses, times out, rate-limits past its retries, returns garbage or an answer without a single
 valid citation hands over to the extractive generator, and the answer carries a visible warning.
+
+Retries are ours, not the client's: every call gets a budget of `llm_timeout * (llm_retries + 1)` seconds that
+covers all its attempts, the waits between them and a slow stream, so no answer waits on the backend longer
+than that. A `Retry-After` that does not fit in what is left of the budget ends the retries at once.
 """
 
 from __future__ import annotations
 
+import email.utils
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from prompts import load_prompt
 from rag.generators.base import REFUSAL, Draft, is_refusal, refusal_text
@@ -18,15 +24,23 @@ from rag.types import Source
 from rag.verify import cited_numbers
 
 _FENCE_TAG = re.compile(r"</?\s*(sources|question|conversation|candidate|system)\b[^>]*>", re.I)
+_CHAT_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>|<\|(begin|end)_of_text\|>", re.I)
 MAX_SENTENCES = 5
+# Waits between attempts when the backend names none: 0.5 s, 1 s, 2 s, then 4 s.
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 4.0
+# HTTP statuses worth another attempt: timeouts, conflicts, rate limits and server errors.
+RETRY_STATUSES = frozenset({408, 409, 429})
+T = TypeVar("T")
 
 
 def fence_safe(text: str) -> str:
-    """Untrusted text must not close or open our fences."""
-    return _FENCE_TAG.sub("[tag removed]", text)
+    """Untrusted text must not close or open our fences, nor carry chat-template tokens (`<|im_start|>`), which
+    some local servers read as real turn boundaries."""
+    return _CHAT_TOKEN.sub("[token removed]", _FENCE_TAG.sub("[tag removed]", text))
 
 
-def make_chat_model(settings: Settings, streaming: bool = False) -> Any:
+def make_chat_model(settings: Settings, streaming: bool = False, max_retries: int | None = None) -> Any:
+    """`ChatOpenAI` for the settings; `max_retries=0` when the caller retries itself (see `call_with_retries`)."""
     from langchain_openai import ChatOpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
@@ -35,7 +49,7 @@ def make_chat_model(settings: Settings, streaming: bool = False) -> Any:
         base_url=settings.llm_base_url,
         api_key=key,
         timeout=settings.llm_timeout,
-        max_retries=settings.llm_retries,
+        max_retries=settings.llm_retries if max_retries is None else max_retries,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
         streaming=streaming,
@@ -46,6 +60,8 @@ def describe_error(exc: BaseException) -> str:
     """A short, secret-free description of a backend failure."""
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
+    if isinstance(exc, OutOfTime):
+        return str(exc)
     if status:
         return f"the LLM backend answered HTTP {status}"
     if "Timeout" in name:
@@ -53,6 +69,70 @@ def describe_error(exc: BaseException) -> str:
     if "Connection" in name:
         return "the LLM backend could not be reached"
     return f"the LLM backend failed ({name})"
+
+
+class OutOfTime(TimeoutError):
+    """The call's time budget ran out; the message says why, without anything from the backend's reply."""
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the backend asked us to wait (`retry-after-ms`, or `retry-after` in seconds or as an HTTP date)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Worth another attempt: no connection, a timeout, a rate limit or a server error. Not: a bad key, a bad
+    request, or a body we could not parse (the same request would get the same answer)."""
+    import httpx
+
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status in RETRY_STATUSES or status >= 500
+    if isinstance(exc, httpx.TransportError):  # a connection dropped mid-body ("incomplete chunked read")
+        return True
+    name = type(exc).__name__
+    return "Timeout" in name or "Connection" in name
+
+
+def call_with_retries(settings: Settings, attempt: Callable[[float], T], deadline: float | None = None) -> T:
+    """Run `attempt(timeout)` until it succeeds, a failure is not worth retrying, the retries are used up or
+    the budget ends. `deadline` (a `time.monotonic()` value) defaults to `llm_timeout * (llm_retries + 1)` from now.
+    """
+    deadline = deadline or time.monotonic() + settings.llm_timeout * (settings.llm_retries + 1)
+    for n in range(settings.llm_retries + 1):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise OutOfTime("the LLM backend timed out")
+        try:
+            return attempt(min(settings.llm_timeout, left))
+        except Exception as exc:
+            if n == settings.llm_retries or not is_retryable(exc):
+                raise
+            asked = retry_after(exc)
+            wait = asked if asked is not None else min(BACKOFF_FIRST * 2**n, BACKOFF_MAX)
+            left = deadline - time.monotonic()
+            if wait >= left:
+                if asked is not None:
+                    raise OutOfTime(
+                        f"{describe_error(exc)} and asked to retry after {asked:.0f} s, past this answer's time limit"
+                    ) from exc
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 class LLMGenerator:
@@ -67,10 +147,10 @@ class LLMGenerator:
     def _model(self, streaming: bool) -> Any:
         if streaming:
             if self._stream_chat is None:
-                self._stream_chat = make_chat_model(self.settings, streaming=True)
+                self._stream_chat = make_chat_model(self.settings, streaming=True, max_retries=0)
             return self._stream_chat
         if self._chat is None:
-            self._chat = make_chat_model(self.settings)
+            self._chat = make_chat_model(self.settings, max_retries=0)
         return self._chat
 
     def messages(self, question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
@@ -106,8 +186,9 @@ class LLMGenerator:
     def generate(self, question: str, sources: Sequence[Source]) -> Draft:
         if not sources:
             return self.fallback.generate(question, sources)
+        model, messages = self._model(streaming=False), self.messages(question, sources)
         try:
-            msg = self._model(streaming=False).invoke(self.messages(question, sources))
+            msg = call_with_retries(self.settings, lambda timeout: model.invoke(messages, timeout=timeout))
         except Exception as exc:
             return self._fallback(question, sources, describe_error(exc))
         content = msg.content if isinstance(msg.content, str) else str(msg.content)
@@ -117,13 +198,33 @@ class LLMGenerator:
         if not sources:
             yield from self.fallback.stream(question, sources)
             return
+        model, messages = self._model(streaming=True), self.messages(question, sources)
+        s = self.settings
+        deadline = time.monotonic() + s.llm_timeout * (s.llm_retries + 1)
         parts: list[str] = []
+        stream: Iterator[Any] = iter(())
+
+        def first_piece(timeout: float) -> Any:
+            # Only a stream that has not said anything yet can be retried: text already shown cannot be unsaid.
+            nonlocal stream
+            stream = iter(model.stream(messages, timeout=timeout))
+            for chunk in stream:
+                if isinstance(chunk.content, str) and chunk.content:
+                    return chunk
+                if time.monotonic() > deadline:
+                    raise OutOfTime("the LLM backend timed out")
+            return None
+
         try:
-            for chunk in self._model(streaming=True).stream(self.messages(question, sources)):
+            chunk = call_with_retries(s, first_piece, deadline)
+            while chunk is not None:
                 piece = chunk.content if isinstance(chunk.content, str) else ""
                 if piece:
                     parts.append(piece)
                     yield piece
+                if time.monotonic() > deadline:  # a stream that trickles on forever is a timeout too
+                    raise OutOfTime("the LLM backend timed out")
+                chunk = next(stream, None)
         except Exception as exc:
             yield self._fallback(question, sources, describe_error(exc) + (" mid-answer" if parts else ""))
             return
@@ -139,7 +240,7 @@ def condense_with_llm(settings: Settings, question: str, history: list[dict[str,
         ],
         question=fence_safe(question),
     )
-    model = chat_model or make_chat_model(settings)
-    out = model.invoke([("human", prompt)])
+    model = chat_model or make_chat_model(settings, max_retries=0)
+    out = call_with_retries(settings, lambda timeout: model.invoke([("human", prompt)], timeout=timeout))
     text = (out.content if isinstance(out.content, str) else "").strip().strip('"').strip()
     return text.splitlines()[0].strip() if text else question

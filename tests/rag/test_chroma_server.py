@@ -1,0 +1,199 @@
+"""Client/server mode against a real `chroma run` on 127.0.0.1: ingest, search, ask and the CLI run unchanged,
+and a second client with an empty RAG_HOME rebuilds its manifest and BM25 from what the server holds."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import rag.store
+from ingest import load_papers
+from ingest.parsers import bundled_corpus
+from rag import Assistant, Settings
+from rag.cli import app
+from rag.store import IndexMismatch
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+CHROMA = Path(sys.executable).with_name("chroma")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_heartbeat(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"chroma run exited with code {proc.returncode} before answering")
+        try:
+            client = chromadb.HttpClient(
+                host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
+            )
+            client.heartbeat()
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"chroma run on port {port} did not answer its heartbeat within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory) -> Iterator[str]:
+    """A real Chroma server on loopback for this module, always stopped by its pid."""
+    assert CHROMA.exists(), f"{CHROMA} is missing: chromadb ships the `chroma` CLI"
+    data = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_heartbeat(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def source_file() -> Path:
+    """One bundled Daily Papers dump: real abstracts, small enough to embed in a few seconds."""
+    return bundled_corpus()[0]
+
+
+@pytest.fixture(scope="module")
+def writer(chroma_url, source_file, tmp_path_factory, embeddings) -> Assistant:
+    """Client A: ingests the file into the server once for the module."""
+    home = tmp_path_factory.mktemp("client-a") / "index"
+    a = Assistant(Settings(home=home, chroma_url=chroma_url, generator="extractive"), embeddings=embeddings)
+    report = a.ingest([source_file])
+    assert report.added == report.papers > 0
+    return a
+
+
+def _client(url: str, home: Path, embeddings, **overrides) -> Assistant:
+    settings = Settings(home=home, chroma_url=url, generator="extractive").with_overrides(**overrides)
+    return Assistant(settings, embeddings=embeddings)
+
+
+def _server_collection(url: str, name: str = "papers"):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    port = int(url.rsplit(":", 1)[1])
+    client = chromadb.HttpClient(host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False))
+    return client.get_collection(name)
+
+
+def test_ingest_writes_every_chunk_and_the_commit_fingerprint_to_the_server(writer, chroma_url, source_file):
+    stats = writer.stats()
+    papers = {p.paper_id for p in load_papers([source_file])}
+    assert stats["papers"] == len(papers)
+    assert stats["chroma"] == chroma_url
+    collection = _server_collection(chroma_url)
+    assert collection.count() == stats["chunks"]
+    assert collection.metadata["rag_fingerprint"] == writer.index.fingerprint() != ""
+    held = collection.get(include=["metadatas"])["metadatas"]
+    assert {m["paper_id"] for m in held} == papers
+    # the server alone is enough to rebuild a client: chunk 0 of each paper carries its abstract
+    assert sum(1 for m in held if m["chunk_no"] == 0 and m.get("abstract")) == len(papers)
+
+
+def test_search_through_the_server_finds_a_paper_from_its_own_words(writer, source_file):
+    paper = load_papers([source_file])[7]
+    query = " ".join(paper.abstract.split()[:25])
+    for mode in ("hybrid", "dense", "bm25"):
+        results = writer.search(query, k=5, mode=mode)
+        assert results[0].title == paper.title, mode
+        assert results[0].text == paper.abstract
+
+
+def test_a_client_with_an_empty_home_rebuilds_from_the_server_and_ranks_the_same(
+    writer, chroma_url, tmp_path, embeddings
+):
+    reader = _client(chroma_url, tmp_path / "client-b", embeddings)
+    assert reader.stats()["papers"] == writer.stats()["papers"]
+    assert reader.stats()["chunks"] == writer.stats()["chunks"]
+    assert reader.index.fingerprint() == writer.index.fingerprint()
+    for query in ("diffusion models for video generation", "reinforcement learning from human feedback"):
+        for mode in ("hybrid", "bm25", "dense"):
+            mine = [(s.paper_id, s.text, s.score) for s in reader.search(query, k=8, mode=mode)]
+            theirs = [(s.paper_id, s.text, s.score) for s in writer.search(query, k=8, mode=mode)]
+            assert mine == theirs, (query, mode)
+    assert (reader.index.home / "bm25" / "meta.json").exists()  # its own BM25, built from the server's chunks
+
+
+def test_reingesting_from_a_second_client_writes_nothing(writer, chroma_url, source_file, tmp_path, embeddings):
+    before = _server_collection(chroma_url).metadata["rag_fingerprint"]
+    report = _client(chroma_url, tmp_path / "client-c", embeddings).ingest([source_file])
+    assert (report.added, report.updated, report.embedded_chunks) == (0, 0, 0)
+    assert report.unchanged == report.papers == writer.stats()["papers"]
+    assert _server_collection(chroma_url).metadata["rag_fingerprint"] == before
+
+
+def test_ask_cites_papers_the_server_holds(writer, source_file):
+    paper = load_papers([source_file])[3]
+    answer = writer.ask(f"What does the paper '{paper.title}' propose?")
+    assert not answer.refused
+    assert paper.title in {c.title for c in answer.citations}
+
+
+def test_cli_search_against_the_server_from_a_fresh_home(writer, chroma_url, source_file, monkeypatch, embeddings):
+    import rag.embeddings
+
+    monkeypatch.setattr(rag.embeddings, "load_embeddings", lambda *a, **kw: embeddings)
+    monkeypatch.setenv("RAG_CHROMA_URL", chroma_url)  # RAG_HOME is this test's own empty directory
+    paper = load_papers([source_file])[11]
+    result = CliRunner().invoke(app, ["search", paper.title, "--k", "3", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert hits[0]["title"] == paper.title
+    stats = json.loads(CliRunner().invoke(app, ["stats", "--json"], catch_exceptions=False).stdout)
+    assert stats["papers"] == writer.stats()["papers"] and stats["chroma"] == chroma_url
+
+
+def test_a_client_with_other_chunk_settings_is_refused_by_the_shared_collection(
+    writer, chroma_url, tmp_path, embeddings
+):
+    other = _client(chroma_url, tmp_path / "client-d", embeddings, chunk_tokens=128, chunk_overlap=16)
+    with pytest.raises(IndexMismatch, match="rag ingest --reset"):
+        other.search("diffusion", k=3)
+
+
+def test_clients_follow_an_ingest_made_by_another_client(writer, chroma_url, tmp_path, embeddings, monkeypatch):
+    """Runs last in the module: it changes what the server holds."""
+    monkeypatch.setattr(rag.store, "SERVER_CHECK_SECONDS", 0.0)
+    newcomers = [p for p in load_papers([bundled_corpus()[1]]) if p.paper_id not in writer.index.papers()][:3]
+    source = tmp_path / "newcomers.jsonl"
+    source.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in newcomers))
+    before = writer.stats()["papers"]
+    other = _client(chroma_url, tmp_path / "client-e", embeddings)
+    report = other.ingest([source], prune=True)
+    assert (report.added, report.papers, report.removed) == (3, 3, before)
+    # the first client never ingested this file, yet its BM25 and manifest now match the server's
+    assert writer.stats()["papers"] == 3
+    assert writer.index.fingerprint() == other.index.fingerprint()
+    for paper in newcomers:
+        assert writer.search(paper.title, k=3, mode="bm25")[0].paper_id == paper.paper_id
+    assert _server_collection(chroma_url).count() == report.chunks

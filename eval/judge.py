@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from prompts import load_prompt
-from rag.generators.llm import describe_error, fence_safe, make_chat_model
+from rag.generators.llm import call_with_retries, describe_error, fence_safe, make_chat_model
 from rag.settings import Settings
 
 # A reply wrapped in a Markdown code fence is still the JSON object asked for; anything else is not repaired.
@@ -51,7 +51,7 @@ class LLMJudge:
 
     def _model(self) -> Any:
         if self._chat is None:
-            self._chat = make_chat_model(self.settings)
+            self._chat = make_chat_model(self.settings, max_retries=0)  # retried below, within one time budget
         return self._chat
 
     def messages(self, question: Any, answer_text: str) -> list[tuple[str, str]]:
@@ -73,7 +73,8 @@ class LLMJudge:
         if answer.refused:
             return {"judge_score": 0.0, "judge_reason": "refused an answerable question", "judge_error": None}
         try:
-            reply = self._model().invoke(self.messages(question, answer.answer))
+            model, messages = self._model(), self.messages(question, answer.answer)
+            reply = call_with_retries(self.settings, lambda timeout: model.invoke(messages, timeout=timeout))
             content = reply.content if isinstance(reply.content, str) else str(reply.content)
             score, reason = parse_verdict(content)
         except JudgeReplyError as exc:

@@ -46,7 +46,12 @@ class Settings(BaseSettings):
     """Everything configurable. Every answer and eval run records `public_dict()` of the settings that made it."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_prefix="RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a validation error must never echo the API key back
     )
 
     # Index
@@ -71,7 +76,8 @@ class Settings(BaseSettings):
     search_k: int = Field(10, ge=1, le=1000, description="papers returned by search")
     candidates: int = Field(50, ge=1, le=5000, description="chunks fetched from each retriever before fusion")
     fusion: Literal["convex", "rrf"] = Field(
-        "convex", description="how hybrid search fuses dense and BM25: normalised-score combination or reciprocal rank fusion"
+        "convex",
+        description="how hybrid search fuses dense and BM25: normalised-score combination or reciprocal rank fusion",
     )
     alpha: float = Field(0.3, ge=0, le=1, description="dense weight in convex fusion (BM25 gets 1 - alpha)")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")

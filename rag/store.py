@@ -709,6 +709,15 @@ class Index:
             # Committed papers whose vectors were lost, and that this run's sources do not name: re-embed them
             # from the manifest, so that the index stays whole. Counted as updated.
             updated += self._papers_from_manifest(self._force_refresh - set(incoming) - set(removed))
+            # Same content found in another file: record the file (filters use it), nothing to embed.
+            changed_ids = {p.paper_id for p in updated}
+            self._merge_sources(
+                [
+                    p
+                    for pid, p in incoming.items()
+                    if pid in committed and pid not in changed_ids and not set(p.sources) <= set(committed[pid].sources)
+                ]
+            )
             report = IngestReport(added=len(added), updated=len(updated), unchanged=unchanged, removed=len(removed))
             report.files = files or []
             if added or updated or removed or not self.meta():
@@ -719,6 +728,18 @@ class Index:
             report.papers, report.chunks = stats["papers"], stats["chunks"]
         report.seconds = round(time.perf_counter() - start, 3)
         return report
+
+    def _merge_sources(self, papers: list[Paper]) -> None:
+        """Add newly seen source files to unchanged papers, in one transaction; nothing is re-embedded."""
+        if not papers:
+            return
+        committed = self.papers()
+        db = self._db()
+        with db:
+            for p in papers:
+                merged = list(dict.fromkeys([*committed[p.paper_id].sources, *p.sources]))
+                db.execute("UPDATE papers SET sources = ? WHERE paper_id = ?", (json.dumps(merged), p.paper_id))
+        self._invalidate()
 
     def _write(self, changed: list[Paper], replaced_ids: list[str], progress: Progress | None) -> int:
         s = self.settings

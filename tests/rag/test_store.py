@@ -305,11 +305,6 @@ def test_an_ingest_interrupted_mid_embedding_leaves_the_last_committed_state(tmp
     assert reader.search("zebrafish holography quasicrystal", k=1, mode="bm25")[0].paper_id == sample[1].paper_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources are not part of the content hash, so an unchanged paper found in a new file is skipped and "
-    "its recorded sources (and the --source filter) go stale",
-)
 def test_a_paper_seen_in_a_new_source_file_records_that_file(make_assistant, tmp_path, sample):
     a = make_assistant()
     first = write_jsonl(tmp_path / "a.jsonl", sample[:2])
@@ -320,11 +315,6 @@ def test_a_paper_seen_in_a_new_source_file_records_that_file(make_assistant, tmp
     assert {s.paper_id for s in a.search("method", k=5, source="b.jsonl")} == {sample[1].paper_id, sample[2].paper_id}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store deletes a changed paper's old vectors before embedding the new ones, so a crash in between "
-    "leaves the committed paper without vectors (invisible to dense search) until the next ingest repairs it",
-)
 def test_a_paper_being_updated_stays_visible_to_dense_search_after_a_crash(tmp_path, embeddings, sample):
     home = tmp_path / "idx"
     src = write_jsonl(tmp_path / "p.jsonl", sample[:3])

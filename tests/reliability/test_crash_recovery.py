@@ -102,6 +102,7 @@ class Child:
         )
         # However the test goes, the child never outlives it by more than this.
         self.watchdog = threading.Timer(300, self.proc.kill)
+        self.watchdog.daemon = True
         self.watchdog.start()
         self.lines: list[str] = []
 

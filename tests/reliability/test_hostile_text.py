@@ -67,6 +67,12 @@ def extractive(homes, embeddings) -> dict[str, Assistant]:
     }
 
 
+@pytest.fixture(scope="module")
+def plain_answer(extractive) -> Answer:
+    """The control for injected questions: the same question without the injection."""
+    return extractive["hostile"].ask(PLAIN_Q)
+
+
 def cited(ans: Answer) -> list[str]:
     return [c.title for c in ans.citations]
 
@@ -106,14 +112,14 @@ def test_a_question_about_the_injection_itself_never_repeats_it(extractive, kind
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_an_injection_in_the_question_changes_nothing_in_the_extractive_answer(extractive, kind, where):
+def test_an_injection_in_the_question_changes_nothing_in_the_extractive_answer(extractive, plain_answer, kind, where):
     injection = BY_KIND[kind]["injection"]
     question = f"{injection} {PLAIN_Q}" if where == "before" else f"{PLAIN_Q} {injection}"
     ans = extractive["hostile"].ask(question)
-    control = extractive["hostile"].ask(PLAIN_Q)
+    control = plain_answer
     assert_clean(ans)
     assert not ans.refused and cited(ans) == cited(control) == [PLAIN_TITLE]
-    assert "3.1" in ans.answer
+    assert ans.answer == control.answer and "3.1" in ans.answer
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -79,12 +79,18 @@ PROBLEMS: dict[str, tuple[Callable[[Path], None], dict[str, str], str]] = {
 
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
 def test_a_damaged_or_mismatched_index_is_one_clear_line_then_the_named_fix_works(tiny_copy, monkeypatch, name):
+    import ui.app
+
+    def launched(*args, **kwargs):
+        raise AssertionError("the UI was launched on a damaged index")
+
+    monkeypatch.setattr(ui.app, "launch", launched)  # `rag ui` must stop before serving anything
     damage, env, words = PROBLEMS[name]
     damage(tiny_copy)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 
-    for args in (["search", "diffusion sampling"], ["ask", QUESTION, "--json"], ["stats"], ["ui", "--port", "1"]):
+    for args in (["search", "diffusion sampling"], ["ask", QUESTION, "--json"], ["stats"], ["ui"]):
         result = cli(args)
         assert result.exit_code == 1, (args, result.output)
         assert result.stdout == ""

@@ -158,11 +158,6 @@ def test_python_objects_never_show_the_key(keyed_env, embeddings, tiny_copy):
     assert not any(leaked(t) for t in texts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pydantic puts the raw input values, the key among them, in a settings ValidationError; rag/settings.py "
-    "needs hide_input_in_errors=True in its model_config (requested from the lead)",
-)
 def test_an_invalid_setting_error_does_not_show_the_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("RAG_CHUNK_OVERLAP", "500")

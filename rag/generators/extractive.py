@@ -338,9 +338,10 @@ class ExtractiveGenerator:
         top = by_paper[papers[0]][0]
         if _MULTI.search(question):
             picked = [by_paper[r][0] for r in papers if by_paper[r][0].pick >= MULTI_RELATIVE_SCORE * top.pick]
-            return picked[:MAX_PAPERS_MULTI]
+            # one line per paper, in retrieval order, so [1] comes first like the source cards
+            return sorted(picked[:MAX_PAPERS_MULTI], key=lambda s: s.rank)
         if _COMPARE.search(question) and len(papers) > 1:
-            return [by_paper[papers[0]][0], by_paper[papers[1]][0]]
+            return sorted([by_paper[papers[0]][0], by_paper[papers[1]][0]], key=lambda s: s.rank)
         picked = [top]
         rest = by_paper[papers[0]][1:]
         if rest and rest[0].pick >= 0.85 * top.pick:

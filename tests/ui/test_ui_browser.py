@@ -4,11 +4,13 @@ highlighted, a screenshot, and injected markup in an abstract staying inert text
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from fake_llm import FakeLLMServer, Reply
+from fake_llm import FakeLLMServer, Reply, last_user_text
 from uitools import llm_assistant, serve
 
+from ingest.sentences import split_sentences
 from ui.screenshot import ask_and_open_citation
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
@@ -44,8 +46,15 @@ def test_question_gets_a_cited_answer_whose_citation_opens_a_highlighted_card(ui
 
 
 def test_llm_answer_is_seen_streaming_in_the_browser(corpus_home, embeddings, page):
-    text = "The Switch Transformer routes each token to a single expert [1], which simplifies mixture of experts [1]."
-    with FakeLLMServer(default=Reply(text=text, piece_delay=0.12)) as llm:
+    said: list[str] = []
+
+    def quote_first_source(request):
+        # A grounded answer: the opening sentence of source [1], cited (an unsupported one would be overruled).
+        abstract = re.search(r"\[1\] [^\n]*\n([^\n]+)", last_user_text(request)).group(1)
+        said.append(split_sentences(abstract)[0].rstrip(".") + " [1].")
+        return Reply(text=said[-1], piece_delay=0.12)
+
+    with FakeLLMServer(default=quote_first_source) as llm:
         served = serve(llm_assistant(corpus_home, embeddings, llm.base_url))
         try:
             page.goto(served.url)
@@ -60,8 +69,9 @@ def test_llm_answer_is_seen_streaming_in_the_browser(corpus_home, embeddings, pa
             served.close()
     growing = sorted(set(lengths))
     assert len(growing) >= 3, f"the answer did not visibly grow while streaming: {lengths}"
-    assert growing[0] < len(text) // 2
-    assert "single expert" in final
+    assert growing[0] < len(said[-1]) // 2
+    assert said[-1][:40] in final
+    assert "extractive" not in final  # the LLM's own (grounded) answer was kept
 
 
 EVIL_TITLE = 'Kangaroo Nets <img src=x onerror="window.__pwned=1">'

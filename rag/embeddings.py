@@ -37,8 +37,10 @@ def resolve_model_path(name: str) -> Path:
 # Inputs this small (a query) run on one thread. A query is many tiny ops; split over two threads on a shared
 # 2-core machine each op waits for the slower thread, and a descheduled thread stalls it for a time slice.
 # Measured under load 4 on 2 cores: query p50 25 ms on one thread against 150-500 ms on two. Batches keep
-# torch's default, since their ops are big enough to gain from every core.
-SMALL_INPUT = 8
+# torch's default, since their ops are big enough to gain from every core. Answer-time inputs (the candidate
+# sentences the extractive answerer and the grounding check embed, up to a few dozen) are small too: 24 sentences
+# took 0.09 s on one thread against 0.96 s on two while the other core was busy.
+SMALL_INPUT = 64
 
 
 @contextmanager

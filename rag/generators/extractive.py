@@ -48,6 +48,7 @@ W_DENSE, W_LEX, W_RANK = 0.55, 0.35, 0.10
 W_NAMES = 0.15
 W_CUE = 0.05
 DENSE_CANDIDATES = 14
+SENTENCE_CACHE = 50_000
 FOCUS_PAPERS = 2
 FOCUS_RELATIVE = 0.85
 
@@ -253,11 +254,23 @@ class ExtractiveGenerator:
         idf: Idf | None = None,
         embed_query: Callable[[str], list[float]] | None = None,
     ) -> None:
+        self._vectors: dict[str, np.ndarray] = {}
         self.embed = embed
         self.embed_query = embed_query
         self.idf = idf or (lambda _t: 1.0)
 
     # ---- scoring ---------------------------------------------------------------------------------------
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """Sentence embeddings, cached: abstracts do not change while the process runs, and popular papers
+        come back question after question. Bounded; cleared wholesale when full."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            if len(self._vectors) + len(missing) > SENTENCE_CACHE:
+                self._vectors.clear()
+            for t, v in zip(missing, self.embed(missing), strict=True):
+                self._vectors[t] = np.asarray(v, dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
+
     def _score(self, question: str, sources: Sequence[Source]) -> list[_Sentence]:
         q_terms = [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
         weights = {t: self.idf(t) for t in q_terms}
@@ -281,7 +294,7 @@ class ExtractiveGenerator:
             q = np.asarray(
                 self.embed_query(question) if self.embed_query else self.embed([question])[0], dtype=np.float32
             )
-            vecs = np.asarray(self.embed([sentences[i].text for i in idx]), dtype=np.float32)
+            vecs = self._sentence_vectors([sentences[i].text for i in idx])
             for i, sim in zip(idx, vecs @ q, strict=True):
                 sentences[i].dense = float(sim)
         n = max(s.rank for s in sentences)

@@ -55,9 +55,17 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident memory of a process so far (VmHWM), in MB. Not `ru_maxrss`: that survives exec, so a
+    child forked from a large parent reports the parent's size."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
 
 
 def cpu_seconds() -> float:
@@ -82,7 +90,11 @@ def run_child(cmd: Sequence[str | Path], env: dict[str, str] | None = None, time
         start = time.perf_counter()
         proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=out, stderr=err)
         deadline = start + timeout
+        peak = 0.0
         while True:
+            # sampled while it runs: once reaped, its /proc entry is gone (VmHWM only grows, so the last
+            # sample is within one interval of the true peak)
+            peak = max(peak, peak_rss_mb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -99,7 +111,7 @@ def run_child(cmd: Sequence[str | Path], env: dict[str, str] | None = None, time
             returncode=proc.returncode,
             wall=wall,
             cpu=usage.ru_utime + usage.ru_stime,
-            peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+            peak_rss_mb=peak,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
         )

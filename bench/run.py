@@ -508,7 +508,7 @@ def scale(sizes: list[int], out: Path, real_1k: bool) -> dict[str, Any]:
         if child.returncode:
             raise SystemExit(f"scale run {n}/{vectors} failed:\n{child.stderr[-3000:]}")
         row = json.loads(child.stdout.strip().splitlines()[-1])
-        row.update(wall_s=round(child.wall, 1), peak_rss_mb=child.peak_rss_mb)
+        row.update(wall_s=round(child.wall, 1), sampled_peak_rss_mb=child.peak_rss_mb)
         res["runs"].append(row)
         shutil.rmtree(work / f"index-{n}-{vectors}", ignore_errors=True)
         print_scale_row(row)

@@ -152,6 +152,21 @@ def test_reingesting_from_a_second_client_writes_nothing(writer, chroma_url, sou
     assert _server_collection(chroma_url).metadata["rag_fingerprint"] == before
 
 
+def test_filtered_searches_return_only_allowed_papers_and_agree_with_chromas_own_filter(writer, monkeypatch):
+    index = writer.index
+    ids = sorted(index.papers())
+    query = "language models for reasoning"
+    for allowed in (frozenset(ids[::2]), frozenset(ids[:1])):
+        broad = index.dense_search(query, 10, allowed)  # over-fetches and filters here when the share is large
+        monkeypatch.setattr(rag.store, "POSTFILTER_MAX_FETCH", 0)  # forces Chroma's `$in` filter
+        exact = index.dense_search(query, 10, allowed)
+        monkeypatch.undo()
+        assert broad and {pid for _, pid, _ in broad} <= allowed
+        assert [cid for cid, _, _ in broad] == [cid for cid, _, _ in exact]
+        sparse = index.bm25_search(query, 10, allowed)
+        assert sparse and {pid for _, pid, _ in sparse} <= allowed
+
+
 def test_ask_cites_papers_the_server_holds(writer, source_file):
     paper = load_papers([source_file])[3]
     answer = writer.ask(f"What does the paper '{paper.title}' propose?")

@@ -47,7 +47,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 bench: setup
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ARGS)
 
 eval: setup
 	@test -s "$(RAG_HOME)/manifest.sqlite" || $(VENV)/bin/rag ingest

@@ -8,7 +8,8 @@ import re
 from typing import Any
 
 from prompts import load_prompt
-from rag.generators.llm import call_with_retries, describe_error, fence_safe, make_chat_model
+from rag.generators.llm import call_with_retries, describe_error, make_chat_model
+from rag.untrusted import fence_safe
 from rag.settings import Settings
 
 # A reply wrapped in a Markdown code fence is still the JSON object asked for; anything else is not repaired.

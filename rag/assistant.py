@@ -108,6 +108,4 @@ class Assistant:
         self, question: str, history: list[dict[str, str]] | None = None, **options: Any
     ) -> Iterator[str | Answer]:
         """Yield the answer text as it is produced (strings), then the final `Answer`."""
-        from rag.chain import stream_answer
-
-        yield from stream_answer(self, {"question": question, "history": history or [], **options})
+        yield from self.chain.stream({"question": question, "history": history or [], **options})

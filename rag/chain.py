@@ -1,9 +1,10 @@
 """The answering pipeline as one LangChain Runnable (LCEL):
 
-    prepare -> condense (with history) -> retrieve -> generate + verify -> Answer
+    prepare -> condense (with history) -> analyse -> retrieve -> generate + verify -> Answer
 
-`chain.invoke({"question": ..., "history": [...]})` returns an `Answer`; `chain.stream(...)` yields text
-pieces as they are produced and then the same final `Answer`. `batch` and `ainvoke` come from Runnable.
+`chain.invoke({"question": ..., "history": [...]})` returns an `Answer`; `chain.stream(...)` yields text pieces as
+they are produced and then the same final `Answer`. `batch` and `ainvoke` come from Runnable. The steps pass one
+typed `AnswerState`.
 """
 
 from __future__ import annotations
@@ -11,22 +12,28 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
+from ingest.records import normalise_title
 from ingest.tokenizer import get_encoding
+from rag.generators import registry
 from rag.generators.base import Draft
-from rag.generators.extractive import ExtractiveGenerator, strip_injections
-from rag.generators.llm import LLMGenerator, condense_with_llm
+from rag.generators.llm import condense_with_llm
+from rag.intent import Analysis, Intent, analyse
 from rag.retrieval import SearchFilter
 from rag.types import Answer, Citation, Source
-from rag.verify import cited_numbers, ground, remove_invalid_markers
+from rag.untrusted import readable, strip_injections
+from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
 
 N_RELATED = 3
+# A list question draws from a wider pool than k: "list all" papers on a topic must not stop at five.
+LIST_K, LIST_ALL_K = 30, 50
 _FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|first|second|third|latter|former|same)|"
     r"above|previous|earlier|also|what about|how about)\b",
@@ -34,44 +41,50 @@ _FOLLOW_UP = re.compile(
 )
 
 
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def readable(text: str) -> str:
-    """Text safe to tokenise, embed and send on: lone surrogates (from undecodable command-line bytes) become "?",
-    terminal escapes and control characters become spaces."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
-
-
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def build_generator(assistant: Assistant, name: str) -> Any:
-    index = assistant.index
-    emb = index.embeddings
-    encode = getattr(emb, "encode", None) or emb.embed_documents
-    extractive = ExtractiveGenerator(embed=encode, idf=index.bm25().idf, embed_query=emb.embed_query)
-    if name == "openai":
-        return LLMGenerator(assistant.settings, fallback=extractive, chat_model=assistant._llm)
-    return extractive
+@dataclass
+class AnswerState:
+    """What the chain knows about one question as it goes: the input, then what each step adds."""
 
+    question: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    k: int | None = None
+    generator: str | None = None
+    retriever: str | None = None
+    filters: SearchFilter | None = None
+    started: float = field(default_factory=time.perf_counter)
+    notes: list[str] = field(default_factory=list)
+    question_used: str = ""  # the question after cleaning and length limits
+    standalone: str = ""  # the question resolved against the conversation
+    analysis: Analysis | None = None
+    sources: list[Source] = field(default_factory=list)
+    retrieve_ms: float = 0.0
 
-def _prepare(inputs: Any) -> dict[str, Any]:
-    if isinstance(inputs, str):
-        inputs = {"question": inputs}
-    state = dict(inputs)
-    state["question"] = str(state.get("question") or "")
-    state["history"] = [
-        {**h, "content": readable(str(h["content"]))}
-        for h in (state.get("history") or [])
-        if isinstance(h, dict) and h.get("content")
-    ]
-    state["started"] = time.perf_counter()
-    state["notes"] = []
-    return state
+    @classmethod
+    def from_input(cls, inputs: Any) -> AnswerState:
+        if isinstance(inputs, AnswerState):
+            return inputs
+        if isinstance(inputs, str):
+            inputs = {"question": inputs}
+        filters = inputs.get("filters")
+        if isinstance(filters, dict):
+            filters = SearchFilter(**filters)
+        history = [
+            {**h, "content": readable(str(h["content"]))}
+            for h in (inputs.get("history") or [])
+            if isinstance(h, dict) and h.get("content")
+        ]
+        return cls(
+            question=str(inputs.get("question") or ""),
+            history=history,
+            k=int(inputs["k"]) if inputs.get("k") else None,
+            generator=inputs.get("generator"),
+            retriever=inputs.get("retriever"),
+            filters=filters,
+        )
 
 
 def heuristic_condense(question: str, history: list[dict[str, Any]]) -> str:
@@ -91,65 +104,113 @@ class AnswerPipeline:
 
     def generator(self, name: str) -> Any:
         if name not in self._generators:
-            self._generators[name] = build_generator(self.assistant, name)
+            self._generators[name] = registry.create(name, self.assistant, self.generator)
         return self._generators[name]
 
-    def generator_name(self, state: dict[str, Any]) -> str:
-        requested = state.get("generator")
+    def generator_name(self, state: AnswerState) -> str:
+        requested = state.generator
         s = self.assistant.settings
         if requested in (None, "", "auto"):
             return s.resolved_generator if requested is None else s.with_overrides(generator="auto").resolved_generator
         return str(requested)
 
-    def condense(self, state: dict[str, Any]) -> dict[str, Any]:
-        question = " ".join(readable(state["question"]).split())
+    def prepare(self, inputs: Any) -> AnswerState:
+        return AnswerState.from_input(inputs)
+
+    def condense(self, state: AnswerState) -> AnswerState:
+        question = " ".join(readable(state.question).split())
         max_tokens = self.assistant.settings.max_question_tokens
         enc = get_encoding()
         tokens = enc.encode(question)
         if len(tokens) > max_tokens:
             question = enc.decode(tokens[:max_tokens])
-            state["notes"].append(f"the question was cut to its first {max_tokens} tokens")
-        state["question_used"] = question
+            state.notes.append(f"the question was cut to its first {max_tokens} tokens")
+        state.question_used = question
         standalone = question
-        if state["history"] and question:
+        if state.history and question:
             if self.generator_name(state) == "openai":
                 try:
-                    standalone = condense_with_llm(
-                        self.assistant.settings, question, state["history"], self.assistant._llm
-                    )
+                    standalone = condense_with_llm(self.assistant.settings, question, state.history, self.assistant._llm)
                 except Exception:
-                    standalone = heuristic_condense(question, state["history"])
+                    standalone = heuristic_condense(question, state.history)
             else:
-                standalone = heuristic_condense(question, state["history"])
-        state["standalone"] = standalone
+                standalone = heuristic_condense(question, state.history)
+        state.standalone = standalone
         return state
 
-    def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+    def analyse(self, state: AnswerState) -> AnswerState:
+        cleaned, _ = strip_injections(state.standalone)
+        state.analysis = analyse(cleaned)
+        return state
+
+    def retrieve(self, state: AnswerState) -> AnswerState:
         t0 = time.perf_counter()
         self.assistant.index.check_health()  # never answer from a damaged index (e.g. BM25 alone, vectors gone)
-        query, _ = strip_injections(state["standalone"])
-        k = int(state.get("k") or self.assistant.settings.k)
-        filters = state.get("filters")
-        if isinstance(filters, dict):
-            filters = SearchFilter(**filters)
-        state["sources"] = (
-            self.assistant.retriever(k=k, mode=state.get("retriever")).search(query, k=k, filters=filters)
-            if query
-            else []
-        )
-        state["retrieve_ms"] = _ms(time.perf_counter() - t0)
+        query, _ = strip_injections(state.standalone)
+        k = int(state.k or self.assistant.settings.k)
+        analysis = state.analysis
+        if analysis is not None and analysis.intent in (Intent.LIST, Intent.SUMMARY):
+            k = max(k, LIST_ALL_K if analysis.list_all else LIST_K)
+        retriever = self.assistant.retriever(k=k, mode=state.retriever)
+        sources = retriever.search(query, k=k, filters=state.filters) if query else []
+        if analysis is not None and sources:
+            sources = self._named_first(analysis, sources, retriever, state.filters)
+        if analysis is not None and analysis.arxiv_ids:
+            sources = self._by_identifier(analysis.arxiv_ids, sources)
+        state.sources = _exact_title_first(query, sources)
+        state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state
 
-    def finish(self, state: dict[str, Any], draft: Draft, generate_s: float) -> Answer:
-        """Verify the draft and build the `Answer`: invalid markers removed, grounding scored, citations resolved."""
-        sources: list[Source] = state["sources"]
+    def _named_first(self, analysis: Analysis, sources: list[Source], retriever: Any, filters: Any) -> list[Source]:
+        """Make sure the papers a question names are among the sources: each target of a comparison, and each
+        name the whole-question search did not bring back, is searched on its own (3 papers) and its best hit
+        added after the others (in front, for a comparison's targets, in the order named)."""
+        probes: list[str] = []
+        if analysis.intent == Intent.COMPARE:
+            probes = list(analysis.targets)
+        elif analysis.intent not in (Intent.LIST, Intent.SUMMARY):
+            text = " ".join(f"{s.title} {s.text}" for s in sources).lower()
+            probes = [n for n in analysis.names if n.lower() not in text][:3]
+        if not probes:
+            return sources
+        have = {s.paper_id for s in sources}
+        front: list[Source] = []
+        back: list[Source] = []
+        for probe in probes:
+            hits = retriever.search(probe, k=3, filters=filters)
+            for hit in hits[:1] if analysis.intent == Intent.COMPARE else hits[:2]:
+                if hit.paper_id not in have:
+                    have.add(hit.paper_id)
+                    (front if analysis.intent == Intent.COMPARE else back).append(hit)
+        if not front and not back:
+            return sources
+        ordered = [*front, *sources, *back]
+        return [s.model_copy(update={"rank": i}) for i, s in enumerate(ordered, start=1)]
+
+    def _by_identifier(self, arxiv_ids: list[str], sources: list[Source]) -> list[Source]:
+        """Papers asked for by arXiv id come first, looked up in the index whatever the search found."""
+        found = self.assistant.index.papers_by_arxiv_id(arxiv_ids)
+        if not found:
+            return sources
+        ids = {s.paper_id for s in found}
+        rest = [s for s in sources if s.paper_id not in ids]
+        return [s.model_copy(update={"rank": i}) for i, s in enumerate([*found, *rest], start=1)]
+
+    def finish(self, state: AnswerState, draft: Draft, generate_s: float) -> Answer:
+        """Verify the draft and build the `Answer`: invalid markers removed, citations numbered 1, 2, 3 in order of
+        first appearance (sources reordered to match), grounding scored, the answer checked against the question."""
+        sources: list[Source] = state.sources
         text, removed = remove_invalid_markers(draft.text, len(sources))
-        emb = self.assistant.index.embeddings
         refused = draft.refused
+        if not refused:
+            text, sources, mapping = renumber(text, sources)
+            draft.supporting = {mapping[n]: s for n, s in draft.supporting.items() if n in mapping}
+            draft.quotes = [(t, [mapping[n] for n in ns if n in mapping], qs) for t, ns, qs in draft.quotes]
+        emb = self.assistant.index.embeddings
         citations: list[Citation] = []
         grounding = None
         if not refused:
-            grounding = ground(text, sources, getattr(emb, "encode", None) or emb.embed_documents)
+            grounding = ground(text, sources, getattr(emb, "encode", None) or emb.embed_documents, draft.quotes)
             best_for: dict[int, tuple[float, str]] = {}
             for entry in grounding.sentence_scores:
                 for n in entry["cited"]:
@@ -159,26 +220,32 @@ class AnswerPipeline:
                 src = sources[n - 1]
                 supporting = draft.supporting.get(n) or best_for.get(n, (0.0, ""))[1]
                 citations.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
-        warnings = [w for w in (draft.warning, *state["notes"]) if w]
+        analysis = state.analysis or draft.analysis
+        check = answer_check(analysis, text, refused, len(citations))
+        warnings = [w for w in (draft.warning, *state.notes) if w]
         if removed:
             warnings.append(
                 f"removed citation markers that matched no retrieved paper: {', '.join(f'[{n}]' for n in removed)}"
             )
         answer = Answer(
-            question=state["question"],
+            question=state.question,
             answer=text,
             refused=refused,
             citations=citations,
             sources=sources,
             related=sources[:N_RELATED] if refused else [],
             warning="; ".join(warnings) or None,
+            note=draft.note,
             generator=draft.generator or self.generator_name(state),
+            intent=analysis.intent.value if analysis else None,
+            answers_question=check.answers,
+            answer_check=check,
             timings_ms={
-                "retrieve": state.get("retrieve_ms", 0.0),
+                "retrieve": state.retrieve_ms,
                 "generate": _ms(generate_s),
-                "total": _ms(time.perf_counter() - state["started"]),
+                "total": _ms(time.perf_counter() - state.started),
             },
-            standalone_question=state["standalone"] if state["standalone"] != state["question_used"] else None,
+            standalone_question=state.standalone if state.standalone != state.question_used else None,
             settings=self.assistant.settings.public_dict(),
         )
         if grounding is not None:
@@ -186,29 +253,52 @@ class AnswerPipeline:
             answer.grounding = grounding
         elif removed:
             answer.grounding.removed_citations = removed
+        answer.supported = bool(not refused and answer.grounding.supported_fraction >= 1.0)
         return answer
 
-    def overrule_unsupported(self, state: dict[str, Any], answer: Answer, t0: float) -> Answer:
+    def overrule_unsupported(self, state: AnswerState, answer: Answer, t0: float) -> Answer:
         """An LLM answer that not one cited abstract supports is not shown: it is what a model produces when it
         follows an instruction planted in a source or in the question, or makes things up. The extractive
         answer replaces it, with a warning."""
         g = answer.grounding
         if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction > 0:
             return answer
-        draft = self.generator("extractive").generate(state["standalone"], state["sources"])
+        draft = self.generator("extractive").generate(state.standalone, state.sources, state.analysis)
         draft.warning = (
             "the LLM answer was not supported by the abstracts it cited; answered with the extractive generator instead"
         )
         return self.finish(state, draft, time.perf_counter() - t0)
 
-    def generate(self, state: dict[str, Any]) -> Answer:
+    def _empty_index(self, state: AnswerState) -> Answer | None:
+        """An index with no papers is said to be empty, from every entry point, not refused as "not relevant"."""
+        if state.sources or not self.assistant.index.is_empty():
+            return None
+        draft = Draft(
+            text="The index is empty: no papers have been ingested yet. Run `rag ingest` (or `Assistant.ingest()`) first.",
+            refused=True,
+            reason="the index is empty",
+            generator=self.generator_name(state),
+        )
+        answer = self.finish(state, draft, 0.0)
+        answer.warning = "the index is empty; run `rag ingest` first"
+        return answer
+
+    def generate(self, state: AnswerState) -> Answer:
+        empty = self._empty_index(state)
+        if empty is not None:
+            return empty
         t0 = time.perf_counter()
-        draft = self.generator(self.generator_name(state)).generate(state["standalone"], state["sources"])
+        draft = self.generator(self.generator_name(state)).generate(state.standalone, state.sources, state.analysis)
         return self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
 
-    def stream(self, state: dict[str, Any]) -> Iterator[str | Answer]:
+    def stream(self, state: AnswerState) -> Iterator[str | Answer]:
+        empty = self._empty_index(state)
+        if empty is not None:
+            yield empty.answer
+            yield empty
+            return
         t0 = time.perf_counter()
-        for piece in self.generator(self.generator_name(state)).stream(state["standalone"], state["sources"]):
+        for piece in self.generator(self.generator_name(state)).stream(state.standalone, state.sources, state.analysis):
             if isinstance(piece, Draft):
                 answer = self.finish(state, piece, time.perf_counter() - t0)
                 yield self.overrule_unsupported(state, answer, t0)
@@ -216,36 +306,43 @@ class AnswerPipeline:
             yield piece
 
 
-class _GenerateStep(Runnable[dict, Answer]):
+def _exact_title_first(question: str, sources: list[Source]) -> list[Source]:
+    """A question that quotes a paper's exact title is about that paper: it goes first."""
+    q = f" {normalise_title(question)} "
+    hit = next((s for s in sources if len(normalise_title(s.title)) > 12 and f" {normalise_title(s.title)} " in q), None)
+    if hit is None or hit.rank == 1:
+        return sources
+    ordered = [hit, *[s for s in sources if s is not hit]]
+    return [s.model_copy(update={"rank": i}) for i, s in enumerate(ordered, start=1)]
+
+
+class _GenerateStep(Runnable[AnswerState, Answer]):
     """The last step: `invoke` returns the Answer; `transform`/`stream` yield text pieces, then the Answer."""
 
     def __init__(self, pipeline: AnswerPipeline) -> None:
         self.pipeline = pipeline
 
-    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+    def invoke(self, input: AnswerState, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         return self._call_with_config(self.pipeline.generate, input, config, run_type="chain")
 
-    def transform(self, input: Iterator[dict], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def transform(self, input: Iterator[AnswerState], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         state = None
         for state in input:  # noqa: B007 - the previous step yields the whole state once
             pass
         if state is not None:
             yield from self.pipeline.stream(state)
 
-    def stream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def stream(self, input: AnswerState, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         yield from self.transform(iter([input]), config, **kwargs)
 
 
 def build_chain(assistant: Assistant) -> Runnable:
     pipeline = AnswerPipeline(assistant)
     chain = (
-        RunnableLambda(_prepare, name="prepare")
+        RunnableLambda(pipeline.prepare, name="prepare")
         | RunnableLambda(pipeline.condense, name="condense")
+        | RunnableLambda(pipeline.analyse, name="analyse")
         | RunnableLambda(pipeline.retrieve, name="retrieve")
         | _GenerateStep(pipeline)
     )
     return chain.with_config(run_name="rag_answer")
-
-
-def stream_answer(assistant: Assistant, inputs: dict[str, Any]) -> Iterator[str | Answer]:
-    yield from assistant.chain.stream(inputs)

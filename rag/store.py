@@ -37,7 +37,7 @@ import numpy as np
 from ingest import Chunk, Paper, chunk_paper
 from rag.bm25 import BM25Index
 from rag.settings import Settings
-from rag.types import IngestReport
+from rag.types import IngestReport, Source
 
 SCHEMA_VERSION = 1
 Progress = Callable[[int, int], None]
@@ -299,6 +299,21 @@ class Index:
                 rows = self._db().execute("SELECT paper_id, title, hash, sources, date, url FROM papers").fetchall()
                 self._papers = {r[0]: PaperMeta(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
             return self._papers
+
+    def papers_by_arxiv_id(self, arxiv_ids: list[str]) -> list[Source]:
+        """The indexed papers with these arXiv ids (version suffixes ignored), as sources ranked 1, 2, ...
+        in the order asked."""
+        papers = self.papers()
+        out: list[Source] = []
+        for aid in arxiv_ids:
+            pid = "arxiv-" + aid.split("v")[0] if "v" in aid else "arxiv-" + aid
+            meta = papers.get(pid)
+            if meta is None or any(s.paper_id == pid for s in out):
+                continue
+            text = self.abstracts([pid]).get(pid, "")
+            out.append(Source(rank=len(out) + 1, title=meta.title, paper_id=pid, score=1.0, text=text,
+                              sources=list(meta.sources), date=meta.date, url=meta.url))
+        return out
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
         if not paper_ids:

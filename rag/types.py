@@ -43,6 +43,20 @@ class Grounding(BaseModel):
     removed_citations: list[int] = Field(default_factory=list, description="markers that pointed at no retrieved paper")
 
 
+class AnswerCheck(BaseModel):
+    """Whether an answer carries what its question asked: the expected kind of answer (a figure, a definition, a
+    list of papers ...), the question's names and most of its focus words. `confidence`: "high" (all there),
+    "medium" (answers, some focus words missing), "low" (does not carry it), "none" (refused), "unknown"."""
+
+    answers: bool | None = None
+    expected: str | None = Field(None, description="the kind of answer the question asks for, e.g. 'a figure'")
+    found_expected: bool | None = None
+    missing_names: list[str] = Field(default_factory=list)
+    missing_terms: list[str] = Field(default_factory=list, description="question words the answer does not use")
+    focus_coverage: float | None = None
+    confidence: str = "unknown"
+
+
 class Answer(BaseModel):
     """A cited answer or a refusal. Its `model_dump()` is the `rag ask --json` object.
 
@@ -59,7 +73,14 @@ class Answer(BaseModel):
     grounding: Grounding = Field(default_factory=Grounding)
     related: list[Source] = Field(default_factory=list)
     warning: str | None = None
+    note: str | None = Field(None, description="said with the answer, e.g. how many more papers match a list")
     generator: str = "extractive"
+    intent: str | None = Field(None, description="what the question asks for (rag.intent.Intent)")
+    supported: bool = Field(False, description="every answer sentence is supported by the abstracts it cites")
+    answers_question: bool | None = Field(
+        None, description="the answer carries what was asked (see answer_check); different from `supported`"
+    )
+    answer_check: AnswerCheck = Field(default_factory=AnswerCheck)
     timings_ms: dict[str, float] = Field(default_factory=lambda: {"retrieve": 0.0, "generate": 0.0, "total": 0.0})
     standalone_question: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rag.types import Source
+
+if TYPE_CHECKING:
+    from rag.intent import Analysis
 
 REFUSAL = "The collection does not answer this question."
 
@@ -31,6 +34,9 @@ class Draft:
     warning: str | None = None
     generator: str = ""
     supporting: dict[int, str] = field(default_factory=dict)  # source rank -> the sentence used
+    analysis: Analysis | None = None  # what the question asked, when the generator analysed it
+    quotes: list[tuple[str, list[int], list[str]]] = field(default_factory=list)  # (line text, cited ranks, verbatim sentences)
+    note: str | None = None  # shown with the answer, e.g. "12 more papers match; see Search"
 
 
 class Generator(Protocol):

@@ -77,7 +77,8 @@ _COMPARE = re.compile(
     r"|\bwhat does .{2,60} add (to|on top of|over)\b|\b(keep|keeps|drop|drops) from\b|\bdo they agree\b"
     r"|\bhow (does|do) .{2,60} (relate|compare) to\b|\bsame thing\b|\b(both|each of) (the )?(two|papers)\b"
     r"|\b(disagree|agree)\b|\bhow (does|do|did) .{2,80}\b(extend|generalize|generalise|simplify|simplifies)\b|\bboth\b.{0,40}\.\s*(what|how)\b"
-    r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b",
+    r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b"
+    r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b",
     re.I,
 )
 _QUANTITY = re.compile(
@@ -86,7 +87,9 @@ _QUANTITY = re.compile(
     r"|\b(what|which)\s+([\w+/-]+\s+){0,4}(accuracy|score|scores|speed-?ups?|perplexity|fid|bleu|f1|auc|map|psnr|ssim|error|errors|improvements?|gains?|reductions?|rates?|ratios?|compression|latency|throughput|savings?|cost|costs|results?|numbers|figures|performance|coverage|success rate|efficiency|speed)\b"
     r"|\b(speed-?ups?|compression ratios?|accuracy|fid|perplexity|mAP|top-1|pass@1)\b.{0,40}\b(does|do|did|report|reach|get|achieve|claim|give)\b"
     r"|\bhow (much )?(faster|smaller|cheaper|better|larger|more)\b|\b(times|x) (faster|smaller|fewer|cheaper)\b"
-    r"|\b(report|reports|reported|claim|claims)\b.{0,30}\b(numbers?|figures?|gains?|results?)\b",
+    r"|\b(report|reports|reported|claim|claims)\b.{0,30}\b(numbers?|figures?|gains?|results?)\b"
+    r"|\b(latency|energy|memory|compute|computation|cost|time|accuracy|speed|storage|parameter|inference)\b.{0,30}\b(savings?|reductions?|gains?|improvements?|speed-?ups?|decrease)\b"
+    r"|\b(speed-?ups?|reductions?|savings?)\b[^?]{0,60}\?\s*$",
     re.I,
 )
 _DEFINITION = re.compile(
@@ -255,6 +258,7 @@ def _targets(question: str) -> list[str]:
         r"how (?:does|do|did)\s+(.+?)\s+(?:differ from|compare (?:to|with)|relate to|improve (?:up)?on|extend|generali[sz]e|simplify|build (?:up)?on|go beyond)\s+(.+?)(?:[:;,?]|\s+(?:in|on|for)\s|$)",
         r"what does\s+(.+?)\s+add (?:to|on top of|over)\s+(.+?)(?:[:;,?]|$)",
         r"^(.+?)\s+and\s+(.+?)\s+(?:both|each|differ|disagree|agree)\b",
+        r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+both\b",
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+(?:are|is)\b",
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",

@@ -95,10 +95,12 @@ def is_faithful(text: str, quote: str, names: Sequence[str] = ()) -> bool:
     """Whether an extractive line says no more than its verbatim `quote`: apart from the words a resolution or
     the composer may add (`_ADDED`, the paper's and method's names in `names`), its words occur in the quote,
     in the same order. (Dropping openers and resolving "we/our/this paper" are the only edits allowed.)"""
+    from rag.generators.extractive.rewrite import repair
+
     allowed = set(_ADDED)
     for n in names:
         allowed |= set(tokenize(n))
-    quote_words = tokenize(quote)
+    quote_words = tokenize(repair(quote))
     pos = 0
     for w in (w for w in tokenize(text) if w not in allowed):
         try:

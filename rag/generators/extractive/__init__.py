@@ -27,7 +27,8 @@ from rag.types import Source
 from rag.untrusted import strip_injections
 
 SENTENCE_CACHE = 50_000
-COMPARE_MIN_MATCH = 0.5  # a comparison target must match this share of its words in a paper's title/abstract
+COMPARE_MIN_MATCH = 0.5
+_GENERIC_TARGET = frozenset(("paper", "method", "model", "approach", "framework", "work", "origin", "first", "new", "previous", "earlier", "later"))  # a comparison target must match this share of its words in a paper's title/abstract
 
 __all__ = ["ExtractiveGenerator", "strip_injections"]
 
@@ -177,13 +178,16 @@ class ExtractiveGenerator:
 
         import difflib
 
-        words = [w for w in tokenize(target) if w not in {"paper", "method", "model"}]
+        words = [w for w in tokenize(target) if w not in _GENERIC_TARGET]
         if not words:
             return 0.0
         title = set(tokenize(paper.source.title))
         in_title = sum(w in title for w in words) / len(words)
         in_text = sum(w in paper.tokens for w in words) / len(words)
-        score = max(in_title, 0.7 * in_text)
+        # Words of a target found only in an abstract name a paper when they are a name ("S4D", "RS2"), not
+        # when they are common words ("parameter scaling").
+        named = any(re.search(r"[A-Z].*[A-Z0-9]|\d", w) for w in target.split())
+        score = max(in_title, (0.7 if named else 0.3) * in_text)
         t_norm, title_norm = compose.norm(target), compose.norm(paper.source.title)
         if len(t_norm) >= 8 and t_norm in title_norm:
             score += 0.6  # the target quotes the title

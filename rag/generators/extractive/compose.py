@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from rag.generators.extractive.evidence import _CONTRIBUTION, Paper, Sentence, name_present, norm
 from rag.generators.extractive.refuse import figure_sentences
-from rag.generators.extractive.rewrite import rewrite
+from rag.generators.extractive.rewrite import repair, rewrite
 from rag.intent import Analysis, Intent, surface, topic_words
-from rag.text import tokenize
+from rag.text import numbers, tokenize
 
 SINGLE_WORDS = 60  # word budget of a one-paper answer before a second sentence is left out
 COMPARE_WORDS = 70  # per paper in a comparison
@@ -97,7 +97,7 @@ def figure_phrases(text: str, keys: set[str], limit: int = 3) -> list[str]:
     stop = {"and", "while", "which", "whereas", "respectively", "compared", "but", "with", "when", "that", "than"}
     found: list[tuple[bool, str]] = []
     for i, w in enumerate(words):
-        if not re.match(r"^[~(]?\d", w) or re.match(r"^\d{4}\)?[,.]?$", w):
+        if not re.match(r"^[~(]?\d", w) or not numbers(w.strip("(~")) or re.match(r"^\(?(19|20)\d\d\)?[,.;]?$", w):
             continue
         start = i
         while start > 0 and words[start - 1].lower() in qual and i - start < 3:
@@ -171,14 +171,16 @@ def _one_paper(paper: Paper, picked: list[Sentence], lead: str | None = None) ->
     return lines
 
 
-def _second(paper: Paper, first: Sentence, analysis: Analysis, pool: list[Sentence] | None = None) -> Sentence | None:
+def _second(
+    paper: Paper, first: Sentence, analysis: Analysis, pool: list[Sentence] | None = None, budget: int = SINGLE_WORDS
+) -> Sentence | None:
     """A second sentence when the first leaves some of the question uncovered and the budget allows."""
-    if first.words > SINGLE_WORDS - 15:
+    if first.words > budget - 15:
         return None
     need = (set(analysis.focus) | set(analysis.asked)) - first.tokens - set(tokenize(paper.source.title))
     if not need:
         return None
-    cands = [s for s in (pool or paper.sentences) if s is not first and s.tokens & need and s.words + first.words <= SINGLE_WORDS + 10]
+    cands = [s for s in (pool or paper.sentences) if s is not first and s.tokens & need and s.words + first.words <= budget + 10]
     if not cands:
         return None
     best = max(cands, key=lambda s: (len(s.tokens & need), s.score))
@@ -187,42 +189,70 @@ def _second(paper: Paper, first: Sentence, analysis: Analysis, pool: list[Senten
 
 # ---- per intent -------------------------------------------------------------------------------------------
 def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
+    """The figure(s) first, then the sentence(s) stating them; a second sentence when the question asks for
+    several things (two asked attributes, "... and how much ...") that the first does not hold."""
     figs = sorted(figure_sentences(analysis, paper), key=lambda s: -s.score)
     first = figs[0]
     picked = [first]
-    second = _second(paper, first, analysis, [s for s in paper.sentences if s.figures])
+    several = len(analysis.asked_groups) > 1 or len(re.findall(r"\b(and|also)\s+(how|what|which|by how)\b|,\s*(how|what)\b", analysis.question, re.I)) > 0
+    budget = SINGLE_WORDS + (25 if several else 0)
+    second = _second(paper, first, analysis, [s for s in paper.sentences if s.figures], budget)
     if second:
         picked.append(second)
     picked.sort(key=lambda s: s.index)
     keys = set(analysis.asked) | set(analysis.focus)
-    phrases = [p for s in picked for p in figure_phrases(s.text, keys)]
+    phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys)]
     lead = "; ".join(dict.fromkeys(phrases[:3])) if phrases else None
     return _one_paper(paper, picked, lead)
 
 
-_EXPANSION = r"((?:[A-Z][\w-]*|of|for|and|in|the|with|on|to|via|a)(?:\s+(?:[A-Za-z][\w-]*)){0,8}?)\s*\(\s*{name}\s*\)"
+_SMALL = frozenset(("of", "for", "and", "in", "the", "with", "on", "to", "via", "a", "an", "by", "from"))
+
+
+def _initials(words: list[str]) -> str:
+    """Initials as acronyms are made: each capitalised part of a word ("Pseudo-Label" -> "pl"), small words
+    skipped."""
+    out = ""
+    for w in words:
+        if w.lower() in _SMALL:
+            continue
+        parts = [p for p in re.split(r"-", w) if p]
+        out += "".join(p[0].lower() for p in parts if p[0].isupper()) or w[0].lower()
+    return out
 
 
 def expansion(name: str, text: str) -> str | None:
-    """"Repeated Sampling of Random Subsets (RS2)" -> "Repeated Sampling of Random Subsets" when the words'
-    initials spell the acronym (loosely: most of its letters, in order)."""
-    m = re.search(_EXPANSION.replace("{name}", re.escape(name)), text)
-    if not m:
-        return None
-    words = m.group(1).split()
-    letters = [c.lower() for c in name if c.isalpha()]
-    for start in range(len(words)):
-        cand = words[start:]
-        initials = "".join(w[0].lower() for w in cand if w.lower() not in ("of", "for", "and", "in", "the", "with", "on", "to", "via", "a"))
-        caps = "".join(c.lower() for w in cand for c in w if c.isupper())
-        if initials and (initials == "".join(letters) or caps == "".join(letters) or (letters and initials[0] == letters[0] and len(set(initials) & set(letters)) >= max(2, len(letters) - 1))):
-            return " ".join(cand)
+    """"Repeated Sampling of Random Subsets (RS2)" -> "Repeated Sampling of Random Subsets", and
+    "DADAO: Decoupled Accelerated ..." -> the words after the colon, when their initials spell the acronym's
+    letters (the shortest such run of words before the parenthesis)."""
+    candidates: list[list[str]] = []
+    aliases = [name]
+    m = re.search(rf"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){{0,10}}?)\s*\(([^()]{{0,40}}\b{re.escape(name)}\b[^()]{{0,20}})\)", text)
+    if m:
+        words = m.group(1).split()
+        candidates = [words[i:] for i in range(len(words) - 1, -1, -1)]
+        aliases = [a.strip() for a in re.split(r",|;|\bor\b|\band\b", m.group(2)) if a.strip()]
+    m = re.match(rf"\s*{re.escape(name)}\s*:\s*([^.]+)", text)
+    if m:
+        words = m.group(1).split()
+        candidates += [words[:j] for j in range(1, len(words) + 1)]
+    # the alias with the most letters first: "(RSRS or RS2)" is spelt by "Repeated Sampling of Random Subsets"
+    for alias in sorted(aliases, key=lambda a: -sum(c.isalpha() for c in a)):
+        letters = "".join(c.lower() for c in alias if c.isalpha())
+        if len(letters) < 2:
+            continue
+        for cand in candidates:
+            if _initials(cand) == letters:
+                return " ".join(cand).strip(",;:")
     return None
 
 
 def definition(analysis: Analysis, paper: Paper) -> list[Line]:
     names = [n for n in analysis.names if n in paper.names_found] or analysis.names
     for name in names:
+        exp = expansion(name, paper.source.title)
+        if exp:
+            return [Line(f"{name} stands for {exp}", [paper.n], [])]
         for s in paper.sentences:
             exp = expansion(name, s.text)
             if exp:

@@ -43,6 +43,11 @@ _BACKGROUND = re.compile(
     r"(great|remarkable|impressive))|\bremains? (a |an )?(challenge|challenging|open|difficult|unclear)",
     re.I,
 )
+_HOW_CUE = re.compile(
+    r"\b(by|via|through|using|leverag\w*|consists? of|based on|relies on|which (first|then)|first\s+\w+s\b|then\s+\w+s\b|"
+    r"we (design|construct|model|represent|formulate|compute|decompose|encode|train|learn|use))\b",
+    re.I,
+)
 _BOILER = re.compile(
     r"https?://|github\.com|\bour code\b|\bcode (is|are|will be|and \w+ (is|are)) (publicly |made )?(available|released)",
     re.I,
@@ -68,12 +73,12 @@ _ASKED_ALIASES = {
     "reduct": "reduce lower fewer less decrease",
     "depth": "layers layer deep",
     "token": "tokens",
-    "effici": "faster speedup reduction fewer cost",
+    "effici": "faster speedup speed smaller reduction fewer cost x times",
 }
 
 
 # Asked words too general to require in a figure's sentence: any figure the question's topic comes with will do.
-GENERIC_ASKED = frozenset(tokenize("gain gains improvement result results performance number numbers figure effect benefit saving"))
+GENERIC_ASKED = frozenset(tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency"))
 _SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
 
 
@@ -86,15 +91,21 @@ def _alias_tokens(asked: list[str]) -> set[str]:
     return out
 
 
+def _loose(words: set[str]) -> set[str]:
+    """Stems compared loosely: without hyphens, cut to five letters ("reduces"/"reduction", "speed-up"/"speedup")."""
+    return {w.replace("-", "")[:5] for w in words if w.replace("-", "")}
+
+
 def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> float:
     """Share of the question's asked attributes (one group each) a sentence speaks of, through their aliases:
     "how fast" is answered by "7.8x speed-up", "how large a model" by "12B"."""
     if not groups:
         return 0.0
     hit = 0
+    loose = _loose(tokens)
     for g in groups:
         aliases = _alias_tokens(g)
-        if tokens & aliases or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence)) or (
+        if loose & _loose(aliases) or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence)) or (
             "size" in g and _SIZE_FIGURE.search(sentence)
         ):
             hit += 1
@@ -209,7 +220,7 @@ _APPOSITIVE = re.compile(
     r"library|network|scheme|paradigm|loss|optimizer|toolkit|family)s?\s*,?\s+(?:called\s+|named\s+|dubbed\s+)?"
     r"([A-Z][\w-]*[A-Z0-9][\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*)\b"
 )
-_PAREN_NAME = re.compile(r"(?:[A-Z][\w-]*\s+){1,8}\(([A-Z][A-Za-z0-9+-]*[A-Z0-9][A-Za-z0-9+-]*)\)")
+_PAREN_NAME = re.compile(r"(?:[A-Z][\w-]*\s+)(?:[\w-]+\s+){0,7}\(([A-Z][A-Za-z0-9+-]*[A-Z0-9][A-Za-z0-9+-]*)\)")
 
 
 def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
@@ -307,6 +318,8 @@ class Scorer:
         intent = analysis.intent
         if intent == Intent.QUANTITY or (intent == Intent.FACT and analysis.asked):
             score += W_FIGURE * (1.0 if s.figures else 0.0) * (0.5 + 0.5 * s.asked) - (W_NO_FIGURE if not s.figures else 0.0)
+        if intent == Intent.HOW and _HOW_CUE.search(s.text):
+            score += W_CUE
         if intent in (Intent.LOOKUP, Intent.ABOUT, Intent.LIST, Intent.SUMMARY, Intent.COMPARE, Intent.HOW):
             if _CONTRIBUTION.search(s.text):
                 score += W_CUE

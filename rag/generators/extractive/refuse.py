@@ -78,14 +78,17 @@ def figure_sentences(analysis: Analysis, paper: Paper) -> list[Sentence]:
     """The paper's sentences that give a figure for what a quantity question asks: a number the question did
     not state, next to the asked attribute (or, when nothing specific is asked, in a sentence that covers a
     good share of the question's focus)."""
+    from rag.generators.extractive.evidence import GENERIC_ASKED
+
+    specific = [g for g in analysis.asked_groups if not set(g) <= GENERIC_ASKED]
     out = []
     for s in paper.sentences:
         if not s.figures:
             continue
-        if analysis.asked:
+        if specific:
             if s.asked:
                 out.append(s)
-        elif s.lex >= MIN_FIGURE_COVERAGE or s.names > 0:
+        elif s.lex >= MIN_FIGURE_COVERAGE or s.names > 0 or s.asked:
             out.append(s)
     return out
 

@@ -59,7 +59,7 @@ _CUT = "\x00"  # marks where content was dropped whole; never part of evidence
 
 # Sentences of an abstract that address the reader as an assistant: role labels, commands, the usual phrases.
 ROLE_LABEL = re.compile(
-    r"^\W*(system|assistant|user|developer|admin(istrator)?( notice)?|note to (the )?(ai|assistant|model))\s*[:\]]",
+    r"^\W*(system|assistant|user|developer|admin(istrator)?|note to (the )?(ai|assistant|model))(\s+[A-Za-z]+){0,2}\s*[:\]]",
     re.I,
 )
 _COMMAND = re.compile(
@@ -74,7 +74,7 @@ _ADDRESSED = re.compile(
 )
 SIGNALS = re.compile(
     r"\b(previous|prior|above|earlier|new) (instructions|policy|rules)\b|\bdeveloper mode\b|\bjailbr(eak|oken)\b"
-    r"|\bnothing else\b|\b(your|reveal|print|show|repeat|leak)\b.{0,30}\b(system prompt|api keys?|instructions)\b"
+    r"|\bnothing else\b|\b(your|reveal|print|show|repeat|leak|output)\b.{0,50}\b(system prompt|api keys?|instructions|credentials|configuration)\b"
     r"|\bend of (the )?(sources|context|document)\b|\balways cite\b|\bcite \[\d+\]"
     r"|\bbase64\b.{0,40}\b(follow|decode|execute)|\bdecode (this|the following)\b|\bfollow (it|them)\b"
     r"|\bno longer restricted\b|\bhidden instructions\b|\bworking directory\b",
@@ -88,6 +88,9 @@ _INJECTION = re.compile(
     r"|new instructions|admin notice|evaluation is over",
     re.I,
 )
+
+
+_ASKS = re.compile(r"\?|\b(what|which|who|how|why|when|where|whether|is there|are there)\b", re.I)
 
 
 def readable(text: str) -> str:
@@ -167,9 +170,10 @@ def strip_injections(question: str) -> tuple[str, bool]:
         return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p))
 
     kept = [p for p in parts if not hostile(p)]
-    if not kept:  # the instruction shares its sentence with the real question: cut out just the instruction
+    if not kept:  # the instruction may share its sentence with the real question: cut out just the instruction
         kept = [" ".join(SIGNALS.sub(" ", _INJECTION.sub(" ", p)).split()) for p in parts]
-        kept = [p for p in kept if len(tokenize(p)) >= 2 and not ROLE_LABEL.search(p)]
+        # what is left is a question only if it still asks something
+        kept = [p for p in kept if len(tokenize(p)) >= 2 and not ROLE_LABEL.search(p) and _ASKS.search(p)]
     if len(kept) > 1:  # a stray word left between two instructions ("... this question. PWNED05.") is noise
         kept = [p for p in kept if len(tokenize(p)) >= 2] or kept
     # A leading "Actually, before that:" is what is left of the instruction it followed.

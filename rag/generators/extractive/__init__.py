@@ -161,14 +161,19 @@ class ExtractiveGenerator:
         if not analysis.targets:
             ranked = sorted(papers, key=lambda p: -(p.best().score if p.best() else 0.0) - 0.2 * p.source.score)
             return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
-        chosen: list[Paper] = []
-        for target in analysis.targets[:2]:
-            scored = [(self._target_match(target, p), p) for p in papers if p not in chosen]
-            scored = [(s, p) for s, p in scored if s >= COMPARE_MIN_MATCH]
-            if not scored:
-                return None
-            chosen.append(max(scored, key=lambda sp: (sp[0], -sp[1].index))[1])
-        return (chosen[0], chosen[1]) if len(chosen) == 2 else None
+        a_t, b_t = analysis.targets[:2]
+        scores = {(i, t): self._target_match(target, p) for i, p in enumerate(papers) for t, target in ((0, a_t), (1, b_t))}
+        best: tuple[float, int, int] | None = None
+        for i in range(len(papers)):
+            for j in range(len(papers)):
+                sa, sb = scores[(i, 0)], scores[(j, 1)]
+                if i == j or sa < COMPARE_MIN_MATCH or sb < COMPARE_MIN_MATCH:
+                    continue
+                # jointly: "CRATE" may fit both papers, "CRATE-MAE" only one of them
+                key = (sa + sb, -(i + j), -i)
+                if best is None or key > best[:1] + (-(best[1] + best[2]), -best[1]):
+                    best = (sa + sb, i, j)
+        return (papers[best[1]], papers[best[2]]) if best else None
 
     @staticmethod
     def _target_match(target: str, paper: Paper) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.generators.extractive.evidence import _CONTRIBUTION, Paper, Sentence, name_present, norm
+from rag.generators.extractive.evidence import _BACKGROUND, _CONTRIBUTION, Paper, Sentence, name_present, norm
 from rag.generators.extractive.refuse import figure_sentences
 from rag.generators.extractive.rewrite import repair, rewrite
 from rag.intent import Analysis, Intent, surface, topic_words
@@ -437,10 +437,20 @@ def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | No
     `COMPARE_WORDS`; then what they share when both abstracts name the same subject."""
     lines = []
     for i, p in enumerate((a, b)):
+        contrib = contribution(p, analysis)
+
+        def key(s: Sentence, p: Paper = p, contrib: Sentence | None = contrib) -> float:
+            bonus = 0.10 * (s is contrib) + 0.08 * bool(s.figures)
+            if s.index <= 1 and _BACKGROUND.search(s.text):
+                bonus -= 0.15
+            return s.score + bonus
+
         picked: list[Sentence] = []
-        for s in (best_for(p), contribution(p, analysis), result_sentence(p, set())):
-            if s is not None and s not in picked and sum(x.words for x in picked) + s.words <= COMPARE_WORDS:
+        for s in sorted(p.sentences, key=key, reverse=True):
+            if sum(x.words for x in picked) + s.words <= COMPARE_WORDS and not (picked and rewrite(s.text).dangling):
                 picked.append(s)
+            if len(picked) == 3:
+                break
         picked.sort(key=lambda s: s.index)
         body = " ".join(_text(p, s) for s in picked)
         label = labels[i] if labels else (p.short or p.method or p.source.title)
@@ -455,34 +465,17 @@ def best_for(paper: Paper) -> Sentence | None:
     return max(paper.sentences, key=lambda s: s.score, default=None)
 
 
-_NOT_SUBJECT = frozenset(
-    "show shows showed achieve achieves propose proposes present presents demonstrate results result method "
-    "methods approach approaches paper work performance state art experiments experimental data points which "
-    "that these those their its can also new novel large significantly based existing".split()
-)
-
-
 def shared_phrase(a: Paper, b: Paper, analysis: Analysis) -> str | None:
-    """The subject both papers share: a two-to-four word phrase both abstracts use, made of words alone (no
-    verbs of reporting, no digits), that the question's topic touches; None if there is none."""
-    def grams(text: str) -> dict[tuple[str, ...], str]:
-        words = re.findall(r"[A-Za-z][\w-]*", text)
-        out = {}
-        for n in (4, 3, 2):
-            for i in range(len(words) - n + 1):
-                span = words[i : i + n]
-                toks = tokenize(" ".join(span))
-                if len(toks) >= 2 and not {w.lower() for w in (span[0], span[-1])} & {"the", "a", "an", "of", "and", "to", "in", "on", "for", "with", "we", "our", "is", "are", "this", "that", "by"}:
-                    out.setdefault(tuple(toks), " ".join(span))
-        return out
-
-    ga, gb = grams(a.source.text), grams(b.source.text)
-    focus = set(analysis.focus)
-    common = [
-        k for k in ga
-        if k in gb and set(k) & focus and not any(w.lower() in _NOT_SUBJECT or not w.isalpha() for w in ga[k].split())
-    ]
-    if not common:
-        return None
-    best = max(common, key=lambda k: (len(k), -list(ga).index(k)))
-    return ga[best]
+    """The subject both papers name in their titles ("Gaussian Mixture Models", "Learngene", "White-Box
+    Transformers"): the longest run of words the two titles share that holds a content word; None if none."""
+    wa = re.findall(r"[A-Za-z0-9][\w-]*", a.source.title)
+    wb_norm = " " + " ".join(w.lower() for w in re.findall(r"[A-Za-z0-9][\w-]*", b.source.title)) + " "
+    best: list[str] = []
+    for i in range(len(wa)):
+        for j in range(len(wa), i, -1):
+            span = wa[i:j]
+            if len(span) > len(best) and f" {' '.join(w.lower() for w in span)} " in wb_norm and tokenize(" ".join(span)):
+                if span[0].lower() not in _SMALL and span[-1].lower() not in _SMALL:
+                    best = span
+                break
+    return " ".join(best) if best else None

@@ -185,7 +185,14 @@ def name_present(
         if acronym_in(name.rstrip("s") if name.endswith("s") and name[-2].isupper() else name, raw):
             return True
     if len(n) >= 6 and vocabulary:
-        return any(difflib.SequenceMatcher(None, n, v).ratio() >= NAME_FUZZ for v in vocabulary if abs(len(v) - len(n)) <= 2)
+        # a typo inside a name, not another variant of it: "ImagNet-1K" is ImageNet-1K, "InceptionNeXt-B" is not
+        # InceptionNeXt-T (same ending, same digits)
+        digits = re.sub(r"\D", "", n)
+        return any(
+            difflib.SequenceMatcher(None, n, v).ratio() >= NAME_FUZZ and v[-2:] == n[-2:] and re.sub(r"\D", "", v) == digits
+            for v in vocabulary
+            if abs(len(v) - len(n)) <= 2
+        )
     return False
 
 

@@ -105,8 +105,26 @@ def off_topic(best: Sentence | None, paper: Paper | None, papers: list[Paper]) -
     return top_dense < WEAK_DENSE and weak_words and best.dense < MIN_TOPIC_SIMILARITY
 
 
+# A lookup ("which paper does X?") whose best paper covers few of its words and is not close in meaning matches
+# nothing in the collection. On the dev and tune lookups, answerable ones had coverage >= 0.22 with chunk cosine
+# >= 0.49 or coverage >= 0.36; the unanswerable ones stayed at coverage <= 0.30 and cosine <= 0.39.
+LOOKUP_MIN_COVERAGE = 0.33
+LOOKUP_MIN_DENSE = 0.45
+
+
+def no_match(analysis: Analysis, focus: Paper) -> bool:
+    """A description that no retrieved paper fits (see `LOOKUP_MIN_COVERAGE`)."""
+    return (
+        analysis.intent == Intent.LOOKUP
+        and focus.coverage < LOOKUP_MIN_COVERAGE
+        and (focus.source.dense_score or 0.0) < LOOKUP_MIN_DENSE
+    )
+
+
 def single_paper_reason(analysis: Analysis, focus: Paper, all_papers: list[Paper], label: str) -> str | None:
     """Why a question about one paper (`focus`) is not answered by it, or None when it is."""
+    if no_match(analysis, focus):
+        return "no paper in the collection matches this description"
     if analysis.names:
         gone = missing_names(analysis, all_papers)
         if gone and len(gone) == len(analysis.names):

@@ -117,6 +117,7 @@ def figure_phrases(text: str, keys: set[str], limit: int = 3) -> list[str]:
     return list(dict.fromkeys(near))[:limit]
 
 
+_OWN_WORK = re.compile(r"\b(we|our|this (paper|work|study|article))\b", re.I)
 _PROPOSE = re.compile(r"\b(propose|present|introduce|develop|design|build|construct|release)[sd]?\b", re.I)
 
 
@@ -395,12 +396,16 @@ def gist(paper: Paper, analysis: Analysis, words: int) -> tuple[str, str] | None
     about the question (its score, plus a little for a "we propose" sentence and for naming the method)."""
     if not paper.sentences:
         return None
+    # What the paper contributes, not the field's background: "we propose / we show" sentences first.
+    pool = [s for s in paper.sentences if _OWN_WORK.search(s.text)] or [
+        s for s in paper.sentences if not (s.index <= 1 and _BACKGROUND.search(s.text))
+    ] or paper.sentences
 
     def key(s: Sentence) -> float:
-        bonus = 0.10 * bool(_CONTRIBUTION.search(s.text)) + 0.20 * bool(paper.method and paper.method in s.text)
+        bonus = 0.10 * bool(_PROPOSE.search(s.text)) + 0.20 * bool(paper.method and paper.method in s.text)
         return s.score + bonus - (0.1 if rewrite(s.text).dangling else 0.0) - 0.005 * s.index
 
-    s = max(paper.sentences, key=key)
+    s = max(pool, key=key)
     return trim(_text(paper, s), words), s.text
 
 

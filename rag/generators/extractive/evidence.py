@@ -227,6 +227,7 @@ _APPOSITIVE = re.compile(
     r"library|network|scheme|paradigm|loss|optimizer|toolkit|family)s?\s*,?\s+(?:called\s+|named\s+|dubbed\s+)?"
     r"([A-Z][\w-]*[A-Z0-9][\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*)\b"
 )
+_PROPOSES = re.compile(r"\b(propose|present|introduce|develop|design|call|name|term|dub|coin|build)[sd]?\b", re.I)
 _PAREN_NAME = re.compile(r"(?:[A-Z][\w-]*\s+)(?:[\w-]+\s+){0,7}\(([A-Z][A-Za-z0-9+-]*[A-Z0-9][A-Za-z0-9+-]*)\)")
 
 
@@ -243,10 +244,14 @@ def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
     for sentence in abstract.split(". ")[:10]:
         if not re.search(r"\b(we|this (paper|work)|our)\b", sentence, re.I):
             continue
+        proposes = bool(_PROPOSES.search(sentence))
         for pattern in (_NAMED, _PAREN_NAME, _APPOSITIVE, _INTRO):
+            if pattern is _PAREN_NAME and not proposes:
+                continue  # "(GP)", "(SSMs)" in a background sentence name the field, not the paper's method
             im = pattern.search(sentence)
             name = im.group(1).strip() if im else ""
-            if name and "\\" not in name and name.upper().rstrip("S") not in GENERIC_ACRONYMS and len(name) <= 40:
+            generic = name.upper().rstrip("S") in GENERIC_ACRONYMS or (len(name) < 3 and not any(c.isdigit() for c in name))
+            if name and "\\" not in name and not generic and len(name) <= 40:
                 method = name
                 break
         if method:

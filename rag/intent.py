@@ -144,7 +144,8 @@ QUESTION_WORDS = frozenset(
         "main key idea ideas contribution contributions propose proposes proposed present presents introduce "
         "introduces get gets achieve achieves reach reaches claim claims obtain obtains show shows related "
         "relate deal deals involving involve involves remember looking know someone anything something "
-        "exact exactly really actually specifically roughly approximately much many number large big"
+        "exact exactly really actually specifically roughly approximately much many number large big "
+        "add adds top keep keeps drop drops differ differs versus vs both each two former latter"
     )
 )
 # Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.

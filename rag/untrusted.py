@@ -55,7 +55,8 @@ _ANY_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]{0,300})?\s*/?>")
 _CHAT_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>")
 _BREAKS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|#{3,}|\n+", re.S)
 _FENCE_TAG = re.compile(r"</?\s*(" + "|".join((*FENCE_TAGS, "candidate")) + r")\b[^>]*>", re.I)
-_CUT = "\x00"  # marks where content was dropped whole; never part of evidence
+_CUT = "\x00"
+_GLUED = re.compile(r"(?<=[a-z]{3})\.(?=(?:In|We|Our|The|This|These|To|However|Moreover|Furthermore|Finally|Experiments|Results)\b)")  # marks where content was dropped whole; never part of evidence
 
 # Sentences of an abstract that address the reader as an assistant: role labels, commands, the usual phrases.
 ROLE_LABEL = re.compile(
@@ -150,6 +151,8 @@ def evidence_sentences(abstract: str) -> list[str]:
     segments, _ = untrusted_segments(abstract)
     out = []
     for segment in segments:
+        # "...without re-training.In the CFDBench paper": a sentence glued to the next when the page was saved
+        segment = _GLUED.sub(". ", segment)
         for sentence in split_sentences(segment):
             if _CUT in sentence:
                 continue

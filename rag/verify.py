@@ -71,12 +71,23 @@ def numbers_in(text: str) -> set[str]:
 
 
 def answer_sentences(answer: str) -> list[str]:
-    """Answer sentences with their trailing markers kept attached (markers may follow the period)."""
+    """Answer sentences with their trailing markers kept attached (markers may follow the period). A list item
+    cites once, after its label ("- Title [2]: first sentence. Second sentence."): every sentence of the item
+    carries the item's markers. A header line ending in ":" with no marker ("3 papers match:") is structure,
+    not a claim, and is left out."""
     text = normalise_markers(answer)
     text = re.sub(r"([.!?])((?:\s*\[\d+\])+)", r"\2\1", text)  # "... end. [1]" -> "... end [1]."
     out = []
-    for line in text.splitlines():
-        out.extend(split_sentences(line.strip().lstrip("-*• ").strip()))
+    for raw in text.splitlines():
+        bullet = raw.lstrip().startswith(("- ", "* ", "• "))
+        line = raw.strip().lstrip("-*• ").strip()
+        if not line or (line.endswith(":") and not CITE.search(line)):
+            continue
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(re.findall(r"\[(\d+)\]", line)))
+        for sentence in split_sentences(line):
+            if bullet and marks and not CITE.search(sentence):
+                sentence = f"{sentence.rstrip()} {marks}"
+            out.append(sentence)
     return [s for s in out if strip_markers(s)]
 
 
@@ -88,7 +99,7 @@ def lexical_support(sentence: str, evidence: str) -> float:
 
 
 # Words an extractive line may add to its quote: resolved references and the composer's own phrases.
-_ADDED = frozenset(tokenize("the authors their them paper method approach model framework stands for is by dated both deal with"))
+_ADDED = frozenset(tokenize("the authors their them paper method approach model framework stands for is by dated both are about subject of"))
 
 
 def is_faithful(text: str, quote: str, names: Sequence[str] = ()) -> bool:
@@ -117,8 +128,8 @@ def _segments(line: str) -> list[str]:
 
 
 def faithful_lines(quotes: Sequence[tuple[str, list[int], list[str]]], sources: Sequence[Source]) -> dict[str, bool]:
-    """For each extractive line (`Draft.quotes`), whether every part of it is its cited title or a faithful
-    rewrite of one of its verbatim sentences, which must be in a cited abstract."""
+    """For each extractive line (`Draft.quotes`), whether every sentence of every part of it is its cited title
+    or a faithful rewrite of one of its verbatim sentences, each of which must be in a cited abstract."""
     out: dict[str, bool] = {}
     for text, cited, verbatim in quotes:
         srcs = [sources[n - 1] for n in cited if 1 <= n <= len(sources)]
@@ -127,9 +138,11 @@ def faithful_lines(quotes: Sequence[tuple[str, list[int], list[str]]], sources: 
         sentences = [q for q in verbatim if any(q in evidence_sentences(s.text) or q in s.text for s in srcs)]
         ok = bool(srcs) and len(sentences) == len(verbatim)
         for seg in _segments(text):
-            if not ok:
-                break
-            ok = any(is_faithful(seg, t) for t in titles) or any(is_faithful(seg, q, names) for q in sentences)
+            for part in split_sentences(seg) or [seg]:
+                part = part.strip(" .…")
+                if not ok:
+                    break
+                ok = any(is_faithful(part, t) for t in titles) or any(is_faithful(part, q, names) for q in sentences)
         out[_key(text)] = ok
     return out
 
@@ -241,11 +254,15 @@ def answer_check(analysis: Analysis | None, text: str, refused: bool, n_cited: i
     if intent == Intent.QUANTITY:
         found = any(n not in q_numbers for n in numbers_of(body))
     elif intent == Intent.DEFINITION:
-        found = "stands for" in body or bool(re.search(r"\b(is|are|refers to|denotes|means)\b|,\s*(a|an|the)\b", body))
+        found = "stands for" in body or bool(
+            re.search(r"\b(is|are|refers to|denotes|means|named|called|termed|dubbed)\b|,\s*(a|an|the)\b", body)
+        )
+        found = found and n_cited >= 1
     elif intent in (Intent.LIST, Intent.SUMMARY):
         found = n_cited >= 2 or (n_cited == 1 and "(1 found)" not in body)
     elif intent == Intent.COMPARE:
         found = n_cited >= 2
+        coverage = max(coverage, 0.5) if found else coverage  # the two papers are what a comparison needs
     else:
         found = n_cited >= 1
     missing = [t for t in focus if t not in words]

@@ -118,8 +118,35 @@ def _text_with_markers(text: str, cited: set[int], linked: bool) -> str:
 
 
 def _paragraphs(pieces_html: str) -> str:
-    paras = [p.strip() for p in re.split(r"\n\s*\n", pieces_html) if p.strip()]
-    return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paras)
+    """Paragraphs, with runs of "- " lines (the answer's list of papers or comparison points) as a list."""
+    out = []
+    for para in (p.strip() for p in re.split(r"\n\s*\n", pieces_html) if p.strip()):
+        lines, items = [], []
+        for line in para.split("\n"):
+            if line.startswith("- "):
+                items.append(f"<li>{line[2:]}</li>")
+                continue
+            if items:
+                lines.append(f"<ul>{''.join(items)}</ul>")
+                items = []
+            lines.append(line)
+        if items:
+            lines.append(f"<ul>{''.join(items)}</ul>")
+        body = "<br>".join(x for x in lines if not x.startswith("<ul>"))
+        # keep the order: text lines joined by <br>, lists as blocks
+        html_parts, buffer = [], []
+        for x in lines:
+            if x.startswith("<ul>"):
+                if buffer:
+                    html_parts.append(f"<p>{'<br>'.join(buffer)}</p>")
+                    buffer = []
+                html_parts.append(x)
+            else:
+                buffer.append(x)
+        if buffer:
+            html_parts.append(f"<p>{'<br>'.join(buffer)}</p>")
+        out.append("".join(html_parts) if html_parts else f"<p>{body}</p>")
+    return "".join(out)
 
 
 def streaming_html(text: str) -> str:
@@ -188,6 +215,10 @@ def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
     if refused:
         parts.append('<div class="rag-badge refusal">Not answered by the collection</div>')
     parts.append(_paragraphs("".join(body)))
+    if answer.get("note"):
+        parts.append(f'<div class="rag-note">{esc(answer["note"])}</div>')
+    if not refused:
+        parts.append(signals_html(answer))
     if answer.get("warning"):
         parts.append(f'<div class="rag-warning" role="status">⚠ {esc(answer["warning"])}</div>')
     if refused and answer.get("related"):
@@ -197,11 +228,44 @@ def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
     return f'<div class="rag-answer {kind}">{"".join(parts)}</div>'
 
 
+def signals_html(answer: dict[str, Any]) -> str:
+    """Two signals, said plainly: whether every sentence is supported by the abstract it cites (grounding), and
+    whether the answer carries what was asked (the kind of answer and the question's words). They differ: a
+    supported quote can miss the question."""
+    grounding = answer.get("grounding") or {}
+    scores = grounding.get("sentence_scores") or []
+    bad = [e for e in scores if not e.get("supported", True)]
+    if not scores:
+        support = ""
+    elif not bad:
+        support = '<span class="sig ok" title="Each sentence is stated by the abstract it cites">✓ Supported by the cited abstracts</span>'
+    else:
+        n = len(bad)
+        support = (
+            f'<span class="sig warn" title="Underlined sentences were not found in the cited abstracts">'
+            f"⚠ {n} sentence{'s' if n != 1 else ''} not supported by the cited abstracts</span>"
+        )
+    check = answer.get("answer_check") or {}
+    answers = answer.get("answers_question")
+    if answers is None:
+        fit = ""
+    elif answers and check.get("confidence") == "high":
+        fit = f'<span class="sig ok" title="{esc(check.get("expected") or "")}">✓ Answers the question</span>'
+    elif answers:
+        missing = ", ".join(check.get("missing_terms") or [])
+        why = f"; does not mention {missing}" if missing else ""
+        fit = f'<span class="sig partial">◐ Partly answers the question{esc(why)}</span>'
+    else:
+        missing = check.get("missing_names") or check.get("missing_terms") or []
+        expected = check.get("expected") or "what was asked"
+        why = f"no {expected}" if not check.get("found_expected") else f"does not mention {', '.join(missing[:4])}"
+        fit = f'<span class="sig low">Low confidence: this may not answer the question ({esc(why)})</span>'
+    inner = " ".join(x for x in (support, fit) if x)
+    return f'<div class="rag-signals">{inner}</div>' if inner else ""
+
+
 def _footer(answer: dict[str, Any]) -> str:
     bits = [str(answer.get("generator") or "")]
-    grounding = answer.get("grounding") or {}
-    if not answer.get("refused") and grounding.get("sentence_scores"):
-        bits.append(f"{round(100 * float(grounding.get('supported_fraction', 0)))}% of sentences supported")
     total = (answer.get("timings_ms") or {}).get("total")
     if total:
         bits.append(f"{total / 1000:.1f} s")

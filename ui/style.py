@@ -22,6 +22,14 @@ CSS = """
   border: 1px solid #fed7aa; font-size: .9em; }
 .rag-related { font-size: .9em; margin-top: .4em; }
 .rag-related ul { margin: .2em 0 0 1.2em; }
+.rag-answer ul { margin: .3em 0 .3em 1.2em; padding: 0; }
+.rag-answer li { margin: .2em 0; }
+.rag-note { font-size: .85em; margin-top: .3em; }
+.rag-signals { margin-top: .4em; display: flex; flex-wrap: wrap; gap: .4em; font-size: .78em; }
+.rag-signals .sig { padding: .1em .5em; border-radius: 999px; border: 1px solid currentColor; }
+.rag-signals .sig.ok { color: #15803d; }
+.rag-signals .sig.partial { color: #a16207; }
+.rag-signals .sig.warn, .rag-signals .sig.low { color: #b45309; }
 .rag-foot { margin-top: .4em; font-size: .75em; color: var(--body-text-color-subdued); }
 .rag-pending .rag-dots::after { content: " …"; animation: rag-blink 1s steps(2) infinite; }
 @keyframes rag-blink { 50% { opacity: .2; } }

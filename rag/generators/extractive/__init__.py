@@ -23,6 +23,7 @@ from rag.generators.base import Draft, refusal_text
 from rag.generators.extractive import compose, refuse
 from rag.generators.extractive.evidence import Embed, Idf, Paper, Scorer
 from rag.intent import Analysis, Intent, analyse, surface, topic_words
+from rag.language import non_english
 from rag.types import Source
 from rag.untrusted import strip_injections
 
@@ -65,6 +66,14 @@ class ExtractiveGenerator:
         warning = "instructions inside the question were ignored" if injected else None
         if not cleaned:
             return self._refusal("the question has nothing to look up", None, warning)
+        language = non_english(cleaned)
+        if language:
+            return self._refusal(
+                f"the question seems to be in {language}, and the collection and this offline answerer are English; "
+                "please ask in English",
+                analysis,
+                warning,
+            )
         analysis = analysis or analyse(cleaned)
         if not sources:
             return self._refusal("nothing relevant was retrieved", analysis, warning)
@@ -91,7 +100,7 @@ class ExtractiveGenerator:
             warning=warning,
             generator=self.name,
             analysis=analysis,
-            quotes=[(line.text, line.cites, line.quotes) for line in comp.lines if line.kind != "header"],
+            quotes=[(compose.render([line]), line.cites, line.quotes) for line in comp.lines if line.kind != "header"],
             note=comp.note,
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.generators.extractive.evidence import _BACKGROUND, _CONTRIBUTION, Paper, Sentence, name_present, norm
+from rag.generators.extractive.evidence import _BACKGROUND, _BOILER, _CONTRIBUTION, Paper, Sentence, name_present, norm
 from rag.generators.extractive.refuse import figure_sentences
 from rag.generators.extractive.rewrite import repair, rewrite
 from rag.intent import Analysis, Intent, surface, topic_words
@@ -261,22 +261,43 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
                 if "stand" not in analysis.question.lower() and s.words <= SINGLE_WORDS:
                     lines.append(Line(_text(paper, s), [paper.n], [s.text]))
                 return lines
-    # "X is a ...", "X, a ...", "we propose X, a ...": the sentence that defines the name
+    # "X is a ...", "X, a ...", "we propose X, a ...": the sentence that defines the name, unless it only names X
+    # at the end of a sentence about something else ("... we address these with the Switch Transformer").
     best: Sentence | None = None
     for s in paper.sentences:
+        if _ANAPHORA.search(s.text):
+            continue
         for name in names:
             if re.search(rf"{re.escape(name)}\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means)\b|:)", s.text) or (
                 re.search(rf"\b(propose|present|introduce|call|term|name)\w*\b[^.]{{0,60}}{re.escape(name)}", s.text)
             ):
                 if best is None or s.score > best.score:
                     best = s
+    introduced = any(name_present(n, norm(f"{paper.label} {paper.method or ''}"), set(tokenize(paper.source.title))) for n in names)
+    if best is None and introduced:
+        # The paper that introduces X says what X is by what it does: its title, then its own-work sentences.
+        own = [s for s in paper.sentences if _OWN_WORK.search(s.text) and not _ANAPHORA.search(s.text)]
+        pick = max(own, key=lambda s: (s.score + 0.1 * bool(_PROPOSE.search(s.text)), -s.index), default=None)
+        if pick is not None:
+            m = re.match(r"^\s*what(?:'s| is| are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I)
+            name = m.group(1) if m and len(m.group(1).split()) <= 5 else " ".join(names)
+            text = _text(paper, pick)
+            return [Line(f"{name} is the subject of “{paper.source.title}” — {text[:1].lower() + text[1:]}", [paper.n], [pick.text])]
     if best is None:
-        best = max(paper.sentences, key=lambda s: (s.names, s.score))
+        best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(_ANAPHORA.search(s.text))))
     picked = [best]
     second = _second(paper, best, analysis)
-    if second and second.index > best.index:
+    if second and second.index > best.index and not _ANAPHORA.search(second.text):
         picked.append(second)
     return _one_paper(paper, picked)
+
+
+# A sentence that leans on the one before it: "we address these with X", "to solve this problem".
+_ANAPHORA = re.compile(
+    r"\b(these|those)\b(?!\s+[a-z-]+s\b)|\b(this|these|such|the above|the aforementioned) "
+    r"(issue|issues|problem|problems|challenge|challenges|limitation|limitations|gap|shortcoming|shortcomings|drawback|drawbacks)\b",
+    re.I,
+)
 
 
 def single(analysis: Analysis, paper: Paper) -> list[Line]:
@@ -397,9 +418,10 @@ def gist(paper: Paper, analysis: Analysis, words: int) -> tuple[str, str] | None
     if not paper.sentences:
         return None
     # What the paper contributes, not the field's background: "we propose / we show" sentences first.
-    pool = [s for s in paper.sentences if _OWN_WORK.search(s.text)] or [
-        s for s in paper.sentences if not (s.index <= 1 and _BACKGROUND.search(s.text))
-    ] or paper.sentences
+    usable = [s for s in paper.sentences if not _BOILER.search(s.text)] or paper.sentences
+    pool = [s for s in usable if _OWN_WORK.search(s.text)] or [
+        s for s in usable if not (s.index <= 1 and _BACKGROUND.search(s.text))
+    ] or usable
 
     def key(s: Sentence) -> float:
         bonus = 0.10 * bool(_PROPOSE.search(s.text)) + 0.20 * bool(paper.method and paper.method in s.text)
@@ -451,7 +473,7 @@ def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | No
             return s.score + bonus
 
         picked: list[Sentence] = []
-        for s in sorted(p.sentences, key=key, reverse=True):
+        for s in sorted((x for x in p.sentences if not _BOILER.search(x.text)), key=key, reverse=True):
             if sum(x.words for x in picked) + s.words <= COMPARE_WORDS and not (picked and rewrite(s.text).dangling):
                 picked.append(s)
             if len(picked) == 3:
@@ -462,7 +484,7 @@ def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | No
         lines.append(Line(f"{label} {{cite}}: {body}".rstrip(": "), [p.n], [s.text for s in picked], kind="bullet"))
     shared = shared_phrase(a, b, analysis)
     if shared:
-        lines.append(Line(f"Both deal with {shared}", [a.n, b.n]))
+        lines.append(Line(f"Both are about {shared}", [a.n, b.n]))
     return lines
 
 
@@ -479,7 +501,7 @@ def shared_phrase(a: Paper, b: Paper, analysis: Analysis) -> str | None:
     for i in range(len(wa)):
         for j in range(len(wa), i, -1):
             span = wa[i:j]
-            if len(span) > len(best) and f" {' '.join(w.lower() for w in span)} " in wb_norm and tokenize(" ".join(span)):
+            if len(span) > len(best) and f" {' '.join(w.lower() for w in span)} " in wb_norm and len(tokenize(" ".join(span))) >= 2:
                 if span[0].lower() not in _SMALL and span[-1].lower() not in _SMALL:
                     best = span
                 break

@@ -156,6 +156,7 @@ _GENERIC_SUFFIX = re.compile(
     r"-(level|based|like|style|free|aware|scale|sized?|driven|guided|specific|only|wise|efficient|friendly|agnostic)$",
     re.I,
 )
+_WH = frozenset("what which who whom whose how why when where is are does do did can could should would please".split())
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{3,160})[\"”’']")
 # Acronyms so common in ML that they say nothing about which paper is meant.
 GENERIC_ACRONYMS = frozenset(
@@ -205,7 +206,8 @@ def salient_terms(question: str) -> list[str]:
     capitalised words inside a sentence ("France", "Llama"). Generic acronyms (LLM, GPU) are not names."""
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question) if len(m.group(1).split()) <= 12]
     for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}\b", question):
-        terms.append(m.group(0))
+        if m.group(0).lower() not in _WH:
+            terms.append(m.group(0))
     first_word = question.split(" ", 1)[0]
     for m in _SALIENT.finditer(question):
         tok = _GENERIC_SUFFIX.sub("", m.group(0).strip(".-/@+"))

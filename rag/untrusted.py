@@ -52,7 +52,7 @@ _DROP_WHOLE = re.compile(
 # Formatting tags inside a sentence ("H<sub>2</sub>O", "<i>in vivo</i>") go without breaking it.
 _INLINE_TAG = re.compile(r"</?(b|i|em|strong|sub|sup|span|a|code|u|small|mark|br|font|tt|big|s|q)\b[^<>]{0,300}>", re.I)
 _ANY_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]{0,300})?\s*/?>")
-_CHAT_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>")
+_CHAT_TOKEN = re.compile(r"<\|im_start\|>\s*(?:user|human)\b|<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>")
 _BREAKS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|#{3,}|\n+", re.S)
 _FENCE_TAG = re.compile(r"</?\s*(" + "|".join((*FENCE_TAGS, "candidate")) + r")\b[^>]*>", re.I)
 _CUT = "\x00"

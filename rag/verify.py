@@ -194,6 +194,12 @@ def ground(
         if line is not None and not faithful.get(line, True):
             entry["reason"] = "not a faithful rewrite of the quoted abstract sentence"
             continue
+        if line is not None and faithful.get(line):
+            # an extractive line checked against its verbatim sentences: openers dropped and references resolved
+            # only, so it is supported whatever its word overlap with any single sentence
+            entry["supported"] = True
+            entry["score"] = max(entry["score"], 1.0 if lex[best] >= threshold else entry["score"])
+            continue
         if lex[best] >= threshold:
             entry["supported"] = True
         elif embed is not None:

@@ -87,7 +87,7 @@ def test_unsupported_sentences_are_marked_in_the_answer():
     marked = re.findall(r'<span class="unsupported"[^>]*>(.*?)</span>(?!</span>)', html)
     assert len(marked) == 1
     assert "9 GPUs" in marked[0] and "4 steps" not in marked[0]
-    assert "50% of sentences supported" in html
+    assert "1 sentence not supported by the cited abstracts" in html
 
 
 def test_sentence_span_finds_a_sentence_whose_marker_sits_before_the_period():

@@ -130,8 +130,13 @@ class ExtractiveGenerator:
             if detail:
                 return f"the abstracts do not state {detail}"
             return compose.listing(analysis, kept, len(kept))
+        if analysis.arxiv_ids and papers[0].source.rank == 1 and papers[0].source.score >= 1.0:
+            # asked for by identifier: the chain looked it up and put it first
+            return compose.Composition(compose.about(analysis, papers[0]))
         paper = compose.focus_paper(analysis, papers)
         best = paper.best()
+        if analysis.names and not any(p.names_found for p in papers):
+            return f"no paper in the collection mentions {refuse._and(analysis.names)}"
         if refuse.off_topic(best, paper, papers) and not paper.names_found:
             return "no paper in the collection is about this"
         label = f"“{paper.label}”"
@@ -160,7 +165,7 @@ class ExtractiveGenerator:
     def _label(target: str, paper: Paper) -> str:
         """What a comparison bullet calls a paper: the user's own name for it when short, else its short title."""
         target = target.strip(" '\"‘’“”")
-        if len(target.split()) <= 4 and not target.lower().startswith(("the ", "their ", "its ")):
+        if len(target.split()) <= 6 and not target.lower().startswith(("the ", "their ", "its ")):
             return target
         return paper.short or paper.method or paper.source.title
 

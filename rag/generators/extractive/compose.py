@@ -110,6 +110,8 @@ def figure_phrases(text: str, keys: set[str], limit: int = 3) -> list[str]:
             if words[end].lower().strip(",.;:") in stop:
                 break
             end += 1
+        while start < i and words[start].lower() in ("by", "to", "as", "at"):
+            start += 1  # "by 29%" reads as "29%"
         phrase = " ".join(words[start:end]).strip(" ,;:.()")
         window = set(tokenize(" ".join(words[max(0, i - 6) : i + 6])))
         found.append((bool(window & keys), phrase))

@@ -136,7 +136,9 @@ def aggregate(records: Sequence[dict[str, Any]], retrieval_only: bool) -> dict[s
             "answers_question_rate": m.mean(
                 float(r["answers_question"]) for r in answered_answerable if r.get("answers_question") is not None
             ),
-            "answer_words_p50": m.percentile([r["answer_words"] for r in answered if r.get("answer_words") is not None], 50),
+            "answer_words_p50": m.percentile(
+                [r["answer_words"] for r in answered if r.get("answer_words") is not None], 50
+            ),
         }
         scores = [r["judge_score"] for r in records if r.get("judge_score") is not None]
         if any("judge_score" in r for r in records):

@@ -130,7 +130,9 @@ class AnswerPipeline:
         if state.history and question:
             if self.generator_name(state) == "openai":
                 try:
-                    standalone = condense_with_llm(self.assistant.settings, question, state.history, self.assistant._llm)
+                    standalone = condense_with_llm(
+                        self.assistant.settings, question, state.history, self.assistant._llm
+                    )
                 except Exception:
                     standalone = heuristic_condense(question, state.history)
             else:
@@ -309,7 +311,9 @@ class AnswerPipeline:
 def _exact_title_first(question: str, sources: list[Source]) -> list[Source]:
     """A question that quotes a paper's exact title is about that paper: it goes first."""
     q = f" {normalise_title(question)} "
-    hit = next((s for s in sources if len(normalise_title(s.title)) > 12 and f" {normalise_title(s.title)} " in q), None)
+    hit = next(
+        (s for s in sources if len(normalise_title(s.title)) > 12 and f" {normalise_title(s.title)} " in q), None
+    )
     if hit is None or hit.rank == 1:
         return sources
     ordered = [hit, *[s for s in sources if s is not hit]]
@@ -325,7 +329,9 @@ class _GenerateStep(Runnable[AnswerState, Answer]):
     def invoke(self, input: AnswerState, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         return self._call_with_config(self.pipeline.generate, input, config, run_type="chain")
 
-    def transform(self, input: Iterator[AnswerState], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def transform(
+        self, input: Iterator[AnswerState], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
         state = None
         for state in input:  # noqa: B007 - the previous step yields the whole state once
             pass

@@ -238,9 +238,18 @@ def _attribute(question: str) -> list[list[str]]:
     ):
         heads.append(f"{m.group(2)}{m.group(3)}")
     for m in re.finditer(r"\bhow (fast|large|big|long|small|deep|wide|accurate)\b", q):
-        heads.append({"fast": "speed faster speedup", "large": "size", "big": "size", "long": "time",
-                      "small": "size smaller", "deep": "depth layers", "wide": "width",
-                      "accurate": "accuracy"}[m.group(1)])
+        heads.append(
+            {
+                "fast": "speed faster speedup",
+                "large": "size",
+                "big": "size",
+                "long": "time",
+                "small": "size smaller",
+                "deep": "depth layers",
+                "wide": "width",
+                "accurate": "accuracy",
+            }[m.group(1)]
+        )
     for m in re.finditer(r"\b(on )?(what|which) (hardware|gpus?|devices?)\b|\bhow much (compute|time|memory)\b", q):
         heads.append(m.group(0).split()[-1])
     groups = [[t for t in tokenize(h) if t not in QUESTION_WORDS] for h in heads]
@@ -277,7 +286,7 @@ def _targets(question: str) -> list[str]:
 
 
 def _alias_map(question: str) -> dict[str, str]:
-    """"3D Gaussian Splatting (3DGS)" -> {"3DGS": "3D Gaussian Splatting"}: either form names the topic."""
+    """ "3D Gaussian Splatting (3DGS)" -> {"3DGS": "3D Gaussian Splatting"}: either form names the topic."""
     out = {}
     for m in _PAREN_ALIAS.finditer(question):
         long, short = m.group(1).strip(), m.group(2)
@@ -298,9 +307,17 @@ def classify(question: str, allow_compare: bool = True) -> Intent:
     if _METADATA.search(q):
         return Intent.METADATA
     if _LOOKUP_START.search(q) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q):
-        return Intent.QUANTITY if _QUANTITY.search(q) and not re.match(r"\s*(which|is there|i |looking|know|find)", q, re.I) else Intent.LOOKUP
+        return (
+            Intent.QUANTITY
+            if _QUANTITY.search(q) and not re.match(r"\s*(which|is there|i |looking|know|find)", q, re.I)
+            else Intent.LOOKUP
+        )
     if _SUMMARY.search(q) and not re.search(r"^\s*summari[sz]e\s+(the\s+)?(paper|work|article)\b", q, re.I):
-        return Intent.SUMMARY if _LIST.search(q) or re.search(r"\b(approaches|methods|papers|works|strategies)\b", q, re.I) else Intent.ABOUT
+        return (
+            Intent.SUMMARY
+            if _LIST.search(q) or re.search(r"\b(approaches|methods|papers|works|strategies)\b", q, re.I)
+            else Intent.ABOUT
+        )
     if allow_compare and _COMPARE.search(q) and len(_targets(q)) == 2:
         return Intent.COMPARE
     if _LIST_ALL.search(q) or _PLURAL_LIST.search(q) or (_LIST.search(q) and not _LOOKUP.search(q)):

@@ -24,13 +24,49 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 MIN_CONFIDENCE = 0.8
 MAX_ENGLISH = 0.1
 MIN_WORDS = 3
-LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl", "ru", "zh", "ja", "ko", "ar", "tr", "pl", "sv", "uk", "hi",
-             "vi", "fa", "cs", "id"]
+LANGUAGES = [
+    "en",
+    "fr",
+    "de",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "ru",
+    "zh",
+    "ja",
+    "ko",
+    "ar",
+    "tr",
+    "pl",
+    "sv",
+    "uk",
+    "hi",
+    "vi",
+    "fa",
+    "cs",
+    "id",
+]
 
 NAMES = {
-    "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
-    "ru": "Russian", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ar": "Arabic", "tr": "Turkish",
-    "pl": "Polish", "sv": "Swedish", "uk": "Ukrainian", "hi": "Hindi", "vi": "Vietnamese", "fa": "Persian",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "tr": "Turkish",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "uk": "Ukrainian",
+    "hi": "Hindi",
+    "vi": "Vietnamese",
+    "fa": "Persian",
 }
 
 

@@ -311,8 +311,18 @@ class Index:
             if meta is None or any(s.paper_id == pid for s in out):
                 continue
             text = self.abstracts([pid]).get(pid, "")
-            out.append(Source(rank=len(out) + 1, title=meta.title, paper_id=pid, score=1.0, text=text,
-                              sources=list(meta.sources), date=meta.date, url=meta.url))
+            out.append(
+                Source(
+                    rank=len(out) + 1,
+                    title=meta.title,
+                    paper_id=pid,
+                    score=1.0,
+                    text=text,
+                    sources=list(meta.sources),
+                    date=meta.date,
+                    url=meta.url,
+                )
+            )
         return out
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, str]:

@@ -56,7 +56,9 @@ _CHAT_TOKEN = re.compile(r"<\|im_start\|>\s*(?:user|human)\b|<\|[^|<>]{0,40}\|>|
 _BREAKS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|#{3,}|\n+", re.S)
 _FENCE_TAG = re.compile(r"</?\s*(" + "|".join((*FENCE_TAGS, "candidate")) + r")\b[^>]*>", re.I)
 _CUT = "\x00"
-_GLUED = re.compile(r"(?<=[a-z]{3})\.(?=(?:In|We|Our|The|This|These|To|However|Moreover|Furthermore|Finally|Experiments|Results)\b)")  # marks where content was dropped whole; never part of evidence
+_GLUED = re.compile(
+    r"(?<=[a-z]{3})\.(?=(?:In|We|Our|The|This|These|To|However|Moreover|Furthermore|Finally|Experiments|Results)\b)"
+)  # marks where content was dropped whole; never part of evidence
 
 # Sentences of an abstract that address the reader as an assistant: role labels, commands, the usual phrases.
 ROLE_LABEL = re.compile(
@@ -180,7 +182,12 @@ def strip_injections(question: str) -> tuple[str, bool]:
     if len(kept) > 1:  # a stray word left between two instructions ("... this question. PWNED05.") is noise
         kept = [p for p in kept if len(tokenize(p)) >= 2] or kept
     # A leading "Actually, before that:" is what is left of the instruction it followed.
-    kept = [re.sub(r"^(actually|but|instead|first|then)?,?\s*(before (that|you do that)|first)\s*[:,]\s*", "", p, flags=re.I) for p in kept]
+    kept = [
+        re.sub(
+            r"^(actually|but|instead|first|then)?,?\s*(before (that|you do that)|first)\s*[:,]\s*", "", p, flags=re.I
+        )
+        for p in kept
+    ]
     return " ".join(kept).strip(), marked_up or len(kept) != len(parts) or any(hostile(p) for p in parts)
 
 

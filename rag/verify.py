@@ -99,7 +99,11 @@ def lexical_support(sentence: str, evidence: str) -> float:
 
 
 # Words an extractive line may add to its quote: resolved references and the composer's own phrases.
-_ADDED = frozenset(tokenize("the authors their them paper method approach model framework stands for is by dated both are about subject of"))
+_ADDED = frozenset(
+    tokenize(
+        "the authors their them paper method approach model framework stands for is by dated both are about subject of"
+    )
+)
 
 
 def is_faithful(text: str, quote: str, names: Sequence[str] = ()) -> bool:
@@ -236,8 +240,12 @@ def renumber(text: str, sources: Sequence[Source]) -> tuple[str, list[Source], d
     mapping = {old: new for new, old in enumerate([*order, *rest], start=1)}
     if all(old == new for old, new in mapping.items()):
         return text, list(sources), mapping
-    new_text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", normalise_markers(text))
-    reordered = [sources[old - 1].model_copy(update={"rank": new}) for old, new in sorted(mapping.items(), key=lambda kv: kv[1])]
+    new_text = re.sub(
+        r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", normalise_markers(text)
+    )
+    reordered = [
+        sources[old - 1].model_copy(update={"rank": new}) for old, new in sorted(mapping.items(), key=lambda kv: kv[1])
+    ]
     return new_text, reordered, mapping
 
 
@@ -251,7 +259,11 @@ def answer_check(analysis: Analysis | None, text: str, refused: bool, n_cited: i
         return AnswerCheck(answers=False, expected=analysis.expected, found_expected=False, confidence="none")
     body = strip_markers(text)
     words = set(tokenize(body))
-    names_missing = [n for n in analysis.names if n.lower().replace(" ", "") not in body.lower().replace(" ", "") and not set(tokenize(n)) <= words]
+    names_missing = [
+        n
+        for n in analysis.names
+        if n.lower().replace(" ", "") not in body.lower().replace(" ", "") and not set(tokenize(n)) <= words
+    ]
     focus = [t for t in analysis.focus if not any(t in tokenize(n) for n in analysis.names)]
     covered = [t for t in focus if t in words]
     coverage = len(covered) / len(focus) if focus else 1.0

@@ -35,7 +35,9 @@ class Draft:
     generator: str = ""
     supporting: dict[int, str] = field(default_factory=dict)  # source rank -> the sentence used
     analysis: Analysis | None = None  # what the question asked, when the generator analysed it
-    quotes: list[tuple[str, list[int], list[str]]] = field(default_factory=list)  # (line text, cited ranks, verbatim sentences)
+    quotes: list[tuple[str, list[int], list[str]]] = field(
+        default_factory=list
+    )  # (line text, cited ranks, verbatim sentences)
     note: str | None = None  # shown with the answer, e.g. "12 more papers match; see Search"
 
 

@@ -12,7 +12,6 @@ than that. A `Retry-After` that does not fit in what is left of the budget ends 
 from __future__ import annotations
 
 import email.utils
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -36,12 +35,12 @@ T = TypeVar("T")
 
 # The answer's shape follows the question's intent, as the extractive composer's does (rag.intent).
 SHAPES = {
-    Intent.LIST: "List every source that matches the question, one bullet per paper: \"- <title> [n]: <one line on "
-    "what it does>\". Leave out sources that do not match. If more sources match than you list, say how many.",
-    Intent.SUMMARY: "Group the matching sources by approach, one bullet per paper: \"- <title> [n]: <its approach in "
-    "one line>\".",
-    Intent.COMPARE: "Answer with parallel bullets, one per paper, in the order the question names them: \"- <name> [n]: "
-    "what it does; how; what it reports\". Then one sentence on what differs or is shared, only where the abstracts "
+    Intent.LIST: 'List every source that matches the question, one bullet per paper: "- <title> [n]: <one line on '
+    'what it does>". Leave out sources that do not match. If more sources match than you list, say how many.',
+    Intent.SUMMARY: 'Group the matching sources by approach, one bullet per paper: "- <title> [n]: <its approach in '
+    'one line>".',
+    Intent.COMPARE: 'Answer with parallel bullets, one per paper, in the order the question names them: "- <name> [n]: '
+    'what it does; how; what it reports". Then one sentence on what differs or is shared, only where the abstracts '
     "say so.",
     Intent.QUANTITY: "Lead with the figure and its unit, then the sentence that states it.",
     Intent.DEFINITION: "Lead with the expansion or the definition.",
@@ -213,7 +212,9 @@ class LLMGenerator:
         content = msg.content if isinstance(msg.content, str) else str(msg.content)
         return self._finish(content, question, sources, analysis)
 
-    def stream(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Iterator[str | Draft]:
+    def stream(
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+    ) -> Iterator[str | Draft]:
         if not sources:
             yield from self.fallback.stream(question, sources, analysis)
             return

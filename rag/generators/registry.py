@@ -46,5 +46,5 @@ def create(name: str, assistant: Assistant, get: Callable[[str], Any]) -> Genera
 
 def _load() -> None:
     # The built-in generators register themselves when their modules are imported.
-    import rag.generators.extractive_factory  # noqa: F401
+    import rag.generators.extractive_factory
     import rag.generators.llm  # noqa: F401

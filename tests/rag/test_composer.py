@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from rag.generators.extractive import ExtractiveGenerator, compose
+from rag.generators.extractive import ExtractiveGenerator, several
 from rag.generators.extractive.rewrite import rewrite
 from rag.intent import Intent, analyse
 from rag.types import Source
@@ -70,9 +70,12 @@ def test_an_acronym_question_gets_the_expansion_the_abstract_gives():
 
 
 def test_an_acronym_spelled_out_in_the_title_is_expanded_from_the_title():
-    paper = src(1, "DADAO: Decoupled Accelerated Decentralized Asynchronous Optimization",
-                "This work introduces DADAO, the first decentralized asynchronous first-order algorithm for sums of "
-                "smooth convex functions distributed over a network.")
+    paper = src(
+        1,
+        "DADAO: Decoupled Accelerated Decentralized Asynchronous Optimization",
+        "This work introduces DADAO, the first decentralized asynchronous first-order algorithm for sums of "
+        "smooth convex functions distributed over a network.",
+    )
     draft = gen().generate("what does DADAO stand for", [paper])
     assert "DADAO stands for Decoupled Accelerated Decentralized Asynchronous Optimization" in draft.text
 
@@ -91,22 +94,49 @@ def test_decontextualised_sentences_drop_openers_and_resolve_we_and_our_method()
     assert not rewrite("Motivated by this finding, we propose RADD, a sampler.").text.startswith("Motivated")
     assert rewrite("These results hold for all models.").dangling
     assert is_faithful(r.text, r.quote, ["FastDiff"])
-    assert not is_faithful("The authors show that FastDiff halves the cost and doubles accuracy.", r.quote, ["FastDiff"])
+    assert not is_faithful(
+        "The authors show that FastDiff halves the cost and doubles accuracy.", r.quote, ["FastDiff"]
+    )
 
 
 def list_sources(n_moe: int) -> list[Source]:
-    topics = ["routing", "load balancing", "expert pruning", "upcycling", "inference serving", "gating theory",
-              "vision experts", "token dropping", "expert merging"]
+    topics = [
+        "routing",
+        "load balancing",
+        "expert pruning",
+        "upcycling",
+        "inference serving",
+        "gating theory",
+        "vision experts",
+        "token dropping",
+        "expert merging",
+    ]
     out = [
-        src(i + 1, f"MoE study {i + 1}: {topics[i]} for mixture of experts",
+        src(
+            i + 1,
+            f"MoE study {i + 1}: {topics[i]} for mixture of experts",
             f"We study {topics[i]} in mixture of experts (MoE) language models. We propose MoE-{topics[i].split()[0].title()}{i}, "
-            f"which improves {topics[i]} of sparse experts.", dense=0.7 - 0.01 * i)
+            f"which improves {topics[i]} of sparse experts.",
+            dense=0.7 - 0.01 * i,
+        )
         for i in range(n_moe)
     ]
-    out.append(src(n_moe + 1, "Gaussian splatting compression", "We compress 3D Gaussian splatting scenes with a "
-               "tri-plane encoding and reduce storage by 20x.", dense=0.05))
-    out.append(src(n_moe + 2, "Spiking networks at low latency", "We train spiking neural networks to infer in one "
-               "timestep on neuromorphic hardware.", dense=0.04))
+    out.append(
+        src(
+            n_moe + 1,
+            "Gaussian splatting compression",
+            "We compress 3D Gaussian splatting scenes with a tri-plane encoding and reduce storage by 20x.",
+            dense=0.05,
+        )
+    )
+    out.append(
+        src(
+            n_moe + 2,
+            "Spiking networks at low latency",
+            "We train spiking neural networks to infer in one timestep on neuromorphic hardware.",
+            dense=0.04,
+        )
+    )
     return out
 
 
@@ -120,36 +150,46 @@ def test_list_all_covers_every_matching_paper_and_none_of_the_others():
 
 
 def test_list_all_says_how_many_it_left_out(monkeypatch):
-    monkeypatch.setattr(compose, "MAX_BULLETS", 3)
+    monkeypatch.setattr(several, "MAX_BULLETS", 3)
     draft = gen().generate("List all papers about mixture of experts", list_sources(7))
     assert len([line for line in draft.text.splitlines() if line.startswith("- ")]) == 3
     assert draft.note == "4 more papers match; see Search for the full list."
 
 
 def test_a_comparison_gives_parallel_points_in_the_order_the_question_names_them():
-    voting = src(1, "Dataset Distillation via Committee Voting",
-                 "Dataset distillation synthesises a small training set. We introduce Committee Voting for Dataset "
-                 "Distillation (CV-DD), which combines the predictions of several models to produce soft labels. "
-                 "CV-DD improves accuracy by 4.2% on ImageNet-1K at ten images per class.")
-    datm = src(2, "Towards Lossless Dataset Distillation via Difficulty-Aligned Trajectory Matching",
-               "Trajectory matching distils a dataset by matching expert training trajectories. We propose to align "
-               "the difficulty of the generated patterns with the size of the synthetic dataset. Our method is the "
-               "first to distil datasets without loss at high images per class.")
+    voting = src(
+        1,
+        "Dataset Distillation via Committee Voting",
+        "Dataset distillation synthesises a small training set. We introduce Committee Voting for Dataset "
+        "Distillation (CV-DD), which combines the predictions of several models to produce soft labels. "
+        "CV-DD improves accuracy by 4.2% on ImageNet-1K at ten images per class.",
+    )
+    datm = src(
+        2,
+        "Towards Lossless Dataset Distillation via Difficulty-Aligned Trajectory Matching",
+        "Trajectory matching distils a dataset by matching expert training trajectories. We propose to align "
+        "the difficulty of the generated patterns with the size of the synthetic dataset. Our method is the "
+        "first to distil datasets without loss at high images per class.",
+    )
     q = "Compare Dataset Distillation via Committee Voting with Difficulty-Aligned Trajectory Matching"
     draft = gen().generate(q, [datm, voting])  # retrieval put them in the other order
     bullets = [line for line in draft.text.splitlines() if line.startswith("- ")]
     assert len(bullets) == 2
     assert bullets[0].startswith("- Dataset Distillation via Committee Voting [2]:") and "soft labels" in bullets[0]
-    assert bullets[1].startswith("- Difficulty-Aligned Trajectory Matching [1]:") and "align the difficulty" in bullets[1]
+    assert (
+        bullets[1].startswith("- Difficulty-Aligned Trajectory Matching [1]:") and "align the difficulty" in bullets[1]
+    )
     text, sources, _ = renumber(draft.text, [datm, voting])  # what the chain does: [1] is the first named
     assert text.splitlines()[0].startswith("- Dataset Distillation via Committee Voting [1]")
     assert sources[0].title == voting.title and sources[0].rank == 1
 
 
 def test_angle_brackets_used_as_text_survive_and_real_markup_does_not():
-    abstract = ("Reasoning models emit <think> tags before they answer. We show that when n<k and k>2 the "
-                "vector<float> buffer overflows. We also measure <b>bold</b> claims. Attackers hide text "
-                "<script>alert(1)</script> inside a sentence.")
+    abstract = (
+        "Reasoning models emit <think> tags before they answer. We show that when n<k and k>2 the "
+        "vector<float> buffer overflows. We also measure <b>bold</b> claims. Attackers hide text "
+        "<script>alert(1)</script> inside a sentence."
+    )
     sentences = evidence_sentences(abstract)
     assert "Reasoning models emit <think> tags before they answer." in sentences
     assert any("n<k and k>2" in s and "vector<float>" in s for s in sentences)
@@ -197,7 +237,10 @@ def test_a_pure_injection_has_nothing_to_look_up():
         ("What does RS2 stand for?", Intent.DEFINITION),
         ("Which papers make diffusion sampling faster without retraining?", Intent.LIST),
         ("List all papers about mixture of experts", Intent.LIST),
-        ("Compare Dataset Distillation via Committee Voting with Difficulty-Aligned Trajectory Matching", Intent.COMPARE),
+        (
+            "Compare Dataset Distillation via Committee Voting with Difficulty-Aligned Trajectory Matching",
+            Intent.COMPARE,
+        ),
         ("Summarize the approaches to dataset distillation in the collection.", Intent.SUMMARY),
         ("Which paper proposes a sampler that needs no retraining?", Intent.LOOKUP),
         ("What is arXiv:2312.00004 about?", Intent.ABOUT),
@@ -210,9 +253,12 @@ def test_questions_are_analysed_into_the_intent_they_ask_for(question, intent):
 
 
 def test_a_comparison_naming_one_paper_and_a_baseline_falls_back_to_that_paper():
-    olive = src(1, "OliVe: Accelerating Large Language Models via Hardware-friendly Outlier-Victim Pair Quantization",
-                "We propose OliVe, an outlier-victim pair quantization accelerator. OliVe-based accelerator surpasses "
-                "the existing outlier-aware accelerator, GOBO, by 4.5times speedup and 4.0times energy reduction.")
+    olive = src(
+        1,
+        "OliVe: Accelerating Large Language Models via Hardware-friendly Outlier-Victim Pair Quantization",
+        "We propose OliVe, an outlier-victim pair quantization accelerator. OliVe-based accelerator surpasses "
+        "the existing outlier-aware accelerator, GOBO, by 4.5times speedup and 4.0times energy reduction.",
+    )
     draft = gen().generate("OliVe accelerator vs GOBO — speedup and energy?", [olive])
     assert not draft.refused and "4.5x speedup" in draft.text and "- " not in draft.text
 
@@ -247,12 +293,18 @@ def test_bullets_cite_every_sentence_and_headers_are_not_claims():
 def test_an_arxiv_id_question_answers_from_that_paper(make_assistant, tmp_path):
     path = tmp_path / "ids.jsonl"
     records = [
-        {"id": "2312.00004", "title": "Sparse Upcycling of Dense Checkpoints", "abstract":
-         "We upcycle a dense checkpoint into a mixture of experts by copying its feed-forward layers. Upcycled "
-         "models reach the dense model's quality with half of its pre-training cost."},
-        {"id": "2312.00005", "title": "Token Merging for Faster Vision Transformers", "abstract":
-         "We merge similar tokens inside vision transformers. Merging doubles throughput with a small loss in "
-         "accuracy on ImageNet."},
+        {
+            "id": "2312.00004",
+            "title": "Sparse Upcycling of Dense Checkpoints",
+            "abstract": "We upcycle a dense checkpoint into a mixture of experts by copying its feed-forward layers. Upcycled "
+            "models reach the dense model's quality with half of its pre-training cost.",
+        },
+        {
+            "id": "2312.00005",
+            "title": "Token Merging for Faster Vision Transformers",
+            "abstract": "We merge similar tokens inside vision transformers. Merging doubles throughput with a small loss in "
+            "accuracy on ImageNet.",
+        },
     ]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     a = make_assistant()

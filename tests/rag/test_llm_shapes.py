@@ -37,7 +37,9 @@ def test_a_list_question_asks_the_model_for_one_bullet_per_paper_and_verifies_ea
 def test_a_comparison_asks_for_parallel_points_and_a_figure_question_for_the_figure_first(llm_assistant, fake_llm):
     fake_llm.set_default(Reply("The collection does not answer this question."))
     a = llm_assistant()
-    a.ask("Compare FastDiff: Training-Free Acceleration of Diffusion Sampling with Step Skipping for Diffusion Models via Cached Attention")
+    a.ask(
+        "Compare FastDiff: Training-Free Acceleration of Diffusion Sampling with Step Skipping for Diffusion Models via Cached Attention"
+    )
     assert "parallel bullets, one per paper" in last_user_text(fake_llm.chat_requests[-1])
     a.ask("How much does FastDiff reduce sampling time?")
     assert "Lead with the figure" in last_user_text(fake_llm.chat_requests[-1])

@@ -20,8 +20,8 @@ import numpy as np
 
 from ingest.sentences import split_sentences
 from rag.generators.base import Draft, refusal_text
-from rag.generators.extractive import compose, refuse
-from rag.generators.extractive.evidence import Embed, Idf, Paper, Scorer
+from rag.generators.extractive import compose, refuse, several, single
+from rag.generators.extractive.evidence import Embed, Idf, Paper, Scorer, norm
 from rag.intent import Analysis, Intent, analyse, surface, topic_words
 from rag.language import non_english
 from rag.types import Source
@@ -29,7 +29,22 @@ from rag.untrusted import strip_injections
 
 SENTENCE_CACHE = 50_000
 COMPARE_MIN_MATCH = 0.5
-_GENERIC_TARGET = frozenset(("paper", "method", "model", "approach", "framework", "work", "origin", "first", "new", "previous", "earlier", "later"))  # a comparison target must match this share of its words in a paper's title/abstract
+_GENERIC_TARGET = frozenset(
+    (
+        "paper",
+        "method",
+        "model",
+        "approach",
+        "framework",
+        "work",
+        "origin",
+        "first",
+        "new",
+        "previous",
+        "earlier",
+        "later",
+    )
+)  # a comparison target must match this share of its words in a paper's title/abstract
 
 __all__ = ["ExtractiveGenerator", "strip_injections"]
 
@@ -42,8 +57,12 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embed: Embed | None = None, idf: Idf | None = None,
-                 embed_query: Callable[[str], list[float]] | None = None) -> None:
+    def __init__(
+        self,
+        embed: Embed | None = None,
+        idf: Idf | None = None,
+        embed_query: Callable[[str], list[float]] | None = None,
+    ) -> None:
         self._vectors: dict[str, np.ndarray] = {}
         self.embed = embed
         self.embed_query = embed_query
@@ -87,7 +106,14 @@ class ExtractiveGenerator:
         return self._draft(result, analysis, warning)
 
     def _refusal(self, reason: str, analysis: Analysis | None, warning: str | None) -> Draft:
-        return Draft(text=refusal_text(reason), refused=True, reason=reason, warning=warning, generator=self.name, analysis=analysis)
+        return Draft(
+            text=refusal_text(reason),
+            refused=True,
+            reason=reason,
+            warning=warning,
+            generator=self.name,
+            analysis=analysis,
+        )
 
     def _draft(self, comp: compose.Composition, analysis: Analysis, warning: str | None) -> Draft:
         supporting: dict[int, str] = {}
@@ -113,11 +139,13 @@ class ExtractiveGenerator:
             if pair is not None:
                 reason = self._multi_reason(analysis, list(pair))
                 labels = tuple(self._label(t, p) for t, p in zip(analysis.targets, pair, strict=False))
-                return reason or compose.Composition(compose.compare(analysis, *pair, labels=labels if len(labels) == 2 else None))
+                return reason or compose.Composition(
+                    several.compare(analysis, *pair, labels=labels if len(labels) == 2 else None)
+                )
             analysis.intent = analysis.single  # the "comparison" names one paper of the collection
             intent = analysis.intent
         if intent in (Intent.LIST, Intent.SUMMARY):
-            kept = compose.relevant(analysis, papers, self.idf)
+            kept = several.relevant(analysis, papers, self.idf)
             best = max(papers, key=lambda p: p.best().score if p.best() else 0.0)
             if not kept or refuse.off_topic(best.best(), best, papers):
                 topic = surface(analysis.question, topic_words(analysis), 8)
@@ -129,11 +157,11 @@ class ExtractiveGenerator:
             detail = refuse.missing_detail(analysis, kept)
             if detail:
                 return f"the abstracts do not state {detail}"
-            return compose.listing(analysis, kept, len(kept))
+            return several.listing(analysis, kept, len(kept))
         if analysis.arxiv_ids and papers[0].source.rank == 1 and papers[0].source.score >= 1.0:
             # asked for by identifier: the chain looked it up and put it first
-            return compose.Composition(compose.about(analysis, papers[0]))
-        paper = compose.focus_paper(analysis, papers)
+            return compose.Composition(single.about(analysis, papers[0]))
+        paper = single.focus_paper(analysis, papers)
         best = paper.best()
         if analysis.names and not any(p.names_found for p in papers):
             return f"no paper in the collection mentions {refuse._and(analysis.names)}"
@@ -146,12 +174,12 @@ class ExtractiveGenerator:
         if intent == Intent.METADATA:
             return self._metadata(analysis, paper, label)
         builders = {
-            Intent.QUANTITY: compose.quantity,
-            Intent.DEFINITION: compose.definition,
-            Intent.LOOKUP: compose.lookup,
-            Intent.ABOUT: compose.about,
+            Intent.QUANTITY: single.quantity,
+            Intent.DEFINITION: single.definition,
+            Intent.LOOKUP: single.lookup,
+            Intent.ABOUT: single.about,
         }
-        lines = builders.get(intent, compose.single)(analysis, paper)
+        lines = builders.get(intent, single.single)(analysis, paper)
         return compose.Composition(lines)
 
     def _multi_reason(self, analysis: Analysis, papers: list[Paper]) -> str | None:
@@ -176,26 +204,27 @@ class ExtractiveGenerator:
             ranked = sorted(papers, key=lambda p: -(p.best().score if p.best() else 0.0) - 0.2 * p.source.score)
             return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
         a_t, b_t = analysis.targets[:2]
-        scores = {(i, t): self._target_match(target, p) for i, p in enumerate(papers) for t, target in ((0, a_t), (1, b_t))}
-        best: tuple[float, int, int] | None = None
-        for i in range(len(papers)):
-            for j in range(len(papers)):
-                sa, sb = scores[(i, 0)], scores[(j, 1)]
-                if i == j or sa < COMPARE_MIN_MATCH or sb < COMPARE_MIN_MATCH:
-                    continue
-                # jointly: "CRATE" may fit both papers, "CRATE-MAE" only one of them
-                key = (sa + sb, -(i + j), -i)
-                if best is None or key > best[:1] + (-(best[1] + best[2]), -best[1]):
-                    best = (sa + sb, i, j)
-        return (papers[best[1]], papers[best[2]]) if best else None
+        first = [self._target_match(a_t, p) for p in papers]
+        second = [self._target_match(b_t, p) for p in papers]
+        # Jointly: "CRATE" may fit both papers while "CRATE-MAE" fits one; ties go to the better-ranked papers.
+        pairs = [
+            (first[i] + second[j], -(i + j), i, j)
+            for i in range(len(papers))
+            for j in range(len(papers))
+            if i != j and first[i] >= COMPARE_MIN_MATCH and second[j] >= COMPARE_MIN_MATCH
+        ]
+        if not pairs:
+            return None
+        _, _, i, j = max(pairs)
+        return papers[i], papers[j]
 
     @staticmethod
     def _target_match(target: str, paper: Paper) -> float:
         """How well a comparison target names a paper: share of its words in the title (full weight) or in the
         abstract (less), with a bonus when it is the paper's short name or the name the abstract introduces."""
-        from rag.text import tokenize
-
         import difflib
+
+        from rag.text import tokenize
 
         words = [w for w in tokenize(target) if w not in _GENERIC_TARGET]
         if not words:
@@ -207,19 +236,23 @@ class ExtractiveGenerator:
         # when they are common words ("parameter scaling").
         named = any(re.search(r"[A-Z].*[A-Z0-9]|\d", w) for w in target.split())
         score = max(in_title, (0.7 if named else 0.3) * in_text)
-        t_norm, title_norm = compose.norm(target), compose.norm(paper.source.title)
+        t_norm, title_norm = norm(target), norm(paper.source.title)
         if len(t_norm) >= 8 and t_norm in title_norm:
             score += 0.6  # the target quotes the title
         score += 0.3 * difflib.SequenceMatcher(None, t_norm, title_norm).ratio()
         for name in (paper.short, paper.method):
-            if name and compose.norm(name) and (compose.norm(name) == t_norm or re.search(rf"\b{re.escape(name)}\b", target)):
+            if name and norm(name) and (norm(name) == t_norm or re.search(rf"\b{re.escape(name)}\b", target)):
                 score += 0.5
         return score
 
     def _metadata(self, analysis: Analysis, paper: Paper, label: str) -> compose.Composition | str:
         src = paper.source
         authors = getattr(src, "authors", None)
-        asks_authors = "author" in analysis.question.lower() or "wrote" in analysis.question.lower() or " by " in analysis.question.lower()
+        asks_authors = (
+            "author" in analysis.question.lower()
+            or "wrote" in analysis.question.lower()
+            or " by " in analysis.question.lower()
+        )
         if asks_authors and authors:
             names = authors if isinstance(authors, str) else ", ".join(authors)
             return compose.Composition([compose.Line(f"“{src.title}” is by {names}", [paper.n])])
@@ -229,7 +262,9 @@ class ExtractiveGenerator:
         return f"the collection records no {'authors' if asks_authors else 'publication date'} for {label}"
 
     # ---- streaming -------------------------------------------------------------------------------------
-    def stream(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Iterator[str | Draft]:
+    def stream(
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+    ) -> Iterator[str | Draft]:
         draft = self.generate(question, sources, analysis)
         for i, line in enumerate(draft.text.split("\n")):
             pieces = [line] if line.startswith("- ") or line.endswith(":") else (split_sentences(line) or [line])

@@ -78,7 +78,9 @@ _ASKED_ALIASES = {
 
 
 # Asked words too general to require in a figure's sentence: any figure the question's topic comes with will do.
-GENERIC_ASKED = frozenset(tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency"))
+GENERIC_ASKED = frozenset(
+    tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency")
+)
 _SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
 
 
@@ -105,8 +107,10 @@ def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> flo
     loose = _loose(tokens)
     for g in groups:
         aliases = _alias_tokens(g)
-        if loose & _loose(aliases) or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence)) or (
-            "size" in g and _SIZE_FIGURE.search(sentence)
+        if (
+            loose & _loose(aliases)
+            or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
+            or ("size" in g and _SIZE_FIGURE.search(sentence))
         ):
             hit += 1
     return hit / len(groups)
@@ -181,15 +185,21 @@ def name_present(
     toks = tokenize(name)
     if toks and all(t in text_tokens for t in toks):
         return True
-    if re.fullmatch(r"[A-Z][A-Za-z]{1,6}s?", name) and sum(c.isupper() for c in name) >= 2 and raw is not None:
-        if acronym_in(name.rstrip("s") if name.endswith("s") and name[-2].isupper() else name, raw):
-            return True
+    acronym = re.fullmatch(r"[A-Z][A-Za-z]{1,6}s?", name) and sum(c.isupper() for c in name) >= 2
+    if (
+        acronym
+        and raw is not None
+        and acronym_in(name[:-1] if name.endswith("s") and name[-2].isupper() else name, raw)
+    ):
+        return True
     if len(n) >= 6 and vocabulary:
         # a typo inside a name, not another variant of it: "ImagNet-1K" is ImageNet-1K, "InceptionNeXt-B" is not
         # InceptionNeXt-T (same ending, same digits)
         digits = re.sub(r"\D", "", n)
         return any(
-            difflib.SequenceMatcher(None, n, v).ratio() >= NAME_FUZZ and v[-2:] == n[-2:] and re.sub(r"\D", "", v) == digits
+            difflib.SequenceMatcher(None, n, v).ratio() >= NAME_FUZZ
+            and v[-2:] == n[-2:]
+            and re.sub(r"\D", "", v) == digits
             for v in vocabulary
             if abs(len(v) - len(n)) <= 2
         )
@@ -250,7 +260,9 @@ def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
                 continue  # "(GP)", "(SSMs)" in a background sentence name the field, not the paper's method
             im = pattern.search(sentence)
             name = im.group(1).strip() if im else ""
-            generic = name.upper().rstrip("S") in GENERIC_ACRONYMS or (len(name) < 3 and not any(c.isdigit() for c in name))
+            generic = name.upper().rstrip("S") in GENERIC_ACRONYMS or (
+                len(name) < 3 and not any(c.isdigit() for c in name)
+            )
             if name and "\\" not in name and not generic and len(name) <= 40:
                 method = name
                 break
@@ -265,8 +277,13 @@ def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
 class Scorer:
     """Scores the retrieved papers' sentences for one analysed question (see the module docstring)."""
 
-    def __init__(self, embed: Embed | None, embed_query: Callable[[str], list[float]] | None, idf: Idf,
-                 vectors: Callable[[list[str]], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        embed: Embed | None,
+        embed_query: Callable[[str], list[float]] | None,
+        idf: Idf,
+        vectors: Callable[[list[str]], np.ndarray] | None = None,
+    ) -> None:
         self.embed = embed
         self.embed_query = embed_query
         self.idf = idf
@@ -293,14 +310,23 @@ class Scorer:
             short, method = paper_names(src.title, src.text)
             cov = sum(w for t, w in weights.items() if t in toks) / total
             tcov = sum(w for t, w in weights.items() if t in title_toks) / total
-            intro = any(
-                name_present(n, norm(src.title), title_toks) or re.search(rf"\b{re.escape(n)}\b\s*(,|\(|is|:)", src.text)
-                for n in found
-            ) if found else False
+            intro = (
+                any(
+                    name_present(n, norm(src.title), title_toks)
+                    or re.search(rf"\b{re.escape(n)}\b\s*(,|\(|is|:)", src.text)
+                    for n in found
+                )
+                if found
+                else False
+            )
             paper = Paper(i, src, sents, toks, found, cov, tcov, short, method, intro)
             for s in sents:
                 s.asked = asked_share(analysis.asked_groups, s.text, s.tokens)
-                s.names = len([n for n in found if name_present(n, norm(s.text), s.tokens)]) / len(analysis.names) if analysis.names else 0.0
+                s.names = (
+                    len([n for n in found if name_present(n, norm(s.text), s.tokens)]) / len(analysis.names)
+                    if analysis.names
+                    else 0.0
+                )
             out.append(paper)
         self._dense(analysis, out)
         for p in out:
@@ -320,8 +346,15 @@ class Scorer:
             chosen |= {id(s) for p in likely for s in p.sentences}
         chosen |= {id(s) for p in papers[:3] for s in p.sentences[:2]}
         picked = [s for s in flat if id(s) in chosen]
-        q = np.asarray(self.embed_query(analysis.question) if self.embed_query else self.embed([analysis.question])[0], dtype=np.float32)
-        vecs = self.vectors([s.text for s in picked]) if self.vectors else np.asarray(self.embed([s.text for s in picked]), dtype=np.float32)
+        q = np.asarray(
+            self.embed_query(analysis.question) if self.embed_query else self.embed([analysis.question])[0],
+            dtype=np.float32,
+        )
+        vecs = (
+            self.vectors([s.text for s in picked])
+            if self.vectors
+            else np.asarray(self.embed([s.text for s in picked]), dtype=np.float32)
+        )
         for s, sim in zip(picked, vecs @ q, strict=True):
             s.dense = float(sim)
 
@@ -329,7 +362,9 @@ class Scorer:
         score = W_DENSE * s.dense + W_LEX * s.lex + W_ASKED * s.asked + W_NAMES * s.names
         intent = analysis.intent
         if intent == Intent.QUANTITY or (intent == Intent.FACT and analysis.asked):
-            score += W_FIGURE * (1.0 if s.figures else 0.0) * (0.5 + 0.5 * s.asked) - (W_NO_FIGURE if not s.figures else 0.0)
+            score += W_FIGURE * (1.0 if s.figures else 0.0) * (0.5 + 0.5 * s.asked) - (
+                W_NO_FIGURE if not s.figures else 0.0
+            )
         if intent == Intent.HOW and _HOW_CUE.search(s.text):
             score += W_CUE
         if intent in (Intent.LOOKUP, Intent.ABOUT, Intent.LIST, Intent.SUMMARY, Intent.COMPARE, Intent.HOW):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from rag.intent import Analysis, Intent, surface
 from rag.generators.extractive.evidence import Paper, Sentence
+from rag.intent import Analysis, Intent, surface
 
 MIN_TOPIC_SIMILARITY = 0.30
 MIN_TOPIC_COVERAGE = 0.35
@@ -31,18 +31,32 @@ DETAILS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
     ("the batch size", re.compile(r"\bbatch[- ]sizes?\b", re.I), re.compile(r"\bbatch[- ]sizes?\b", re.I)),
     (
         "the hardware",
-        re.compile(r"\b(which|what) (gpus?|tpus?|hardware|accelerators?|a100s?|h100s?|v100s?)\b|\bon (what|which) (gpu|hardware|device)|\bhow many gpus\b|\bgpu (model|type)\b", re.I),
-        re.compile(r"\b(gpus?|tpus?|a100s?|h100s?|v100s?|accelerators?|raspberry|jetson|cpus?|hardware|devices?)\b", re.I),
+        re.compile(
+            r"\b(which|what) (gpus?|tpus?|hardware|accelerators?|a100s?|h100s?|v100s?)\b|\bon (what|which) (gpu|hardware|device)|\bhow many gpus\b|\bgpu (model|type)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(gpus?|tpus?|a100s?|h100s?|v100s?|accelerators?|raspberry|jetson|cpus?|hardware|devices?)\b", re.I
+        ),
     ),
     (
         "the training time",
-        re.compile(r"\b(how long (did|does|was|to) .*train|training (time|duration|hours|days)|wall[- ]clock|gpu[- ]hours)\b", re.I),
+        re.compile(
+            r"\b(how long (did|does|was|to) .*train|training (time|duration|hours|days)|wall[- ]clock|gpu[- ]hours)\b",
+            re.I,
+        ),
         re.compile(r"\b(hours?|days?|minutes?|wall[- ]clock|gpu[- ]hours|training time)\b", re.I),
     ),
     (
         "a date",
-        re.compile(r"\b(what|which) (year|month|date)\b|\bwhen (was|were|did) .*(published|released|submitted|appear)|\brelease date\b", re.I),
-        re.compile(r"\b(19|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november|december)\b", re.I),
+        re.compile(
+            r"\b(what|which) (year|month|date)\b|\bwhen (was|were|did) .*(published|released|submitted|appear)|\brelease date\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(19|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november|december)\b",
+            re.I,
+        ),
     ),
     ("the licence", re.compile(r"\blicen[cs]e[ds]?\b", re.I), re.compile(r"\blicen[cs]e", re.I)),
     (

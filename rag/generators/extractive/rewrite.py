@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 # The openers seen most in the bundled abstracts (counted over their first clauses), in general forms.
 _OPENER = re.compile(
     r"^(?:(?:however|moreover|furthermore|additionally|in addition|also|thus|therefore|hence|consequently|"
@@ -39,7 +38,10 @@ _OPENER = re.compile(
     re.I,
 )
 _METHOD_NOUN = r"(?:method|approach|model|framework|algorithm|technique|system|architecture|scheme|strategy|pipeline|procedure|network|design|formulation|solution|estimator|objective|loss|benchmark|dataset|library|tool)"
-_OUR_METHOD = re.compile(rf"\b(?:our|the proposed|this proposed|the presented|our proposed|our new|our novel)\s+((?:[\w-]+\s+){{0,2}}?){_METHOD_NOUN}s?\b", re.I)
+_OUR_METHOD = re.compile(
+    rf"\b(?:our|the proposed|this proposed|the presented|our proposed|our new|our novel)\s+((?:[\w-]+\s+){{0,2}}?){_METHOD_NOUN}s?\b",
+    re.I,
+)
 _THIS_METHOD = re.compile(rf"^(?:this|the proposed|such an?)\s+(?:new\s+|novel\s+)?{_METHOD_NOUN}\b", re.I)
 _THIS_PAPER = re.compile(r"\b(?:this|the present|the current|our) (?:paper|work|study|article|note|manuscript)\b", re.I)
 _WE = re.compile(r"\b[Ww]e\b")
@@ -72,14 +74,20 @@ def drop_openers(sentence: str) -> str:
 
 
 def resolve_references(sentence: str, method: str | None, short: str | None) -> str:
-    """"we" -> "the authors", "our method" -> `method` (or "their method"), "this paper" -> "the <short> paper"."""
+    """ "we" -> "the authors", "our method" -> `method` (or "their method"), "this paper" -> "the <short> paper"."""
     text = sentence
     if method:
         text = _OUR_METHOD.sub(method, text)
         text = _THIS_METHOD.sub(method, text)
     else:
-        text = _OUR_METHOD.sub(lambda m: f"their {m.group(0).split()[-1]}" if m.group(0).lower().startswith("our") else m.group(0), text)
-    paper = "the paper" if not short else (f"the {short} paper" if not short.lower().startswith("the ") else f"{short[:1].lower()}{short[1:]} paper")
+        text = _OUR_METHOD.sub(
+            lambda m: f"their {m.group(0).split()[-1]}" if m.group(0).lower().startswith("our") else m.group(0), text
+        )
+    paper = (
+        "the paper"
+        if not short
+        else (f"the {short} paper" if not short.lower().startswith("the ") else f"{short[:1].lower()}{short[1:]} paper")
+    )
     text = _THIS_PAPER.sub(paper, text)
     text = _WE.sub(lambda m: "The authors" if m.start() == 0 else "the authors", text)
     text = _OUR.sub(lambda m: "Their" if m.start() == 0 else "their", text)

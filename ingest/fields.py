@@ -103,8 +103,8 @@ def author_names(value: Any) -> tuple[str, ...]:
     """Names from a list (of strings, {"name": ...} objects, or [last, first] pairs) or from one string.
 
     A string is split on ";" when it has one (Zotero, Scopus, Web of Science: "Vaswani, Ashish; Shazeer, Noam"),
-    else on " and " and "," ("A. Vaswani, N. Shazeer and N. Parmar", arXiv's `authors`). Each "Last, First"
-    becomes "First Last".
+    else on " and " and "," ("A. Vaswani, N. Shazeer and N. Parmar", arXiv's `authors`), except a lone
+    "Last, First" (one comma after a one-word surname). Each "Last, First" becomes "First Last".
     """
     if isinstance(value, (list, tuple)):
         names = [_one_name(v) for v in value]
@@ -112,6 +112,8 @@ def author_names(value: Any) -> tuple[str, ...]:
         text = clean_text(value)
         if ";" in text:
             parts = text.split(";")
+        elif text.count(",") == 1 and " " not in text.split(",")[0].strip() and " and " not in text:
+            parts = [text]  # one "Last, First" (Zotero's single author), not two names
         else:
             parts = [p for chunk in re.split(r",? and ", text) for p in chunk.split(",")]
         names = [_one_name(p) for p in parts]

@@ -22,7 +22,7 @@ from ingest.formats.base import Format, RawRecord, Sample, norm_key, split_lines
 COLUMNS: dict[str, tuple[str, ...]] = {
     "title": ("title", "document title", "article title", "ti", "primary title"),
     "abstract": ("abstract", "abstract note", "ab"),
-    "authors": ("authors", "author", "author full names", "af", "au", "creators"),
+    "authors": ("author full names", "af", "authors", "author", "au", "creators"),
     "date": ("date", "publication date", "published", "pd"),
     "year": ("publication year", "year", "py"),
     "arxiv_id": ("arxiv id", "arxiv", "eprint", "id"),

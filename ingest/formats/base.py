@@ -18,7 +18,7 @@ MAX_TITLE_CHARS = 500
 MAX_ABSTRACT_CHARS = 20_000
 # The canonical fields a format maps its own names to, and that `field_map` (`--map`) may name.
 FIELDS = ("title", "abstract", "authors", "date", "year", "month", "arxiv_id", "doi", "url", "categories", "listed")
-# Fields whose value must be text when present; numbers are accepted (as written) for ids and dates.
+# Fields whose value must be text when present (numbers are read as written for ids, years and dates).
 _TEXT_FIELDS = {"title", "abstract", "url", "doi", "listed"}
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -152,7 +152,7 @@ def _pick(data: Mapping[str, Any], names: Sequence[str]) -> tuple[str | None, An
 
 
 def _text(path: Path, line: int, name: str, value: Any) -> str | None:
-    if value is not None and not isinstance(value, (str, int, float)) or isinstance(value, bool):
+    if value is not None and not isinstance(value, str):
         raise ParseError(path, line, f'"{name}" must be a string, got {type(value).__name__}')
     text = fv.text_of(value)
     if text is not None:

@@ -10,7 +10,16 @@ from typing import Any
 from ingest.records import clean_text
 
 # What exports put where an abstract is missing (Scopus writes "[No abstract available]").
-PLACEHOLDER_ABSTRACTS = {"", "n/a", "na", "none", "null", "no abstract", "no abstract available", "abstract not available"}
+PLACEHOLDER_ABSTRACTS = {
+    "",
+    "n/a",
+    "na",
+    "none",
+    "null",
+    "no abstract",
+    "no abstract available",
+    "abstract not available",
+}
 
 _NEW_ARXIV = r"\d{4}\.\d{4,5}"
 _OLD_ARXIV = r"[a-z][a-z\-]*(?:\.[A-Za-z]{2})?/\d{7}"
@@ -86,10 +95,7 @@ def _one_name(value: Any) -> str | None:
         value = value.get("name") or " ".join(str(value[k]) for k in ("given", "family") if value.get(k))
     if isinstance(value, (list, tuple)):  # arXiv's authors_parsed: [last, first, suffix]
         parts = [str(p).strip() for p in value if isinstance(p, str) and p.strip()]
-        if len(parts) >= 2:
-            value = " ".join([parts[1], parts[0], *parts[2:]])
-        else:
-            value = parts[0] if parts else None
+        value = " ".join([parts[1], parts[0], *parts[2:]]) if len(parts) >= 2 else parts[0] if parts else None
     name = text_of(value)
     if not name:
         return None
@@ -167,7 +173,7 @@ def month_number(value: Any) -> int | None:
 
 
 def arxiv_id(value: Any) -> str | None:
-    """"arXiv:2401.01234v2", "https://arxiv.org/abs/2401.01234", "hep-th/9901001" -> the id without version."""
+    """ "arXiv:2401.01234v2", "https://arxiv.org/abs/2401.01234", "hep-th/9901001" -> the id without version."""
     text = text_of(value)
     if not text:
         return None
@@ -176,7 +182,7 @@ def arxiv_id(value: Any) -> str | None:
 
 
 def doi(value: Any) -> str | None:
-    """"https://doi.org/10.1145/X" or "doi:10.1145/X" -> "10.1145/x" (DOIs are case-insensitive)."""
+    """ "https://doi.org/10.1145/X" or "doi:10.1145/X" -> "10.1145/x" (DOIs are case-insensitive)."""
     text = text_of(value)
     m = _DOI.match(text) if text else None
     return m.group(1).lower().rstrip(".") if m else None

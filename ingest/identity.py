@@ -223,9 +223,7 @@ def _discriminator(rs: Sequence[SourceRecord]) -> str:
     return "a" + hashlib.sha1(words.encode()).hexdigest()[:8]
 
 
-def assign_ids(
-    groups: Sequence[Sequence[SourceRecord]], known_ids: Mapping[RecordKey, str] | None = None
-) -> list[str]:
+def assign_ids(groups: Sequence[Sequence[SourceRecord]], known_ids: Mapping[RecordKey, str] | None = None) -> list[str]:
     """A paper id per group: the id its records already had in the index (`known_ids`), else the title id,
     else (when different papers share the title) the title id plus a discriminator."""
     known = known_ids or {}

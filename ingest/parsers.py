@@ -113,9 +113,7 @@ def parse_field_map(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def parse_file(
-    path: str | Path, *, field_map: Mapping[str, str] | None = None, strict: bool = False
-) -> ParsedFile:
+def parse_file(path: str | Path, *, field_map: Mapping[str, str] | None = None, strict: bool = False) -> ParsedFile:
     """Read one file in whatever supported format it is in.
 
     `field_map` names the file's own field (CSV column, or dotted JSON path) for canonical fields, ahead of

@@ -47,7 +47,9 @@ def detect(sample: Sample) -> Format:
             return f
     names = ", ".join(EXTENSIONS)
     raise ParseError(
-        sample.path, None, f"unsupported file type {sample.suffix or '(none)'} and content of no known format; use {names}"
+        sample.path,
+        None,
+        f"unsupported file type {sample.suffix or '(none)'} and content of no known format; use {names}",
     )
 
 

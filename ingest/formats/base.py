@@ -190,7 +190,7 @@ def to_source_record(
     data = raw.data
     values: dict[str, Any] = {}
     for name in FIELDS:
-        used, value = _pick(data, names[name])
+        _used, value = _pick(data, names[name])
         if name in _TEXT_FIELDS:
             value = _text(path, line, name, value)
         values[name] = value

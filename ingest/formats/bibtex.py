@@ -29,9 +29,7 @@ def _entry_fields(entry: Entry) -> dict[str, Any]:
 
 
 def _read(sample: Sample) -> list[RawRecord]:
-    library = bibtexparser.parse_string(
-        sample.text, append_middleware=[mw.SeparateCoAuthors(), mw.SplitNameParts()]
-    )
+    library = bibtexparser.parse_string(sample.text, append_middleware=[mw.SeparateCoAuthors(), mw.SplitNameParts()])
     for block in library.failed_blocks:
         if isinstance(block, DuplicateBlockKeyBlock):
             continue  # two entries with one citation key are still two records; identity decides

@@ -15,7 +15,8 @@ _START = re.compile(r"^TY  - ")
 
 
 def _sniff(sample: Sample) -> bool:
-    return bool(_START.match(sample.head))
+    # rispy's own writer puts a record number ("1.") above each record
+    return any(_START.match(line) for line in sample.head.split("\n")[:3])
 
 
 class _LineTrackingParser(rispy.RisParser):
@@ -37,7 +38,7 @@ def _read(sample: Sample) -> list[RawRecord]:
     parser = _LineTrackingParser()
 
     def numbered() -> Iterator[str]:
-        for parser.lineno, line in enumerate(lines, start=1):  # noqa: B020 - the parser reads the counter
+        for parser.lineno, line in enumerate(lines, start=1):
             yield line
 
     records = parser.parse_lines(numbered())

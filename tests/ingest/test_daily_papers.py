@@ -16,6 +16,7 @@ def parse_daily_papers(path: Path) -> list:
     assert parsed.format == "daily-papers-dump"
     return parsed.records
 
+
 EXPECTED_RECORDS = {
     "000_a9aabe229f134cb9.txt": 58,
     "001_bf2de4deb3b23c5a.txt": 72,

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ingest import ParseError, load_papers, parse_field_map, parse_file
 from ingest.formats import FORMATS
@@ -110,7 +112,9 @@ def test_ris_through_rispy_with_record_lines():
 
 
 def test_ris_record_without_end_tag_is_fatal_at_its_start(tmp_path):
-    path = _write(tmp_path, "cut.ris", (FIXTURES / "library.ris").read_text() + f"TY  - JOUR\nTI  - Cut\nAB  - {ABSTRACT}\n")
+    path = _write(
+        tmp_path, "cut.ris", (FIXTURES / "library.ris").read_text() + f"TY  - JOUR\nTI  - Cut\nAB  - {ABSTRACT}\n"
+    )
     with pytest.raises(ParseError) as info:
         parse_file(path)
     assert info.value.line == 24 and "no end tag" in info.value.reason
@@ -200,3 +204,49 @@ def test_every_format_is_in_the_registry_with_an_example():
     assert len(names) == len(set(names))
     assert set(names) >= {"json", "hf-daily-papers", "semantic-scholar", "arxiv-snapshot", "csv", "bibtex", "ris"}
     assert all(f.example and f.extensions for f in FORMATS)
+
+
+FRAGMENTS = st.sampled_from(
+    [
+        "@article{k,",
+        "@misc(",
+        "title = {",
+        "abstract = {" + ABSTRACT,
+        "}",
+        "},",
+        "=",
+        "\n",
+        "TY  - JOUR",
+        "ER  - ",
+        "AB  - " + ABSTRACT,
+        "TI  - T",
+        '{"paper": {',
+        '"summary": "x"',
+        '"paperId": 1',
+        "[",
+        "]",
+        ",",
+        "\t",
+        '"',
+        "%",
+    ]
+) | st.text(max_size=20)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(FRAGMENTS, max_size=25), suffix=st.sampled_from([".bib", ".ris", ".json", ".txt", ".tsv", ""]))
+def test_fuzzed_files_in_every_format_give_records_or_a_parse_error_naming_a_line(parts, suffix):
+    import tempfile
+
+    data = "".join(parts)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"fuzz{suffix}"
+        path.write_text(data, encoding="utf-8", errors="surrogatepass")
+        n_lines = data.count("\n") + data.count("\r") + 1
+        try:
+            result = load_papers([path])
+        except ParseError as exc:
+            assert exc.line is None or 1 <= exc.line <= n_lines
+            assert exc.reason and "\n" not in exc.reason
+            return
+        assert result and all(p.title and p.abstract and p.paper_id for p in result)

@@ -13,7 +13,9 @@ import pytest
 from ingest import SourceRecord, build_papers, bundled_corpus, load_papers, merge_records, paper_id_for
 from ingest.identity import record_key
 
-ABSTRACT = "We study a toy problem in some depth. Our method improves the baseline by a wide margin on three benchmarks."
+ABSTRACT = (
+    "We study a toy problem in some depth. Our method improves the baseline by a wide margin on three benchmarks."
+)
 OTHER = "A survey of protein folding with graph networks, covering forty methods and their public benchmarks."
 
 
@@ -111,7 +113,9 @@ def test_bundled_corpus_plus_an_arxiv_export_of_20_of_its_papers_gives_451_paper
 def test_ids_and_papers_do_not_depend_on_file_order(tmp_path):
     files = [
         _jsonl(tmp_path / "a.jsonl", [{"title": "Shared", "abstract": ABSTRACT, "id": "2401.00001"}]),
-        _jsonl(tmp_path / "b.jsonl", [{"title": "shared.", "abstract": ABSTRACT}, {"title": "Shared", "abstract": OTHER}]),
+        _jsonl(
+            tmp_path / "b.jsonl", [{"title": "shared.", "abstract": ABSTRACT}, {"title": "Shared", "abstract": OTHER}]
+        ),
         _jsonl(tmp_path / "c.jsonl", [{"title": "Solo", "abstract": OTHER, "doi": "10.1/x"}]),
     ]
     seen = set()
@@ -175,12 +179,16 @@ def test_a_paper_is_recomputed_from_every_files_records_so_one_file_cannot_erase
     arxiv_v1 = rec("Fast Nets", source="arxiv.jsonl", format="arxiv-snapshot", arxiv_id="2401.1", date="2024-01")
     stored = {r.source: [SourceRecord.from_json(r.to_json())] for r in (dump, arxiv_v1)}
     assert stored["arxiv.jsonl"] == [arxiv_v1]
-    arxiv_v2 = rec("Fast Nets", source="arxiv.jsonl", line=7, format="arxiv-snapshot", arxiv_id="2401.1", date="2024-01-09")
+    arxiv_v2 = rec(
+        "Fast Nets", source="arxiv.jsonl", line=7, format="arxiv-snapshot", arxiv_id="2401.1", date="2024-01-09"
+    )
     assert arxiv_v2.fingerprint != arxiv_v1.fingerprint
     stored["arxiv.jsonl"] = [arxiv_v2]  # re-ingest of that one file
     [paper], _ = build_papers(r for rs in stored.values() for r in rs)
     assert paper.sources == ["dump.txt", "arxiv.jsonl"] and paper.date == "2024-01-09"
-    moved = rec("Fast Nets", source="arxiv.jsonl", line=99, format="arxiv-snapshot", arxiv_id="2401.1", date="2024-01-09")
+    moved = rec(
+        "Fast Nets", source="arxiv.jsonl", line=99, format="arxiv-snapshot", arxiv_id="2401.1", date="2024-01-09"
+    )
     assert moved.fingerprint == arxiv_v2.fingerprint  # moving a record inside its file changes nothing
 
 

@@ -56,6 +56,8 @@ def text_of(value: Any) -> str | None:
 def lookup(record: Mapping[str, Any], path: str) -> Any:
     """`paper.title` -> record["paper"]["title"]; `authors[].name` -> [a["name"] for a in record["authors"]];
     `versions[0].created` -> the first element's field. Missing steps give None."""
+    if "." not in path and "[" not in path:  # the common case, kept cheap: it runs ~15 times per record
+        return record.get(path) if isinstance(record, Mapping) else None
     value: Any = record
     for step in path.split("."):
         if value is None:

@@ -184,7 +184,7 @@ def merge_records(records: Sequence[SourceRecord], paper_id: str = "") -> tuple[
     longest = max(len(r.abstract) for r in ranked)
     best = next(r for r in ranked if len(r.abstract) >= 0.8 * longest)
     warnings = []
-    odd = [r for r in ranked if not abstracts_match(r.abstract, best.abstract)]
+    odd = [r for r in ranked if r.abstract != best.abstract and not abstracts_match(r.abstract, best.abstract)]
     if odd:
         places = ", ".join(f"{r.source}:{r.line}" for r in odd)
         warnings.append(
@@ -230,7 +230,7 @@ def assign_ids(groups: Sequence[Sequence[SourceRecord]], known_ids: Mapping[Reco
     ids: list[str | None] = [None] * len(groups)
     claimed: set[str] = set()
     order = sorted(range(len(groups)), key=lambda g: sorted(_order(r) for r in groups[g]))
-    for g in order:
+    for g in order if known else ():
         votes = Counter(known[k] for r in groups[g] if (k := record_key(r)) in known)
         for pid, _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
             if pid not in claimed:

@@ -21,6 +21,9 @@ _LATEX_HINT = re.compile(r"[\\$]|\{")
 
 def clean_text(text: str) -> str:
     """Collapse whitespace and strip; the canonical form of any title or abstract."""
+    # Fast path for text that is already clean: printable text holds no whitespace but U+0020.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return _WS.sub(" ", text).strip()
 
 
@@ -45,6 +48,7 @@ def latex_to_text(text: str) -> str:
         return text
 
 
+@lru_cache(maxsize=262_144)
 def normalise_title(title: str) -> str:
     """Case-, accent-, punctuation- and LaTeX-insensitive form of a title, used to derive ids and to match titles.
 

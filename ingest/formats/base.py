@@ -29,7 +29,7 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise ParseError(path, None, f"cannot read file ({exc.strerror or exc})") from exc
-    if not data.strip():
+    if not data or data.isspace():
         raise ParseError(path, 1, "empty file, no papers in it")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ParseError(path, 1, "the file is UTF-16; re-save it as UTF-8")

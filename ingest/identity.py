@@ -10,9 +10,12 @@ incremental ingest of one file cannot lose what another file contributed (phase 
     source_records(source TEXT, fingerprint TEXT, paper_id TEXT, line INT, record_json TEXT,
                    PRIMARY KEY (source, fingerprint))
 
-Ingesting files F: parse F; load the stored records of every other file; run `build_papers` over the union
-with `known_ids` = {(source, fingerprint): paper_id} from the table; replace F's rows; re-embed the papers
-whose `content_hash` changed; drop papers no record names any more.
+Ingesting files F: parse F (all of it, before any write); load the stored records of every other file;
+run `build_papers` over the union with `known_ids` = {(source, fingerprint): paper_id} from the table;
+replace F's rows; re-embed only the papers whose `content_hash` changed (an unchanged file changes no
+fingerprint, so nothing is written); delete papers no record names any more. The papers table then also
+needs the merged `doi`, `arxiv_id`, `author_names` (JSON list), `categories` (JSON list), `source_labels`
+(JSON list) and the ISO `date`, and `content_hash` should cover them.
 
 Matching (one paper = one entry)
 --------------------------------

@@ -135,6 +135,8 @@ def parse_file(path: str | Path, *, field_map: Mapping[str, str] | None = None, 
             parsed.skipped.append(got)
         else:
             parsed.records.append(got)
+    if not parsed.records and not parsed.skipped:
+        raise ParseError(path, None, "no records found")
     if not parsed.records:
         first = parsed.skipped[0]
         raise ParseError(

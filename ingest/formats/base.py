@@ -248,13 +248,18 @@ def to_source_record(
 
 def describe_keys(records: Sequence[Mapping[str, Any]], limit: int = 12) -> str:
     """The field names found in the first records, nested ones dotted ("paper.title"), for error messages."""
+
+    def shown(key: Any) -> str:  # a key is input: one line, bounded, control characters escaped
+        text = str(key)
+        return text if text.isprintable() and len(text) <= 40 else repr(text[:40])
+
     seen: dict[str, None] = {}
     for rec in records[:5]:
         for key, value in rec.items():
-            seen[str(key)] = None
+            seen[shown(key)] = None
             if isinstance(value, Mapping):
                 for inner in list(value)[:8]:
-                    seen[f"{key}.{inner}"] = None
+                    seen[f"{shown(key)}.{shown(inner)}"] = None
     names = list(seen)
     more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
     return (", ".join(names[:limit]) or "none") + more

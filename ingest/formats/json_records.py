@@ -121,9 +121,9 @@ def json_read(sample: Sample) -> list[RawRecord]:
     """The sample's JSON records (parsed once); a syntax error raises ParseError at its line."""
     got = sample.json
     if isinstance(got, ParseError):
-        if got.reason == "not JSON":
-            return read_json(sample.path, sample.text)  # gives the precise syntax error
-        raise got
+        if got.reason != "not JSON":
+            raise got
+        got = read_json(sample.path, sample.text)  # gives the precise syntax error
     if not got:
         raise ParseError(sample.path, None, "no records found")
     return got

@@ -250,3 +250,11 @@ def test_fuzzed_files_in_every_format_give_records_or_a_parse_error_naming_a_lin
             assert exc.reason and "\n" not in exc.reason
             return
         assert result and all(p.title and p.abstract and p.paper_id for p in result)
+
+
+def test_field_names_echoed_in_an_unknown_shape_error_stay_on_one_short_line(tmp_path):
+    path = _write(tmp_path, "odd.jsonl", json.dumps({"line\nbreak": 1, "x" * 500: 2}) + "\n")
+    with pytest.raises(ParseError) as info:
+        parse_file(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400 + len(str(path))
+    assert "'line\\nbreak'" in str(info.value)

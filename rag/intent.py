@@ -215,7 +215,7 @@ def salient_terms(question: str) -> list[str]:
             continue
         if tok.upper() in GENERIC_ACRONYMS or tok.upper().rstrip("S") in GENERIC_ACRONYMS:
             continue
-        if re.fullmatch(r"\d{1,3}(\.\d+)?[%x]?|(19|20)\d\d|\d+(st|nd|rd|th)", tok, re.I):
+        if re.fullmatch(r"\d{1,3}(\.\d+)?[%x]?|(19|20)\d\d|\d+(st|nd|rd|th)|\d+x\d+|\d+[KMB]?", tok, re.I):
             continue  # a bare figure or a year is not a name
         if len(tok) >= 2:
             terms.append(tok)

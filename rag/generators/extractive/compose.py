@@ -72,57 +72,61 @@ def trim(text: str, max_words: int) -> str:
     return head.rstrip(" ,;:-") + "…"
 
 
-def figure_phrases(text: str, keys: set[str], limit: int = 3) -> list[str]:
-    """Short phrases around the figures of a sentence ("up to 7.8x speed-up in inference", "200B tokens"):
-    the figure with its qualifier and unit and a few following words; only figures near `keys` (stemmed
-    words of the question) unless none is."""
+_QUALIFIERS = frozenset(
+    "up to more than over about around nearly almost approximately roughly least at only under less ~ as much many "
+    "few between from".split()
+)
+_PHRASE_STOP = frozenset("and while which whereas respectively compared but with when that than".split())
+# A phrase does not end on a word that needs more after it ("... certified coverage on", "... ranging from").
+_DANGLING_END = frozenset("on in of from for to by at with as the a an ranging using over than".split())
+_RANGE = re.compile(r"\b(between|from)\s+(\S*\d\S*)\s+(and|to)\s+(\S*\d\S*)(\s+[A-Za-z-]+)?", re.I)
+
+
+def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
+    """Short phrases around the figures of a sentence ("up to 7.8x speed-up in inference", "200B tokens",
+    "between 1.12x and 20.21x faster"): the figure with its qualifier, unit and a few following words, cut at a
+    clause break and never ending on a preposition; only figures near `keys` (stemmed words of the question)
+    unless none is; phrases that overlap an earlier one are left out."""
     words = text.split()
-    qual = {
-        "up",
-        "to",
-        "more",
-        "than",
-        "over",
-        "about",
-        "around",
-        "nearly",
-        "almost",
-        "approximately",
-        "roughly",
-        "least",
-        "at",
-        "only",
-        "by",
-        "under",
-        "less",
-        "~",
-        "as",
-        "much",
-        "many",
-        "few",
-    }
-    stop = {"and", "while", "which", "whereas", "respectively", "compared", "but", "with", "when", "that", "than"}
-    found: list[tuple[bool, str]] = []
+    found: list[tuple[bool, str, int, int]] = []
+    taken: set[int] = set()
+    for m in _RANGE.finditer(text):  # "between 1.12x and 20.21x faster": one phrase, not two
+        a, b = len(text[: m.start()].split()), len(text[: m.end()].split())
+        phrase = m.group(0).strip(" ,;:.()")
+        window = set(tokenize(" ".join(words[max(0, a - 6) : b + 6])))
+        found.append((bool(window & keys), phrase, a, b))
+        taken |= set(range(a, b))
     for i, w in enumerate(words):
-        if not re.match(r"^[~(]?\d", w) or not numbers(w.strip("(~")) or re.match(r"^\(?(19|20)\d\d\)?[,.;]?$", w):
+        if i in taken or not re.match(r"^[~(+]?\d", w) or not numbers(w.strip("(~+")):
             continue
+        if re.match(r"^\(?(19|20)\d\d\)?[,.;]?$", w):
+            continue  # a year
         start = i
-        while start > 0 and words[start - 1].lower() in qual and i - start < 3:
+        while start > 0 and words[start - 1].lower() in _QUALIFIERS and i - start < 3:
             start -= 1
         end = i + 1
         while end < len(words) and end - i <= 5:
-            raw = words[end - 1]
-            if raw[-1:] in ",;:)" or raw.endswith("."):
-                break
-            if words[end].lower().strip(",.;:") in stop:
+            nxt = words[end].lower().strip(",.;:")
+            if (
+                words[end - 1][-1:] in ",;:)"
+                or words[end - 1].endswith(".")
+                or nxt in _PHRASE_STOP
+                or nxt[:1].isdigit()
+            ):
                 break
             end += 1
-        while start < i and words[start].lower() in ("by", "to", "as", "at"):
+        while end - 1 > i and words[end - 1].lower().strip(",.;:") in _DANGLING_END:
+            end -= 1
+        while start < i and words[start].lower() in ("by", "to", "as", "at", "from", "between"):
             start += 1  # "by 29%" reads as "29%"
+        if any(k in taken for k in range(start, end)):
+            continue
+        taken |= set(range(start, end))
         phrase = " ".join(words[start:end]).strip(" ,;:.()")
         window = set(tokenize(" ".join(words[max(0, i - 6) : i + 6])))
-        found.append((bool(window & keys), phrase))
-    near = [p for ok, p in found if ok] or [p for _, p in found[:1]]
+        found.append((bool(window & keys), phrase, start, end))
+    found.sort(key=lambda f: f[2])
+    near = [p for ok, p, _, _ in found if ok] or [p for _, p, _, _ in found[:1]]
     return list(dict.fromkeys(near))[:limit]
 
 

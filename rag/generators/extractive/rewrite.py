@@ -76,13 +76,17 @@ def drop_openers(sentence: str) -> str:
 def resolve_references(sentence: str, method: str | None, short: str | None) -> str:
     """ "we" -> "the authors", "our method" -> `method` (or "their method"), "this paper" -> "the <short> paper"."""
     text = sentence
+
+    def ours(m: re.Match[str]) -> str:
+        # "our method" is the method; "our proposed models" (plural) are its instances: "their proposed models"
+        phrase = m.group(0)
+        if method and not phrase.endswith("s") and len(phrase.split()) <= 3:
+            return method
+        return re.sub(r"^[Oo]ur\b", "their", phrase)
+
+    text = _OUR_METHOD.sub(ours, text)
     if method:
-        text = _OUR_METHOD.sub(method, text)
         text = _THIS_METHOD.sub(method, text)
-    else:
-        text = _OUR_METHOD.sub(
-            lambda m: f"their {m.group(0).split()[-1]}" if m.group(0).lower().startswith("our") else m.group(0), text
-        )
     paper = (
         "the paper"
         if not short
@@ -90,9 +94,20 @@ def resolve_references(sentence: str, method: str | None, short: str | None) -> 
     )
     text = _THIS_PAPER.sub(paper, text)
     text = _WE.sub(lambda m: "The authors" if m.start() == 0 else "the authors", text)
+    # a single author's "I include a notebook" -> "The author includes a notebook"
+    text = re.sub(r"^I (\w+)\b", lambda m: f"The author {_third_person(m.group(1))}", text)
     text = _OUR.sub(lambda m: "Their" if m.start() == 0 else "their", text)
     text = _US.sub("them", text)
     return text[:1].upper() + text[1:] if text else text
+
+
+def _third_person(verb: str) -> str:
+    """ "include" -> "includes", "show" -> "shows", "propose" -> "proposes", "study" -> "studies"."""
+    if verb.endswith(("s", "sh", "ch", "x", "o")):
+        return verb + "es"
+    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
 
 
 # The "×" of "4.5× speedup" was lost when the bundled pages were saved, leaving "4.5times"; shown as "4.5x".

@@ -169,7 +169,7 @@ def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | No
         contrib = contribution(p, analysis)
 
         def key(s: Sentence, p: Paper = p, contrib: Sentence | None = contrib) -> float:
-            bonus = 0.10 * (s is contrib) + 0.08 * bool(s.figures)
+            bonus = 0.10 * (s is contrib) + 0.08 * bool(s.figures) + 0.12 * bool(_OWN_WORK.search(s.text))
             if s.index <= 1 and _BACKGROUND.search(s.text):
                 bonus -= 0.15
             return s.score + bonus

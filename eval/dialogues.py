@@ -7,7 +7,8 @@ answer's citations (`rag.conversation.history_messages`, as the UI passes it).
 
 Scores (`summarise`):
 - dependent turns (`depends: true`): every gold paper cited (`found`); a gold_ref whose earlier answer has no such
-  [n] counts as not found and is listed as `unscorable`;
+  [n] counts as not found and is listed as `unscorable`. `resolved_to_gold` isolates the resolver: the gold papers
+  are among the answer's `about` (the papers the follow-up was resolved to), whatever the answerer then did;
 - topic-switch leaks, on later turns with `depends: false`: a cited paper that was gold in an earlier turn of the
   dialogue and is not gold (nor in `gold_pool`) here;
 - with an LLM (`condense` records): whether each condense prompt held every title the previous answer cited.
@@ -146,7 +147,9 @@ def score_turn(d: Dialogue, i: int, answers: Sequence[Any], golds: Sequence[list
         "leaked": [],
     }
     if turn.depends:
+        about = {normalise_title(t) for t in record["about"]}
         record["found"] = bool(gold) and all(normalise_title(g) in cited_norm for g in gold)
+        record["resolved_to_gold"] = bool(gold) and all(normalise_title(g) in about for g in gold)
         record["unscorable"] = unscorable
     elif i > 0:
         here = {normalise_title(t) for t in [*gold, *turn.gold_pool]}
@@ -217,6 +220,7 @@ def _scores(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "dependent_found": found,
         "dependent_found_rate": _rate(found, len(dependent)),
         "dependent_unscorable": sum(bool(r.get("unscorable")) for r in dependent),
+        "dependent_resolved_to_gold": sum(bool(r.get("resolved_to_gold")) for r in dependent),
         "switch_turns": len(switches),
         "switch_leaks": len(leaks),
         "switch_leak_rate": _rate(len(leaks), len(switches)),
@@ -261,13 +265,13 @@ def report(records: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> str:
         "",
         f"{metrics['dialogues']} dialogues, {metrics['turns']} turns.",
         "",
-        "| kind | dependent turns | gold cited | switch turns | leaks |",
-        "|---|---|---|---|---|",
+        "| kind | dependent turns | gold cited | resolved to gold | switch turns | leaks |",
+        "|---|---|---|---|---|---|",
     ]
     for kind, s in [*metrics["by_kind"].items(), ("**all**", metrics)]:
         lines.append(
             f"| {kind} | {s['dependent_turns']} | {s['dependent_found']} ({s['dependent_found_rate']}) "
-            f"| {s['switch_turns']} | {s['switch_leaks']} |"
+            f"| {s['dependent_resolved_to_gold']} | {s['switch_turns']} | {s['switch_leaks']} |"
         )
     if metrics.get("condense"):
         c = metrics["condense"]

@@ -141,6 +141,9 @@ _SINGULAR = re.compile(
     re.I,
 )
 _PLURAL = re.compile(rf"\b(?:they|them|their|theirs|themselves)\b|\b(?:these|those)\s+{_NOUN}\b", re.I)
+_CLAUSE = re.compile(r"\s(?:and|but|so)\s|[,;:?!]|\s-\s")
+# Names: two capitals or a digit ("FuXi-RTM", "KAT", "GPT-4o"), or a capitalised word inside a sentence ("Hydra").
+_NAMED = re.compile(r"\b[\w+-]*(?:[A-Z][\w+-]*[A-Z0-9]|\d)[\w+-]*|(?<=[a-z,;:] )[A-Z][a-z]{2,}\b")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _NAME = re.compile(r"\b(?:[A-Za-z]*\d[\w.+-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)")
 
@@ -228,11 +231,15 @@ class FollowUpResolver:
         return session.resolve(q, turns)
 
 
-def _novel(term: frozenset[str], known: set[str]) -> bool:
-    """A word the conversation never used: neither it ("cifar-10") nor all of its parts ("cifar", "10")."""
+def _hit(term: frozenset[str], stems: set[str]) -> bool:
+    """Whether a word occurs in `stems`: itself ("cifar-10"), or all of its parts ("cifar", "10")."""
     whole = max(term, key=len)
     parts = term - {whole}
-    return whole not in known and not (parts and parts <= known)
+    return whole in stems or bool(parts and parts <= stems)
+
+
+def _novel(term: frozenset[str], known: set[str]) -> bool:
+    return not _hit(term, known)
 
 
 class _Session:
@@ -247,8 +254,8 @@ class _Session:
     def coverage(self, terms: Sequence[frozenset[str]], paper: PaperRef) -> float:
         """Share of the words (each weighted by its idf) found in the paper: 1 in its title, 1/2 in its abstract."""
         title, full = self.profiles.get(paper.paper_id, (set(), set()))
-        weights = [max(self.idf(s) for s in t) for t in terms]
-        found = sum(w * (1.0 if t & title else 0.5 if t & full else 0.0) for t, w in zip(terms, weights, strict=True))
+        weights = [max(self.idf(s) for s in (t - {max(t, key=len)} or t)) for t in terms]  # a compound: its parts
+        found = sum(w * (1.0 if _hit(t, title) else 0.5 if _hit(t, full) else 0.0) for t, w in zip(terms, weights, strict=True))
         return found / sum(weights) if weights and sum(weights) > 0 else 0.0
 
     def best(self, terms: Sequence[frozenset[str]], papers: Sequence[PaperRef]) -> list[PaperRef]:
@@ -256,7 +263,7 @@ class _Session:
         Words every candidate holds ("detection" after "compare A and B for OOD detection") tell them apart no
         better than silence, so only the others count."""
         if len(papers) > 1:
-            terms = [t for t in terms if not all(t & self.profiles.get(p.paper_id, ((), set()))[1] for p in papers)]
+            terms = [t for t in terms if not all(_hit(t, self.profiles.get(p.paper_id, ((), set()))[1]) for p in papers)]
         scored = sorted(((self.coverage(terms, p), i, p) for i, p in enumerate(papers)), key=lambda s: (-s[0], s[1]))
         if not scored or scored[0][0] < MATCH:
             return []
@@ -376,10 +383,15 @@ class _Session:
                 return self._done(q, "other", rest, m.span(), note)
         return None
 
-    def _matching(self, words: str, turns: list[_Turn]) -> tuple[list[PaperRef], str | None]:
-        """The earlier paper a description fits (latest mention first); ties come back with a note."""
+    def _matching(self, words: str, turns: list[_Turn], strict: bool = False) -> tuple[list[PaperRef], str | None]:
+        """The earlier paper a description fits (latest mention first); ties come back with a note. `strict`
+        (no "back to" cue): every word must be in the paper and one in its title, so that "the collection"
+        or "the dynamic model" in a new question points nowhere."""
         terms = [t for t in _terms(words) if not t <= _GENERIC]
         seen = list(dict.fromkeys(p for t in reversed(turns) for p in [*t.focus, *t.cited]))
+        if strict:
+            seen = [p for p in seen if all(_hit(t, self.profiles.get(p.paper_id, ((), set()))[1]) for t in terms)]
+            seen = [p for p in seen if any(_hit(t, self.profiles.get(p.paper_id, (set(), ()))[0]) for t in terms)]
         top = self.best(terms, seen) if terms else []
         note = f"the question fits {names(top)} equally; the answer covers each" if len(top) > 1 else None
         return top, note
@@ -403,15 +415,17 @@ class _Session:
     def _described(self, q: str, turns: list[_Turn]) -> Resolution | None:
         """ "what does the conformal prediction one report?" -> the earlier paper those words fit."""
         for m in _DESCRIBED.finditer(q):
-            top, note = self._matching(m.group(1), turns)
+            if _PAPER_REQUEST.search(q) or self._own_antecedent(q, m.start(), turns):
+                return None  # "Tell me about Archon, the architecture search framework": Archon, not an old paper
+            top, note = self._matching(m.group(1), turns, strict=True)
             if top:
                 return self._done(q, "description", top, m.span(), note)
         return None
 
     def _both(self, q: str, turns: list[_Turn]) -> Resolution | None:
         m = _BOTH.search(q)
-        if not m or _PAPER_REQUEST.search(q):
-            return None
+        if not m or _PAPER_REQUEST.search(q) or self._own_antecedent(q, m.start(), turns):
+            return None  # "Switch Transformers and DeepSpeed-MoE both target ..." names its own pair
         pair: list[Any] = turns[-1].focus if len(turns[-1].focus) >= 2 else []
         pair = pair or next((listed for t in reversed(turns) if len(listed := self.listed(t)) >= 2), [])
         if not pair:
@@ -427,10 +441,8 @@ class _Session:
         m = _SINGULAR.search(text) or _PLURAL.search(text)
         if not m:
             return None
-        known, named = self.known(turns), _stems(*_NAME.findall(q[: m.start()]))
-        novel = [t for t in _terms(q[: m.start()]) if not t <= _GENERIC and _novel(t, known)]
-        if len(novel) >= 2 or any(t & named for t in novel):
-            return None  # "what is LoRA and how does it work?": the antecedent is in the question itself
+        if self._own_antecedent(q, m.start(), turns):
+            return None
         last = turns[-1]
         if _PLURAL.search(text) and len(last.focus) < 2 and len(named_things := self.enumerated(last)) >= 2:
             return self._done(q, "pronoun", named_things, m.span())  # "they" after "what are A and B?"
@@ -443,6 +455,19 @@ class _Session:
             note = f"“{m.group(0)}” could refer to {names(last.focus)}; the answer covers each (name one to narrow it)"
             return self._done(q, "pronoun", last.focus, m.span(), note)
         return self._done(q, "pronoun", last.focus, m.span())
+
+    def _own_antecedent(self, q: str, at: int, turns: list[_Turn]) -> bool:
+        """Whether a pronoun at `at` refers inside the question: after a name ("How often does FuXi-RTM beat its
+        baseline?"), after new words in an earlier clause ("what is low-rank
+        adaptation and how does it work?"), or in a question asking for papers ("papers whose models explain
+        their predictions")."""
+        if any(not t <= _GENERIC for n in _NAMED.findall(q[:at]) for t in _terms(n)):
+            return True
+        known = self.known(turns)
+        clauses = [c.start() for c in _CLAUSE.finditer(q, 0, at)]
+        novel = [t for t in _terms(q[:at]) if not t <= _GENERIC and _novel(t, known)]
+        in_head = [t for t in _terms(q[: clauses[-1]]) if not t <= _GENERIC and _novel(t, known)] if clauses else []
+        return len(in_head) >= 2 or bool(novel and _PAPER_REQUEST.search(q))
 
     def _ellipsis(self, q: str, turns: list[_Turn]) -> Resolution | None:
         """No referring word: a follow-up only if the question brings no topic of its own."""
@@ -465,4 +490,6 @@ class _Session:
             picked = self.best(terms, seen)
             if len(picked) == 1 and (picked[0] in last.focus or not self.best(terms, last.focus)):
                 return self._done(q, "ellipsis", picked, topic=last.topic)
+        if any(not t <= _GENERIC for n in _NAMED.findall(q) for t in _terms(n)):
+            return None  # it names something, and not one paper of the conversation: it has its own subject
         return self._done(q, "ellipsis", last.focus, topic=last.topic)

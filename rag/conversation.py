@@ -255,7 +255,9 @@ class _Session:
         """Share of the words (each weighted by its idf) found in the paper: 1 in its title, 1/2 in its abstract."""
         title, full = self.profiles.get(paper.paper_id, (set(), set()))
         weights = [max(self.idf(s) for s in (t - {max(t, key=len)} or t)) for t in terms]  # a compound: its parts
-        found = sum(w * (1.0 if _hit(t, title) else 0.5 if _hit(t, full) else 0.0) for t, w in zip(terms, weights, strict=True))
+        found = sum(
+            w * (1.0 if _hit(t, title) else 0.5 if _hit(t, full) else 0.0) for t, w in zip(terms, weights, strict=True)
+        )
         return found / sum(weights) if weights and sum(weights) > 0 else 0.0
 
     def best(self, terms: Sequence[frozenset[str]], papers: Sequence[PaperRef]) -> list[PaperRef]:
@@ -263,7 +265,9 @@ class _Session:
         Words every candidate holds ("detection" after "compare A and B for OOD detection") tell them apart no
         better than silence, so only the others count."""
         if len(papers) > 1:
-            terms = [t for t in terms if not all(_hit(t, self.profiles.get(p.paper_id, ((), set()))[1]) for p in papers)]
+            terms = [
+                t for t in terms if not all(_hit(t, self.profiles.get(p.paper_id, ((), set()))[1]) for p in papers)
+            ]
         scored = sorted(((self.coverage(terms, p), i, p) for i, p in enumerate(papers)), key=lambda s: (-s[0], s[1]))
         if not scored or scored[0][0] < MATCH:
             return []
@@ -339,7 +343,7 @@ class _Session:
             if kind == "both" and len(referents) > 1:
                 name = f"which of {name}" if (phrase or "").lower().startswith("which") else f"both {name}"
             elif (phrase or "").lower() in ("its", "their"):
-                name += "'s"
+                name += "'" if name.endswith("s") else "'s"
             query = q[: span[0]] + name + q[span[1] :]
         elif topic and not any(self.coverage(_terms(n), p) for n in _NAME.findall(q) for p in papers):
             query = f"{topic[-MAX_TOPIC:]} {q}"  # unless the question names the paper itself

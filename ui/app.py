@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag.conversation import history_messages
 from ui import render
 from ui.style import launch_style
 
@@ -33,30 +34,35 @@ Turn = dict[str, Any]  # {"question": str, "answer": Answer dump | None, "partia
 
 
 # ---- conversation state -------------------------------------------------------------------------------------
-def history_of(turns: list[Turn]) -> list[dict[str, str]]:
-    """The conversation as the chain reads it: raw question and answer texts, finished turns only."""
-    history: list[dict[str, str]] = []
+def history_of(turns: list[Turn]) -> list[dict[str, Any]]:
+    """The conversation as the chain reads it: finished turns only, each answer with the papers it cited (so that
+    "it", "the second one" or "[2]" can be resolved)."""
+    history: list[dict[str, Any]] = []
     for t in turns:
         if t.get("answer"):
-            history.append({"role": "user", "content": t["question"]})
-            history.append({"role": "assistant", "content": t["answer"]["answer"]})
+            history += history_messages(t["question"], t["answer"])
     return history
 
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
-    """The chatbot value: HTML we built (everything escaped). Only the latest answer links its [n] markers,
-    because the sources panel shows that answer's cards."""
+    """The chatbot value: HTML we built (everything escaped). Every answer links its [n] markers to its own
+    cards in the sources panel (`render.sources_panel`)."""
     messages: list[dict[str, str]] = []
-    for i, t in enumerate(turns):
+    for i, t in enumerate(turns, start=1):
         messages.append({"role": "user", "content": render.user_html(t["question"])})
         if t.get("error"):
             content = render.error_html(t["error"])
         elif t.get("answer"):
-            content = render.answer_html(t["answer"], linked=i == len(turns) - 1)
+            content = render.answer_html(t["answer"], turn=i)
         else:
             content = render.streaming_html(t.get("partial", ""))
         messages.append({"role": "assistant", "content": content})
     return messages
+
+
+def sources_of(turns: list[Turn], pending: bool = False) -> str:
+    """The sources panel: every answer's cards, the latest shown."""
+    return render.sources_panel([(i, t["question"], t.get("answer")) for i, t in enumerate(turns, start=1)], pending)
 
 
 def llm_configured(settings: Any) -> bool:
@@ -188,7 +194,7 @@ def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
         history = history_of(turns)
         turns = [*turns, {"question": question, "answer": None, "partial": "", "error": None}]
         current = turns[-1]
-        yield "", chat_messages(turns), render.sources_pending(), turns
+        yield "", chat_messages(turns), sources_of(turns, pending=True), turns
         try:
             for piece in assistant.stream(question, history, **answer_options(k, generator)):
                 if isinstance(piece, str):
@@ -201,7 +207,7 @@ def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
             current["error"] = f"Could not answer: {_user_message(exc)}"
         if current["answer"] is None and current["error"] is None:
             current["error"] = "The answering chain ended without an answer."
-        yield "", chat_messages(turns), render.sources_html(current["answer"]), turns
+        yield "", chat_messages(turns), sources_of(turns), turns
 
     return respond
 
@@ -357,8 +363,10 @@ def build_settings_tab(settings: Any) -> SettingsTab:
 def wire_api(assistant: Any) -> None:
     """The named endpoints for gradio_client users: plain JSON in and out."""
 
-    def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        """Answer a question with [n] citations; returns the `rag ask --json` object."""
+    def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Answer a question with [n] citations; returns the `rag ask --json` object. `history` is the conversation
+        so far, `[{"role": "user" | "assistant", "content": str}, ...]`; an assistant entry may carry the papers it
+        cited, `"citations": [{"n", "paper_id", "title"}]`, so that "it" or "the second one" can be resolved."""
         if not (question or "").strip():
             raise gr.Error("question is empty")
         return assistant.ask(question.strip(), history or []).model_dump(mode="json")

@@ -74,7 +74,12 @@ def resolver() -> FollowUpResolver:
 
 MOE_LIST = [
     user("which papers build mixture of experts models?"),
-    answer("MoEfy splits dense layers [1]. RouteNet learns a router [2]. TrimLM removes experts [3].", "moe", "route", "prune"),
+    answer(
+        "MoEfy splits dense layers [1]. RouteNet learns a router [2]. TrimLM removes experts [3].",
+        "moe",
+        "route",
+        "prune",
+    ),
 ]
 
 
@@ -157,7 +162,9 @@ def test_the_words_of_the_question_can_pick_one_of_two_referents(resolver):
     assert [p.paper_id for p in r.papers] == ["route"] and r.note is None
 
 
-@pytest.mark.parametrize("question", ["how fast?", "and on neuromorphic hardware?", "what about energy?", "which datasets?"])
+@pytest.mark.parametrize(
+    "question", ["how fast?", "and on neuromorphic hardware?", "what about energy?", "which datasets?"]
+)
 def test_an_elliptical_question_points_at_the_focus(resolver, question):
     history = [user("how much faster is SpikeBoost?"), answer("SpikeBoost runs 3.1x faster [1].", "snn")]
     r = resolver.resolve(question, history)
@@ -240,7 +247,11 @@ def test_malformed_history_entries_are_skipped(resolver):
         "text",
         {"role": "user", "content": 5},
         user("Tell me about TinyDet"),
-        {"role": "assistant", "content": "x [1] [2]", "citations": [{"n": "one"}, 7, {"n": 2, "paper_id": "tiny", "title": PAPERS["tiny"][0]}]},
+        {
+            "role": "assistant",
+            "content": "x [1] [2]",
+            "citations": [{"n": "one"}, 7, {"n": 2, "paper_id": "tiny", "title": PAPERS["tiny"][0]}],
+        },
     ]
     r = resolver.resolve("how much memory does it need?", history)
     assert [p.paper_id for p in r.papers] == ["tiny"]

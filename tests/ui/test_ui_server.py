@@ -92,8 +92,13 @@ def test_follow_up_question_uses_the_conversation(ui_server):
     assert len(messages) == 4  # both turns are in the conversation
     html = _last_assistant_html(second)
     assert "searched as:" in html and "Switch Transformer" in html  # the follow-up was condensed with history
+    assert "about: <em>Switch Transformers" in html  # the paper the first answer cited, carried in the history
     first_answer = messages[1]["content"][0]["text"]
-    assert '<a class="cite"' not in first_answer  # only the latest answer links to the (latest) cards
+    assert '<a class="cite" href="#src-1-1"' in first_answer  # every answer links to its own cards
+    assert '<a class="cite" href="#src-2-' in html
+    panel = second[2]
+    assert 'id="src-group-1" data-turn="1" hidden' in panel and 'id="src-1-1"' in panel
+    assert 'id="src-group-2" data-turn="2">' in panel  # the latest answer's cards are the ones shown
 
 
 class _SlowFakeAssistant:
@@ -193,4 +198,4 @@ def test_llm_answer_streams_word_by_word(corpus_home, embeddings):
     streamed = [h for h in partial if "rag-streaming" in h]
     assert len(streamed) >= 3, "expected several growing partial answers while the LLM streams"
     assert len(set(streamed)) >= 3
-    assert "single expert" in final and '<a class="cite" href="#src-1"' in final
+    assert "single expert" in final and '<a class="cite" href="#src-1-1"' in final

@@ -199,10 +199,10 @@ def short_name(title: str) -> str:
     return " ".join(words[:12]) + ("…" if len(words) > 12 else "")
 
 
-def names(referents: Sequence[Referent]) -> str:
-    """Short names joined for a sentence: "A", "A and B", "A, B and C"."""
+def names(referents: Sequence[Referent], conjunction: str = "and") -> str:
+    """Short names joined for a sentence: "A", "A and B", "A, B and C" (or "A or B")."""
     parts = [short_name(r.title) if isinstance(r, PaperRef) else r for r in referents]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" {conjunction} " + parts[-1]
 
 
 class FollowUpResolver:
@@ -383,7 +383,7 @@ class _Session:
         for turn in reversed(turns):
             rest = [p for p in self.listed(turn) if p not in focus]
             if len(turn.cited) >= 2 and rest:
-                note = f"“{m.group(0)}” could mean {names(rest)}; the answer covers each" if len(rest) > 1 else None
+                note = f"“{m.group(0)}” could mean {names(rest, 'or')}; each was searched" if len(rest) > 1 else None
                 return self._done(q, "other", rest, m.span(), note)
         return None
 
@@ -397,7 +397,7 @@ class _Session:
             seen = [p for p in seen if all(_hit(t, self.profiles.get(p.paper_id, ((), set()))[1]) for t in terms)]
             seen = [p for p in seen if any(_hit(t, self.profiles.get(p.paper_id, (set(), ()))[0]) for t in terms)]
         top = self.best(terms, seen) if terms else []
-        note = f"the question fits {names(top)} equally; the answer covers each" if len(top) > 1 else None
+        note = f"the question fits {names(top, 'or')} equally; each was searched" if len(top) > 1 else None
         return top, note
 
     def _back_to(self, q: str, turns: list[_Turn]) -> Resolution | None:
@@ -456,7 +456,7 @@ class _Session:
             picked = self.best([t for t in _terms(q) if not t <= _GENERIC], last.focus)
             if len(picked) == 1:
                 return self._done(q, "pronoun", picked, m.span())
-            note = f"“{m.group(0)}” could refer to {names(last.focus)}; the answer covers each (name one to narrow it)"
+            note = f"“{m.group(0)}” could mean {names(last.focus, 'or')}; each was searched (name one to narrow it)"
             return self._done(q, "pronoun", last.focus, m.span(), note)
         return self._done(q, "pronoun", last.focus, m.span())
 

@@ -17,6 +17,8 @@ Scores (`summarise`):
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -204,6 +206,72 @@ def condense_check(prompts: list[str], previous: Any) -> dict[str, Any]:
         "previous_cited": len(titles),
         "titles_in_prompt": sum(" ".join(t.split()) in " ".join(prompt.split()) for t in titles),
     }
+
+
+class RecordingChatModel:
+    """Wraps a chat model (`invoke` only) and keeps the condense prompts it is sent, so a dialogue run on the
+    `openai` path can check what each follow-up's condense step was given."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._prompts: list[str] = []
+        self._lock = threading.Lock()
+
+    def invoke(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+        text = "\n".join(m[1] if isinstance(m, tuple) else str(getattr(m, "content", m)) for m in messages)
+        if "<conversation>" in text and "Standalone question:" in text:
+            with self._lock:
+                self._prompts.append(text)
+        return self.model.invoke(messages, *args, **kwargs)
+
+    def take_condense_prompts(self) -> list[str]:
+        with self._lock:
+            taken, self._prompts = self._prompts, []
+        return taken
+
+
+def run_file(
+    path: str | Path,
+    out: str | Path,
+    *,
+    settings: Any = None,
+    generator: str | None = None,
+    k: int | None = None,
+    kinds: Sequence[str] | None = None,
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """`rag eval dialogues`: load, check the gold titles against the index, run, write, return the metrics."""
+    from rag.assistant import Assistant
+    from rag.generators.llm import make_chat_model
+    from rag.settings import Settings
+
+    dialogues = load_dialogues(path)
+    if kinds:
+        dialogues = [d for d in dialogues if d.kind in kinds]
+    dialogues = dialogues[:limit] if limit else dialogues
+    base = (settings or Settings()).with_overrides(generator=generator, k=k)
+    recorder = RecordingChatModel(make_chat_model(base, max_retries=0)) if base.resolved_generator == "openai" else None
+    assistant = Assistant(base, llm=recorder)
+    assistant.index.check_health()
+    check_titles(dialogues, [p.title for p in assistant.index.papers().values()], Path(path).name)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(dialogues), desc="dialogues", unit="dialogue", file=sys.stderr, leave=False)
+    records = run_dialogues(
+        assistant,
+        dialogues,
+        condense_prompts=recorder.take_condense_prompts if recorder else None,
+        progress=(lambda done, total: bar.update(done - bar.n)) if bar else None,
+    )
+    if bar:
+        bar.close()
+    metrics = summarise(records)
+    metrics["settings"] = base.public_dict()
+    write_run(Path(out), records, metrics)
+    return metrics
 
 
 def _rate(num: int, den: int) -> float | None:

@@ -99,6 +99,11 @@ _SUBJECT = re.compile(
     r"summari[sz]e|how do(?:es)?)\s+(.+)",
     re.I,
 )
+_LISTING = re.compile(
+    r"^(?:compare|contrast|what (?:are|do)|tell me (?:more )?about|explain|describe|summari[sz]e|"
+    r"how do(?=.*\b(?:differ|compare)))\s+(.+)",
+    re.I,
+)
 _ENUMERATION = re.compile(r"\s*(?:,|;|\band\b|\bvs\.?|\bversus\b|\bwith\b|\bor\b)\s*", re.I)
 _NOUN = (
     r"(?:one|ones|paper|papers|work|method|methods|model|models|approach|study|technique|framework|system|dataset|"
@@ -309,8 +314,12 @@ class _Session:
     def enumerated(self, turn: _Turn) -> list[Referent]:
         """The things a question named in turn ("compare A, B and C"): each the cited paper it fits, or the
         user's own words when the answer did not cite it. Empty unless two or more, one of them cited."""
-        subject = _SUBJECT.match(_LEAD.sub("", turn.question))
-        parts = [_WRAPPER.sub("", p).strip(" ?.!()") for p in _ENUMERATION.split(subject.group(1) if subject else "")]
+        listing = _LISTING.match(_LEAD.sub("", turn.question))
+        if not listing or _SINGULAR.search(listing.group(1)) or _PLURAL.search(listing.group(1)):
+            return []  # "how does it relate to A and B?" names one subject, whatever follows
+        if not re.search(r"\b(?:and|vs\.?|versus|or|with)\b", listing.group(1), re.I):
+            return []  # "Archon, the architecture search framework": one paper and its description
+        parts = [_WRAPPER.sub("", p).strip(" ?.!()") for p in _ENUMERATION.split(listing.group(1))]
         found: list[Referent] = []
         for part in parts:
             terms = [t for t in _terms(part) if not t <= _GENERIC]

@@ -83,21 +83,22 @@ def load_dialogues(path: str | Path) -> list[Dialogue]:
         try:
             d = Dialogue.model_validate(json.loads(line))
         except json.JSONDecodeError as exc:
-            problems.append(f"{path.name}:{no}: invalid JSON ({exc.msg})")
+            problems.append(f"{path}:{no}: invalid JSON ({exc.msg})")
             continue
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
-            problems.append(f"{path.name}:{no}: {where + ': ' if where else ''}{err['msg']}")
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}:{no}: {where + ': ' if where else ''}{msg}")
             continue
         if d.id in seen:
-            problems.append(f"{path.name}:{no}: duplicate id {d.id!r}")
+            problems.append(f"{path}:{no}: duplicate id {d.id!r}")
         seen.add(d.id)
         dialogues.append(d)
     if problems:
         raise QuestionError(problems)
     if not dialogues:
-        raise QuestionError([f"{path.name}: no dialogues"])
+        raise QuestionError([f"{path}: no dialogues"])
     return dialogues
 
 

@@ -119,6 +119,10 @@ def test_references_into_a_listed_answer_point_at_its_cited_papers(resolver, que
         assert PAPERS[pid][0].split(":")[0] in r.query
 
 
+def test_several_brackets_are_each_replaced_by_their_paper(resolver):
+    assert resolver.resolve("compare [1] and [3]", MOE_LIST).query == "compare MoEfy and TrimLM"
+
+
 def test_the_second_one_is_not_confused_by_the_answer_order_when_the_user_named_the_papers(resolver):
     history = [
         user("compare TrimLM and RouteNet"),

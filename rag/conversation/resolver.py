@@ -189,7 +189,8 @@ class _Session:
             if all(n in turn.by_n for _, n in found):
                 if len(found) == 1:
                     return self._done(q, "bracket", [turn.by_n[found[0][1]]], found[0][0].span())
-                query = BRACKET.sub(lambda m: names([turn.by_n[int(next(g for g in m.groups() if g))]]), q)
+                by_n = turn.by_n
+                query = BRACKET.sub(lambda m, by_n=by_n: names([by_n[int(next(g for g in m.groups() if g))]]), q)
                 papers = tuple(dict.fromkeys(turn.by_n[n] for _, n in found))
                 return Resolution(q, query, papers, "bracket", found[0][0].group(0))
         cited = ", ".join(f"[{n}]" for _, n in found)

@@ -175,6 +175,10 @@ def _ask(page, question: str, n_answers: int) -> None:
     )
 
 
+# Whether the card with this id is displayed (its answer's group is the one shown).
+SHOWN = "id => { const c = document.getElementById(id); return !!c && c.offsetParent !== null; }"
+
+
 def _shown_cards(page) -> list[str]:
     return page.evaluate(
         "[...document.querySelectorAll('#rag-sources .src-card')].filter(c => c.offsetParent !== null).map(c => c.id)"
@@ -196,7 +200,7 @@ def test_a_citation_in_an_earlier_answer_shows_that_answers_cards(ui_server, pag
     target = link.get_attribute("href").lstrip("#")
     assert target.startswith("src-1-")
     link.click()
-    page.wait_for_selector(f"#{target}.rag-flash")
+    page.wait_for_function(SHOWN, arg=target)
     shown = _shown_cards(page)
     assert target in shown and all(c.startswith("src-1-") for c in shown)
     card = page.locator(f"#{target}")
@@ -204,7 +208,9 @@ def test_a_citation_in_an_earlier_answer_shows_that_answers_cards(ui_server, pag
     assert card.locator("mark.support").count() >= 1  # its supporting sentence, from that answer
     assert not page.locator("#src-group-3").is_visible()
 
-    answers.nth(2).locator("a.cite").first.click()  # and back to the latest answer's cards
-    page.wait_for_selector("#rag-sources .src-card.rag-flash")
-    assert all(c.startswith("src-3-") for c in _shown_cards(page))
+    link = answers.nth(2).locator("a.cite").first  # and back to the latest answer's cards
+    target = link.get_attribute("href").lstrip("#")
+    link.click()
+    page.wait_for_function(SHOWN, arg=target)
+    assert target.startswith("src-3-") and all(c.startswith("src-3-") for c in _shown_cards(page))
     assert "Gaussian" in page.inner_text("#src-group-3")

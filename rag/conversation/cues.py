@@ -32,7 +32,10 @@ GENERIC = stems_of(
     "beat gain reach get got achieve report claim find found main key idea contribution problem limitation "
     "does do did is are was were can could would should make made need able help relate relation handle "
     "introduce exactly actually really even top metric metrics parameter layer version total overall level "
-    "back going return returning again thing stuff similar same like whole"
+    "back going return returning again thing stuff similar same like whole "
+    "energy power latency throughput robust robustness efficient efficiency code license hardware gpu gpus runtime "
+    "compute flops generalize generalization scalable scalability quality error errors rate loss budget sample "
+    "samples step steps epoch epochs iteration iterations depth width resolution input output setting settings"
 )
 LEAD = re.compile(r"^\s*(?:ok(?:ay)?|so|and|also|but|then|well|hmm+|quick q(?:uestion)?)?[\s,:-]*", re.I)
 CONTINUATION = re.compile(r"^\s*(?:and|also|but|then|what about|how about|same for)\b", re.I)
@@ -61,13 +64,15 @@ WRAPPER = re.compile(rf"^\s*the\s+|\s+{NOUN}\s*$", re.I)  # "the diagrams paper"
 ORDINAL_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
                   "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "last": -1, "final": -1, "former": 1, "latter": -1}  # fmt: skip
 COUNTS = {"two": 2, "three": 3, "four": 4, "2": 2, "3": 3, "4": 4}
-BRACKET = re.compile(r"\[(\d{1,2})\]|\b(?:paper|source|reference|citation|ref)\s*#?(\d{1,2})\b|#(\d{1,2})\b", re.I)
+BRACKET = re.compile(r"\[(\d{1,2})\]|\b(?:paper|source|reference|citation|ref)\s*#?(\d{1,2})\b", re.I)
 ORDINAL = re.compile(
     rf"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last|final)\s+"
     rf"(?:(two|three|four|2|3|4)\b(?:\s+{NOUN})?|{NOUN})\b(?!\s+(?:to|that|which|who|ever)\b)"
-    r"|\bthe\s+(former|latter)\b",
+    r"|\bthe\s+(former|latter)\b|\bthe\s+(first|second|third|fourth|fifth|last)(?=\s*[?.!,]|\s*$)",
     re.I,
 )
+# "the previous paper", "the original one": a paper an earlier turn was about, not one of a list.
+EARLIER = re.compile(rf"\bthe\s+(previous|earlier|prior|original|initial)\s+{NOUN}\b|\bthe\s+one\s+before\b", re.I)
 OTHER = re.compile(rf"\bthe\s+other\s+{NOUN}\b|\bthe\s+other\b(?=\s*[,?.!]|\s*$)", re.I)
 BOTH = re.compile(
     r"\b(?:both of (?:them|these|those)|each of them|either of them|which of them|which one|the two|both)\b"

@@ -14,6 +14,7 @@ from rag.conversation.cues import (
     CONTINUATION,
     COUNTS,
     DESCRIBED,
+    EARLIER,
     ENUMERATION,
     EXPLETIVE,
     GENERIC,
@@ -153,7 +154,8 @@ class _Session:
     def resolve(self, q: str, turns: list[Turn]) -> Resolution:
         if not turns:
             return Resolution(q, q)
-        for step in (self._bracket, self._ordinal, self._other, self._back_to, self._both, self._described):
+        steps = (self._bracket, self._ordinal, self._earlier, self._other, self._back_to, self._both, self._described)
+        for step in steps:
             found = step(q, turns)
             if found is not None:
                 return found
@@ -200,15 +202,30 @@ class _Session:
         m = ORDINAL.search(q)
         if not m:
             return None
-        pos = ORDINAL_WORDS[(m.group(1) or m.group(3)).lower()]
+        pos = ORDINAL_WORDS[(m.group(1) or m.group(3) or m.group(4)).lower()]
         count = COUNTS.get((m.group(2) or "").lower(), 1)
-        for turn in reversed(turns):  # the latest answer that lists enough papers
-            listed = self.listed(turn)
+        topics = list(dict.fromkeys(p for t in turns if len(t.focus) == 1 for p in t.focus))
+        # the latest answer that lists enough papers; else the papers the turns were about, one each, in order
+        for listed in [*(self.listed(t) for t in reversed(turns)), topics]:
             if len(listed) >= max(count, pos, 2):
                 picked = listed[pos - 1 : pos - 1 + count] if pos > 0 else listed[-count:]
                 return self._done(q, "ordinal", picked, m.span())
         note = f"no earlier answer lists enough papers for “{m.group(0)}”, so the question was taken as it stands"
         return Resolution(q, q, note=note)
+
+    def _earlier(self, q: str, turns: list[Turn]) -> Resolution | None:
+        """ "the previous paper": the latest focus before the current one; "the original one": the first."""
+        m = EARLIER.search(q)
+        if not m:
+            return None
+        focuses = [t.focus for t in turns if t.focus]
+        if (m.group(1) or "").lower() in ("original", "initial"):
+            picked = focuses[0] if focuses else []
+        else:
+            picked = next((f for f in reversed(focuses) if f != turns[-1].focus), [])
+        if not picked:
+            return Resolution(q, q, note=f"no earlier paper for “{m.group(0)}”, so the question was taken as it stands")
+        return self._done(q, "ordinal", picked, m.span())
 
     def _other(self, q: str, turns: list[Turn]) -> Resolution | None:
         m = OTHER.search(q)
@@ -319,7 +336,7 @@ class _Session:
         novel = [t for t in terms if is_new(t, self.known(turns))]
         named = stems_of(*NAMED.findall(q))
         short_continuation = CONTINUATION.match(q) and len(q.split()) <= 8
-        if novel and not (short_continuation and sum(not (t & named) for t in novel) <= 1):
+        if novel and not (short_continuation and all(t & named for t in novel)):
             return None  # new words: a new topic ("gaussian splatting memory?"); "and on ImageNet?" is not
         last = turns[-1]
         if not last.focus:

@@ -231,6 +231,30 @@ def test_back_to_an_earlier_paper_after_a_switch(resolver):
     assert [p.paper_id for p in r.papers] == ["crowd"]
 
 
+def test_earlier_papers_can_be_named_by_their_place_in_the_conversation(resolver):
+    history = [
+        user("what is TrimLM?"),
+        answer("TrimLM removes rarely used experts [1].", "prune"),
+        user("what is TinyDet?"),
+        answer("TinyDet runs detection on microcontrollers [1].", "tiny"),
+        user("crowd counting papers?"),
+        answer("CrowdCount predicts density maps [1].", "crowd"),
+    ]
+    for question, expected in [
+        ("going back to the first paper, is it retrained?", "prune"),
+        ("what memory does the previous paper need?", "tiny"),
+        ("and the original one?", "prune"),
+        ("tell me more about the second", "tiny"),
+    ]:
+        assert [p.paper_id for p in resolver.resolve(question, history).papers] == [expected], question
+
+
+def test_what_about_a_new_topic_is_not_an_ellipsis(resolver):
+    history = [user("how much faster is SpikeBoost?"), answer("SpikeBoost runs 3.1x faster [1].", "snn")]
+    assert not resolver.resolve("what about crowd counting?", history).resolved
+    assert [p.paper_id for p in resolver.resolve("what about latency?", history).papers] == ["snn"]
+
+
 def test_a_reference_that_matches_nothing_is_said_and_not_guessed(resolver):
     history = [user("what is TrimLM?"), answer("TrimLM removes rarely used experts [1].", "prune")]
     for question in ("what does the third one do?", "what does [4] say?"):

@@ -5,20 +5,27 @@
 `chain.invoke({"question": ..., "history": [...]})` returns an `Answer`; `chain.stream(...)` yields text pieces as
 they are produced and then the same final `Answer`. `batch` and `ainvoke` come from Runnable. The steps pass one
 typed `AnswerState`.
+
+Condense: `rag.conversation` resolves a follow-up against the history (assistant entries may carry the papers they
+cited) into a `Resolution`: the standalone query, the earlier papers referred to, and any ambiguity, which becomes
+part of the answer's warning. With the `openai` generator the LLM rewrites the question (its prompt gets the
+citations too) and the resolver is its fallback. Retrieval for a resolved follow-up puts the referred papers
+first, then the rest of the normal ranking.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from ingest.records import normalise_title
+from ingest.sentences import split_sentences
 from ingest.tokenizer import get_encoding
+from rag.conversation import FollowUpResolver, Resolution
 from rag.generators import registry
 from rag.generators.base import Draft
 from rag.generators.llm import condense_with_llm
@@ -34,11 +41,6 @@ if TYPE_CHECKING:
 N_RELATED = 3
 # A list question draws from a wider pool than k: "list all" papers on a topic must not stop at five.
 LIST_K, LIST_ALL_K = 30, 50
-_FOLLOW_UP = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|first|second|third|latter|former|same)|"
-    r"above|previous|earlier|also|what about|how about)\b",
-    re.I,
-)
 
 
 def _ms(seconds: float) -> float:
@@ -59,8 +61,10 @@ class AnswerState:
     notes: list[str] = field(default_factory=list)
     question_used: str = ""  # the question after cleaning and length limits
     standalone: str = ""  # the question resolved against the conversation
+    resolution: Resolution | None = None  # what a follow-up refers to in the conversation
     analysis: Analysis | None = None
     sources: list[Source] = field(default_factory=list)
+    referred: int = 0  # how many of `sources` (from the front) are the papers a follow-up refers to
     retrieve_ms: float = 0.0
 
     @classmethod
@@ -87,14 +91,6 @@ class AnswerState:
         )
 
 
-def heuristic_condense(question: str, history: list[dict[str, Any]]) -> str:
-    """Without an LLM: a short or referring follow-up is retrieved together with the previous user question."""
-    previous = [str(h["content"]) for h in history if h.get("role") == "user"]
-    if not previous or not (_FOLLOW_UP.search(question) or len(question.split()) <= 5):
-        return question
-    return f"{question} ({previous[-1][:500]})"
-
-
 class AnswerPipeline:
     """The steps of the chain, bound to one assistant."""
 
@@ -106,6 +102,18 @@ class AnswerPipeline:
         if name not in self._generators:
             self._generators[name] = registry.create(name, self.assistant, self.generator)
         return self._generators[name]
+
+    def resolver(self) -> FollowUpResolver:
+        """The follow-up resolver over the index's abstracts and BM25 idf (loaded once per question, if needed)."""
+        index = self.assistant.index
+        bm25: list[Any] = []
+
+        def idf(stem: str) -> float:
+            if not bm25:
+                bm25.append(index.bm25())
+            return float(bm25[0].idf(stem))
+
+        return FollowUpResolver(paper_text=index.abstracts, idf=idf)
 
     def generator_name(self, state: AnswerState) -> str:
         requested = state.generator
@@ -126,17 +134,18 @@ class AnswerPipeline:
             question = enc.decode(tokens[:max_tokens])
             state.notes.append(f"the question was cut to its first {max_tokens} tokens")
         state.question_used = question
-        standalone = question
-        if state.history and question:
-            if self.generator_name(state) == "openai":
-                try:
-                    standalone = condense_with_llm(
-                        self.assistant.settings, question, state.history, self.assistant._llm
-                    )
-                except Exception:
-                    standalone = heuristic_condense(question, state.history)
-            else:
-                standalone = heuristic_condense(question, state.history)
+        resolution = Resolution(question, question)
+        if question and state.history:
+            resolution = self.resolver().resolve(question, state.history)
+        standalone = resolution.query
+        if state.history and question and self.generator_name(state) == "openai":
+            try:
+                standalone = condense_with_llm(self.assistant.settings, question, state.history, self.assistant._llm)
+            except Exception:  # the backend failed: the resolver's query stands
+                standalone = resolution.query
+        if resolution.note:
+            state.notes.append(resolution.note)
+        state.resolution = resolution
         state.standalone = standalone
         return state
 
@@ -154,8 +163,15 @@ class AnswerPipeline:
         if analysis is not None and analysis.intent in (Intent.LIST, Intent.SUMMARY):
             k = max(k, LIST_ALL_K if analysis.list_all else LIST_K)
         retriever = self.assistant.retriever(k=k, mode=state.retriever)
-        sources = retriever.search(query, k=k, filters=state.filters) if query else []
-        if analysis is not None and sources:
+        about = [p.paper_id for p in state.resolution.papers] if state.resolution else []
+        if not query:
+            sources = []
+        elif about:
+            sources = referred_first(retriever, query, k, state.filters, about)
+            state.referred = sum(s.paper_id in about for s in sources)
+        else:
+            sources = retriever.search(query, k=k, filters=state.filters)
+        if analysis is not None and sources and not about:
             sources = self._named_first(analysis, sources, retriever, state.filters)
         if analysis is not None and analysis.arxiv_ids:
             sources = self._by_identifier(analysis.arxiv_ids, sources)
@@ -248,6 +264,11 @@ class AnswerPipeline:
                 "total": _ms(time.perf_counter() - state.started),
             },
             standalone_question=state.standalone if state.standalone != state.question_used else None,
+            about=[
+                p
+                for p in (state.resolution.papers if state.resolution else [])
+                if p.paper_id in {s.paper_id for s in sources}
+            ],
             settings=self.assistant.settings.public_dict(),
         )
         if grounding is not None:
@@ -285,12 +306,22 @@ class AnswerPipeline:
         answer.warning = "the index is empty; run `rag ingest` first"
         return answer
 
+    def source_lists(self, state: AnswerState) -> list[list[Source]]:
+        """What the generator reads, in turn: a resolved follow-up's referred papers alone, then, when they do not
+        answer it, the widened ranking (they stay first in it, so their [n] are the same in both)."""
+        n, sources = state.referred, state.sources
+        return [sources[:n], sources] if 0 < n < len(sources) else [sources]
+
     def generate(self, state: AnswerState) -> Answer:
         empty = self._empty_index(state)
         if empty is not None:
             return empty
         t0 = time.perf_counter()
-        draft = self.generator(self.generator_name(state)).generate(state.standalone, state.sources, state.analysis)
+        generator = self.generator(self.generator_name(state))
+        for sources in self.source_lists(state):
+            draft = generator.generate(state.standalone, sources, state.analysis)
+            if not draft.refused:
+                break
         return self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
 
     def stream(self, state: AnswerState) -> Iterator[str | Answer]:
@@ -300,12 +331,39 @@ class AnswerPipeline:
             yield empty
             return
         t0 = time.perf_counter()
-        for piece in self.generator(self.generator_name(state)).stream(state.standalone, state.sources, state.analysis):
+        generator = self.generator(self.generator_name(state))
+        *narrow, wide = self.source_lists(state)
+        for sources in narrow:  # not streamed: a refusal from the referred papers alone is never shown
+            draft = generator.generate(state.standalone, sources, state.analysis)
+            if not draft.refused:
+                yield from _sentences(draft.text)
+                yield self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
+                return
+        for piece in generator.stream(state.standalone, wide, state.analysis):
             if isinstance(piece, Draft):
                 answer = self.finish(state, piece, time.perf_counter() - t0)
                 yield self.overrule_unsupported(state, answer, t0)
                 return
             yield piece
+
+
+def _sentences(text: str) -> Iterator[str]:
+    """A finished text as stream pieces, one sentence (or list item) at a time."""
+    for i, line in enumerate(text.split("\n")):
+        pieces = [line] if line.startswith("- ") or line.endswith(":") else (split_sentences(line) or [line])
+        for j, sentence in enumerate(pieces):
+            yield ("" if i == 0 and j == 0 else ("\n" if j == 0 else " ")) + sentence
+
+
+def referred_first(retriever: Any, query: str, k: int, filters: SearchFilter | None, about: list[str]) -> list[Source]:
+    """The referred papers first, in the order referred (each with its own score for `query`), then the normal
+    ranking without them, `k` in all but never fewer than the referred papers. Ranks are renumbered from 1."""
+    within = replace(filters or SearchFilter(), paper_ids=frozenset(about))
+    found = {s.paper_id: s for s in retriever.search(query, k=len(about), filters=within)}
+    first = [found[pid] for pid in about if pid in found]
+    rest = [s for s in retriever.search(query, k=k + len(first), filters=filters) if s.paper_id not in found]
+    ranked = [*first, *rest][: max(k, len(first))]
+    return [s.model_copy(update={"rank": i}) for i, s in enumerate(ranked, start=1)]
 
 
 def _exact_title_first(question: str, sources: list[Source]) -> list[Source]:

@@ -1,4 +1,4 @@
-"""The records the product hands out: `Source`, `Citation`, `Grounding`, `Answer`, `IngestReport`."""
+"""The records the product hands out: `Source`, `Citation`, `PaperRef`, `Grounding`, `Answer`, `IngestReport`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ class Citation(BaseModel):
     title: str
     paper_id: str
     supporting: str = Field("", description="the sentence of the abstract that best supports the answer")
+
+
+class PaperRef(BaseModel):
+    """A paper named by id and title: what a follow-up question was resolved to refer to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    paper_id: str
+    title: str
 
 
 class Grounding(BaseModel):
@@ -83,6 +92,9 @@ class Answer(BaseModel):
     answer_check: AnswerCheck = Field(default_factory=AnswerCheck)
     timings_ms: dict[str, float] = Field(default_factory=lambda: {"retrieve": 0.0, "generate": 0.0, "total": 0.0})
     standalone_question: str | None = None
+    about: list[PaperRef] = Field(
+        default_factory=list, description="earlier papers a follow-up was resolved to refer to (retrieved first)"
+    )
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

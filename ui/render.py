@@ -105,47 +105,50 @@ def display_url(url: str | None) -> str | None:
 
 
 # ---- answers ------------------------------------------------------------------------------------------------
-def _text_with_markers(text: str, cited: set[int], linked: bool) -> str:
+def card_id(n: int, turn: int | None = None) -> str:
+    """The id of source card n: `src-n`, or `src-<turn>-<n>` when every answer of a conversation keeps its cards."""
+    return f"src-{n}" if turn is None else f"src-{int(turn)}-{n}"
+
+
+def _text_with_markers(text: str, cited: set[int], linked: bool, turn: int | None = None) -> str:
     """Escaped text whose [n] markers become links to source card n (or inert spans)."""
 
     def marker(m: re.Match[str]) -> str:
         n = int(m.group(1))
         if linked and n in cited:
-            return f'<a class="cite" href="#src-{n}" title="Show source [{n}]">[{n}]</a>'
+            return f'<a class="cite" href="#{card_id(n, turn)}" title="Show source [{n}]">[{n}]</a>'
         return f'<span class="cite">[{n}]</span>'
 
     return _MARKER.sub(marker, esc(text))
 
 
 def _paragraphs(pieces_html: str) -> str:
-    """Paragraphs, with runs of "- " lines (the answer's list of papers or comparison points) as a list."""
-    out = []
+    """Paragraphs of escaped HTML; a run of "- " lines (the papers of a list, the points of a comparison) becomes
+    a <ul>, other lines within a paragraph are joined by <br>."""
+    out: list[str] = []
     for para in (p.strip() for p in re.split(r"\n\s*\n", pieces_html) if p.strip()):
-        lines, items = [], []
+        text: list[str] = []
+        items: list[str] = []
+
+        def flush_text() -> None:
+            if text:
+                out.append(f"<p>{'<br>'.join(text)}</p>")
+                text.clear()
+
+        def flush_items() -> None:
+            if items:
+                out.append(f"<ul>{''.join(f'<li>{i}</li>' for i in items)}</ul>")
+                items.clear()
+
         for line in para.split("\n"):
             if line.startswith("- "):
-                items.append(f"<li>{line[2:]}</li>")
-                continue
-            if items:
-                lines.append(f"<ul>{''.join(items)}</ul>")
-                items = []
-            lines.append(line)
-        if items:
-            lines.append(f"<ul>{''.join(items)}</ul>")
-        body = "<br>".join(x for x in lines if not x.startswith("<ul>"))
-        # keep the order: text lines joined by <br>, lists as blocks
-        html_parts, buffer = [], []
-        for x in lines:
-            if x.startswith("<ul>"):
-                if buffer:
-                    html_parts.append(f"<p>{'<br>'.join(buffer)}</p>")
-                    buffer = []
-                html_parts.append(x)
+                flush_text()
+                items.append(line[2:])
             else:
-                buffer.append(x)
-        if buffer:
-            html_parts.append(f"<p>{'<br>'.join(buffer)}</p>")
-        out.append("".join(html_parts) if html_parts else f"<p>{body}</p>")
+                flush_items()
+                text.append(line)
+        flush_text()
+        flush_items()
     return "".join(out)
 
 
@@ -193,9 +196,10 @@ def _sentence_spans(answer: str, scores: Sequence[dict[str, Any]], unsupported: 
     return _merge(spans)
 
 
-def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
+def answer_html(answer: dict[str, Any], *, linked: bool = True, turn: int | None = None) -> str:
     """A final answer: sentences with linked [n] markers, unsupported sentences marked, refusal and warning
-    shown as such, and a one-line footer (generator, grounding, time)."""
+    shown as such, what a follow-up was resolved to, and a one-line footer (generator, grounding, time).
+    With `turn`, the markers link to that answer's own cards (`sources_panel`)."""
     text = answer.get("answer") or ""
     refused = bool(answer.get("refused"))
     cited = {c["n"] for c in answer.get("citations", [])}
@@ -206,11 +210,11 @@ def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
     for start, end in _sentence_spans(
         text, grounding.get("sentence_scores", []), grounding.get("unsupported_sentences", [])
     ):
-        body.append(_text_with_markers(text[pos:start], cited, linked))
-        inner = _text_with_markers(text[start:end], cited, linked)
+        body.append(_text_with_markers(text[pos:start], cited, linked, turn))
+        inner = _text_with_markers(text[start:end], cited, linked, turn)
         body.append(f'<span class="unsupported" title="Not supported by the cited abstracts">{inner}</span>')
         pos = end
-    body.append(_text_with_markers(text[pos:], cited, linked))
+    body.append(_text_with_markers(text[pos:], cited, linked, turn))
     kind = "rag-refusal" if refused else "rag-answered"
     if refused:
         parts.append('<div class="rag-badge refusal">Not answered by the collection</div>')
@@ -224,6 +228,9 @@ def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
     if refused and answer.get("related"):
         items = "".join(f"<li>{esc(r['title'])}</li>" for r in answer["related"][:5])
         parts.append(f'<div class="rag-related"><div>Closest papers (not citations):</div><ul>{items}</ul></div>')
+    resolved = resolved_html(answer)
+    if resolved:
+        parts.append(resolved)
     parts.append(f'<div class="rag-foot">{esc(_footer(answer))}</div>')
     return f'<div class="rag-answer {kind}">{"".join(parts)}</div>'
 
@@ -264,14 +271,24 @@ def signals_html(answer: dict[str, Any]) -> str:
     return f'<div class="rag-signals">{inner}</div>' if inner else ""
 
 
+def resolved_html(answer: dict[str, Any]) -> str:
+    """What a follow-up was taken to mean, only when something was resolved: the text searched for and the
+    earlier papers it was about ("searched as: ... · about: *Title*"). Empty for a standalone question."""
+    standalone = (answer.get("standalone_question") or "").strip()
+    if standalone == (answer.get("question") or "").strip():
+        standalone = ""
+    about = [a.get("title", "") for a in answer.get("about") or [] if isinstance(a, dict)]
+    bits = [f"searched as: {esc(standalone)}"] if standalone else []
+    if about:
+        bits.append("about: " + ", ".join(f"<em>{esc(t)}</em>" for t in about))
+    return f'<div class="rag-resolved">{" · ".join(bits)}</div>' if bits else ""
+
+
 def _footer(answer: dict[str, Any]) -> str:
     bits = [str(answer.get("generator") or "")]
     total = (answer.get("timings_ms") or {}).get("total")
     if total:
         bits.append(f"{total / 1000:.1f} s")
-    standalone = answer.get("standalone_question")
-    if standalone and standalone.strip() != (answer.get("question") or "").strip():
-        bits.append(f"searched as: {standalone}")
     return " · ".join(b for b in bits if b)
 
 
@@ -304,9 +321,15 @@ def _title(source: dict[str, Any]) -> str:
     return title
 
 
-def source_card(n: int, source: dict[str, Any], supporting: Sequence[str], supports: Sequence[dict[str, Any]]) -> str:
+def source_card(
+    n: int,
+    source: dict[str, Any],
+    supporting: Sequence[str],
+    supports: Sequence[dict[str, Any]],
+    turn: int | None = None,
+) -> str:
     """One cited paper: title, source/date, score, the answer sentences it supports, and its abstract with the
-    supporting sentences highlighted. The card's id is `src-n`, the target of the answer's [n] links."""
+    supporting sentences highlighted. The card's id (`card_id`) is the target of the answer's [n] links."""
     text = source.get("text", "")
     spans = [span for s in supporting if (span := find_passage(text, s))]
     items = []
@@ -322,7 +345,7 @@ def source_card(n: int, source: dict[str, Any], supporting: Sequence[str], suppo
         else ""
     )
     return (
-        f'<article class="src-card" id="src-{n}">'
+        f'<article class="src-card" id="{card_id(n, turn)}">'
         f'<header><span class="src-n">[{n}]</span><h4 class="src-title">{_title(source)}</h4></header>'
         f"{_meta_line(source)}{supports_html}"
         f'<p class="src-abstract">{marked(text, spans, "support")}</p>'
@@ -330,8 +353,8 @@ def source_card(n: int, source: dict[str, Any], supporting: Sequence[str], suppo
     )
 
 
-def sources_html(answer: dict[str, Any] | None) -> str:
-    """The right-hand panel for the latest answer: one card per cited paper (or the related papers of a refusal)."""
+def sources_html(answer: dict[str, Any] | None, turn: int | None = None) -> str:
+    """The cards of one answer: one per cited paper (or the related papers of a refusal); `turn` as in `card_id`."""
     if not answer:
         return (
             '<div class="src-empty">Sources for the latest answer appear here: each cited paper with the '
@@ -346,7 +369,7 @@ def sources_html(answer: dict[str, Any] | None) -> str:
             continue
         supports = [s for s in scores if c["n"] in (s.get("cited") or [])]
         supporting = [c.get("supporting", ""), *(e for s in supports for e in _evidence(s))]
-        cards.append(source_card(c["n"], source, supporting, supports))
+        cards.append(source_card(c["n"], source, supporting, supports, turn))
     head = f'<div class="src-head">{len(cards)} cited paper{"s" if len(cards) != 1 else ""}</div>'
     if answer.get("refused") or not cards:
         related = answer.get("related") or []
@@ -355,6 +378,24 @@ def sources_html(answer: dict[str, Any] | None) -> str:
         head = '<div class="src-head">No citations: the closest papers in the collection</div>'
         cards = [related_card(r) for r in related]
     return head + "".join(cards)
+
+
+def sources_panel(answers: Sequence[tuple[int, str, dict[str, Any] | None]], pending: bool = False) -> str:
+    """The right-hand panel of a conversation: each answered turn's cards in its own group (`src-group-<turn>`),
+    only the latest shown. A click on [n] in an earlier answer shows that answer's group (see `ui.style`).
+    `answers` holds (turn number from 1, question, answer dump or None); `pending` puts the "finding" note on top."""
+    done = [(t, q, a) for t, q, a in answers if a]
+    if not done:
+        return sources_pending() if pending else sources_html(None)
+    groups = []
+    for t, q, a in done:
+        shown = t == done[-1][0] and not pending
+        label = f'<div class="src-turn">Answer {t}: {esc(q[:90])}{"…" if len(q) > 90 else ""}</div>'
+        groups.append(
+            f'<section class="src-group" id="src-group-{t}" data-turn="{t}"{"" if shown else " hidden"}>'
+            f"{label if len(done) > 1 else ''}{sources_html(a, t)}</section>"
+        )
+    return (sources_pending() if pending else "") + "".join(groups)
 
 
 def sources_pending() -> str:

@@ -251,15 +251,26 @@ class LLMGenerator:
         yield self._finish("".join(parts), question, sources, analysis)
 
 
-def condense_with_llm(settings: Settings, question: str, history: list[dict[str, str]], chat_model: Any = None) -> str:
-    """Rewrite a follow-up into a standalone question with the LLM; raises on backend failure."""
-    prompt = load_prompt("condense").render(
-        history=[
-            {"role": h.get("role", "user"), "content": fence_safe(str(h.get("content", "")))[:2000]}
-            for h in history[-6:]
-        ],
-        question=fence_safe(question),
-    )
+def condense_with_llm(settings: Settings, question: str, history: list[dict[str, Any]], chat_model: Any = None) -> str:
+    """Rewrite a follow-up into a standalone question with the LLM; raises on backend failure.
+
+    `history` is the chain's conversation; an assistant entry's `citations` ([{"n", "paper_id", "title"}]) are
+    listed under it in the prompt as "[n] Title", so that "[2]" or "the second one" can be resolved."""
+    turns = []
+    for h in history[-6:]:
+        cited = h.get("citations") if isinstance(h.get("citations"), list) else []
+        turns.append(
+            {
+                "role": h.get("role", "user"),
+                "content": fence_safe(str(h.get("content", "")))[:2000],
+                "citations": [
+                    {"n": int(c["n"]), "title": fence_safe(str(c["title"]))[:300]}
+                    for c in cited[:20]
+                    if isinstance(c, dict) and str(c.get("n", "")).isdigit() and c.get("title")
+                ],
+            }
+        )
+    prompt = load_prompt("condense").render(history=turns, question=fence_safe(question))
     model = chat_model or make_chat_model(settings, max_retries=0)
     out = call_with_retries(settings, lambda timeout: model.invoke([("human", prompt)], timeout=timeout))
     text = (out.content if isinstance(out.content, str) else "").strip().strip('"').strip()

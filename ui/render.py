@@ -127,28 +127,17 @@ def _paragraphs(pieces_html: str) -> str:
     a <ul>, other lines within a paragraph are joined by <br>."""
     out: list[str] = []
     for para in (p.strip() for p in re.split(r"\n\s*\n", pieces_html) if p.strip()):
-        text: list[str] = []
-        items: list[str] = []
-
-        def flush_text() -> None:
-            if text:
-                out.append(f"<p>{'<br>'.join(text)}</p>")
-                text.clear()
-
-        def flush_items() -> None:
-            if items:
-                out.append(f"<ul>{''.join(f'<li>{i}</li>' for i in items)}</ul>")
-                items.clear()
-
+        # consecutive lines of the same kind (list item or text) form one block
+        blocks: list[tuple[bool, list[str]]] = []
         for line in para.split("\n"):
-            if line.startswith("- "):
-                flush_text()
-                items.append(line[2:])
-            else:
-                flush_items()
-                text.append(line)
-        flush_text()
-        flush_items()
+            item = line.startswith("- ")
+            if not blocks or blocks[-1][0] != item:
+                blocks.append((item, []))
+            blocks[-1][1].append(line[2:] if item else line)
+        for item, lines in blocks:
+            out.append(
+                f"<ul>{''.join(f'<li>{x}</li>' for x in lines)}</ul>" if item else f"<p>{'<br>'.join(lines)}</p>"
+            )
     return "".join(out)
 
 

@@ -78,7 +78,8 @@ _COMPARE = re.compile(
     r"|\bhow (does|do) .{2,60} (relate|compare) to\b|\bsame thing\b|\b(both|each of) (the )?(two|papers)\b"
     r"|\b(disagree|agree)\b|\bhow (does|do|did) .{2,80}\b(extend|generalize|generalise|simplify|simplifies)\b|\bboth\b.{0,40}\.\s*(what|how)\b"
     r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b"
-    r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b",
+    r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b"
+    r"|\b(both|each of|either of|neither of)\s+.{2,90}\s+(and|or|nor)\s+",
     re.I,
 )
 _QUANTITY = re.compile(
@@ -272,6 +273,7 @@ def _targets(question: str) -> list[str]:
         r"what does\s+(.+?)\s+add (?:to|on top of|over)\s+(.+?)(?:[:;,?]|$)",
         r"^(.+?)\s+and\s+(.+?)\s+(?:both|each|differ|disagree|agree)\b",
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+both\b",
+        r"\b(?:both|each of|either of|neither of)\s+(.+?)\s+(?:and|or|nor)\s+(.+?)(?:\s+(?:need|needs|use|uses|are|is|have|has|do|does|require|requires|report|reports|show|shows|work|works|rely|relies)\b|[?,.;:]|$)",
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+(?:are|is)\b",
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",
@@ -280,7 +282,8 @@ def _targets(question: str) -> list[str]:
         m = re.search(pattern, q, re.I)
         if m:
             a, b = (x.strip(" '\"‘’“”") for x in m.groups())
-            if a and b:
+            named = all(re.search(r"[A-Z0-9]", x) for x in (a, b))
+            if a and b and (named or not pattern.startswith(r"\b(?:both")):
                 return [a, b]
     return quoted[:2] if len(quoted) >= 2 else []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fake_llm import Reply, Status, last_user_text, messages_text
 
+from ingest.records import paper_id_for
 from rag.conversation import history_messages
 
 FASTDIFF = "FastDiff: Training-Free Acceleration of Diffusion Sampling"
@@ -95,8 +96,8 @@ def test_the_condense_prompt_gets_the_previous_answers_citations(llm_assistant, 
             "role": "assistant",
             "content": "FastDiff reuses features [1]. Step skipping caches attention [2].",
             "citations": [
-                {"n": 1, "paper_id": "arxiv-2401.00001", "title": FASTDIFF},
-                {"n": 2, "paper_id": "arxiv-2401.00002", "title": SKIP},
+                {"n": 1, "paper_id": paper_id_for(FASTDIFF), "title": FASTDIFF},
+                {"n": 2, "paper_id": paper_id_for(SKIP), "title": SKIP},
             ],
         },
     ]
@@ -118,8 +119,8 @@ def test_a_failing_condense_call_falls_back_to_the_resolver(llm_assistant, fake_
             "role": "assistant",
             "content": "FastDiff reuses features [1]. Step skipping caches attention [2].",
             "citations": [
-                {"n": 1, "paper_id": "arxiv-2401.00001", "title": FASTDIFF},
-                {"n": 2, "paper_id": "arxiv-2401.00002", "title": SKIP},
+                {"n": 1, "paper_id": paper_id_for(FASTDIFF), "title": FASTDIFF},
+                {"n": 2, "paper_id": paper_id_for(SKIP), "title": SKIP},
             ],
         },
     ]

@@ -151,7 +151,21 @@ class AnswerPipeline:
 
     def analyse(self, state: AnswerState) -> AnswerState:
         cleaned, _ = strip_injections(state.standalone)
-        state.analysis = analyse(cleaned)
+        analysis = analyse(cleaned)
+        resolution = state.resolution
+        if resolution is not None and resolution.resolved:
+            # What is asked comes from the follow-up itself ("which datasets?" asks for names even when it was
+            # resolved against a question that asked for a figure); what it is about comes from the resolution.
+            own = analyse(strip_injections(state.question_used)[0])
+            if resolution.kind == "ellipsis" and own.intent not in (Intent.FACT, Intent.ABOUT):
+                # "which datasets?" alone reads as a lookup; about a known paper it asks for names
+                intent = Intent.ENTITY if own.intent == Intent.LOOKUP else own.intent
+                analysis.intent, analysis.asked, analysis.asked_groups = intent, own.asked, own.asked_groups
+            # Titles the resolution put in the query name papers retrieval already pinned; they are not names
+            # every answer sentence's paper must carry ("which of A and B ..." is answered by one of them).
+            titles = " ".join(p.title for p in resolution.papers).lower()
+            analysis.names = [n for n in analysis.names if n.lower() not in titles]
+        state.analysis = analysis
         return state
 
     def retrieve(self, state: AnswerState) -> AnswerState:

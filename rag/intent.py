@@ -79,7 +79,8 @@ _COMPARE = re.compile(
     r"|\b(disagree|agree)\b|\bhow (does|do|did) .{2,80}\b(extend|generalize|generalise|simplify|simplifies)\b|\bboth\b.{0,40}\.\s*(what|how)\b"
     r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b"
     r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b"
-    r"|\b(both|each of|either of|neither of)\s+.{2,90}\s+(and|or|nor)\s+",
+    r"|\b(both|each of|either of|neither of)\s+.{2,90}\s+(and|or|nor)\s+"
+    r"|^what (do|are|did)\s+[A-Z0-9].{1,80}\s+and\s+.{2,80}\s+(do|propose|study|show|report|find|about)\b",
     re.I,
 )
 _QUANTITY = re.compile(
@@ -262,9 +263,15 @@ def _attribute(question: str) -> list[list[str]]:
 
 
 def _targets(question: str) -> list[str]:
-    """The two things a comparison names, in order: "compare A and B", "A vs B", "how does A differ from B"."""
+    """The things a comparison names, in order: "compare A and B", "A vs B", "how does A differ from B",
+    "compare A, B and C" (up to four)."""
     q = re.sub(r"\s+", " ", question.strip().rstrip("?.!"))
     quoted = [m.group(1) for m in _QUOTED.finditer(q)]
+    m = re.match(r"^(?:compare|contrast)\s+(?:the\s+)?(.+)$", q, re.I)
+    if m and "," in m.group(1):  # "compare TLEG, SWS and Learngene Pool": three or four things
+        items = [x.strip(" '\"‘’“”") for x in re.split(r",\s*(?:and\s+)?|\s+and\s+", m.group(1)) if x.strip()]
+        if 3 <= len(items) <= 4 and all(len(x.split()) <= 8 for x in items):
+            return items
     patterns = [
         r"^(?:compare|contrast)\s+(?:the\s+)?(.+?)\s+(?:and|with|to|vs\.?|versus)\s+(.+?)(?:[:;,]|\s+(?:in|on|for|regarding|when|—|-)\s|$)",
         r"^(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:[:;,?]|\s+(?:in|on|for|—|-)\s|$)",
@@ -274,6 +281,7 @@ def _targets(question: str) -> list[str]:
         r"^(.+?)\s+and\s+(.+?)\s+(?:both|each|differ|disagree|agree)\b",
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+both\b",
         r"\b(?:both|each of|either of|neither of)\s+(.+?)\s+(?:and|or|nor)\s+(.+?)(?:\s+(?:need|needs|use|uses|are|is|have|has|do|does|require|requires|report|reports|show|shows|work|works|rely|relies)\b|[?,.;:]|$)",
+        r"^what (?:do|are|did)\s+(.+?)\s+and\s+(.+?)\s+(?:do|propose|study|show|report|find|about)\b",
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+(?:are|is)\b",
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",
@@ -321,7 +329,7 @@ def classify(question: str, allow_compare: bool = True) -> Intent:
             if _LIST.search(q) or re.search(r"\b(approaches|methods|papers|works|strategies)\b", q, re.I)
             else Intent.ABOUT
         )
-    if allow_compare and _COMPARE.search(q) and len(_targets(q)) == 2:
+    if allow_compare and _COMPARE.search(q) and len(_targets(q)) >= 2:
         return Intent.COMPARE
     if _LIST_ALL.search(q) or _PLURAL_LIST.search(q) or (_LIST.search(q) and not _LOOKUP.search(q)):
         return Intent.LIST
@@ -343,9 +351,28 @@ def classify(question: str, allow_compare: bool = True) -> Intent:
     return Intent.FACT
 
 
+# Misspelt question words seen in real questions ("wich papers ..."): read as meant before classifying.
+_TYPOS = {
+    "wich": "which",
+    "whcih": "which",
+    "whihc": "which",
+    "wat": "what",
+    "waht": "what",
+    "hwo": "how",
+    "hw": "how",
+    "papres": "papers",
+    "paprs": "papers",
+    "pappers": "papers",
+    "comapre": "compare",
+    "compair": "compare",
+    "diffrence": "difference",
+    "differnce": "difference",
+}
+
+
 def analyse(question: str) -> Analysis:
     """Analyse a (cleaned, standalone) question. Never raises; an empty question gives an empty `FACT` analysis."""
-    q = " ".join(question.split())
+    q = " ".join(_TYPOS.get(w.lower(), w) for w in question.split())
     intent = classify(q)
     names = [n for n in salient_terms(q) if not ARXIV_ID.fullmatch(n) and n.lower() != "arxiv"]
     groups = _attribute(q)

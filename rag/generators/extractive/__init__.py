@@ -135,12 +135,14 @@ class ExtractiveGenerator:
         """The composition for the question, or the reason it is refused."""
         intent = analysis.intent
         if intent == Intent.COMPARE:
-            pair = self._pair(analysis, papers)
-            if pair is not None:
-                reason = self._multi_reason(analysis, list(pair))
-                labels = tuple(self._label(t, p) for t, p in zip(analysis.targets, pair, strict=False))
-                return reason or compose.Composition(
-                    several.compare(analysis, *pair, labels=labels if len(labels) == 2 else None)
+            chosen = self._compared(analysis, papers)
+            if chosen is not None:
+                reason = self._multi_reason(analysis, chosen)
+                if reason:
+                    return reason
+                labels = [self._label(t, p) for t, p in zip(analysis.targets, chosen, strict=False)]
+                return compose.Composition(
+                    several.compare(analysis, chosen, labels if len(labels) == len(chosen) else None)
                 )
             analysis.intent = analysis.single  # the "comparison" names one paper of the collection
             intent = analysis.intent
@@ -197,26 +199,35 @@ class ExtractiveGenerator:
             return target
         return paper.short or paper.method or paper.source.title
 
-    def _pair(self, analysis: Analysis, papers: list[Paper]) -> tuple[Paper, Paper] | None:
-        """The two papers a comparison names, in the order named; None when the second names no other paper.
-        Without named targets ("the two X papers", "both"), the two papers that best match the question."""
+    def _compared(self, analysis: Analysis, papers: list[Paper]) -> list[Paper] | None:
+        """The papers a comparison names, in the order named; None when a target names no other paper. Without
+        named targets ("the two X papers", "both"), the two papers that best match the question."""
         if not analysis.targets:
             ranked = sorted(papers, key=lambda p: -(p.best().score if p.best() else 0.0) - 0.2 * p.source.score)
-            return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
-        a_t, b_t = analysis.targets[:2]
-        first = [self._target_match(a_t, p) for p in papers]
-        second = [self._target_match(b_t, p) for p in papers]
-        # Jointly: "CRATE" may fit both papers while "CRATE-MAE" fits one; ties go to the better-ranked papers.
-        pairs = [
-            (first[i] + second[j], -(i + j), i, j)
-            for i in range(len(papers))
-            for j in range(len(papers))
-            if i != j and first[i] >= COMPARE_MIN_MATCH and second[j] >= COMPARE_MIN_MATCH
-        ]
-        if not pairs:
+            return ranked[:2] if len(ranked) >= 2 else None
+        targets = analysis.targets[:4]
+        if len(papers) < len(targets):
             return None
-        _, _, i, j = max(pairs)
-        return papers[i], papers[j]
+        scores = [[self._target_match(t, p) for p in papers] for t in targets]
+        if len(targets) == 2:
+            # jointly: "CRATE" may fit both papers while "CRATE-MAE" fits one; ties go to better-ranked papers
+            pairs = [
+                (scores[0][i] + scores[1][j], -(i + j), i, j)
+                for i in range(len(papers))
+                for j in range(len(papers))
+                if i != j and min(scores[0][i], scores[1][j]) >= COMPARE_MIN_MATCH
+            ]
+            if not pairs:
+                return None
+            _, _, i, j = max(pairs)
+            return [papers[i], papers[j]]
+        chosen: list[int] = []
+        for row in scores:  # three or four: greedily, each target its best remaining paper
+            free = [(s, -i, i) for i, s in enumerate(row) if i not in chosen and s >= COMPARE_MIN_MATCH]
+            if not free:
+                return None
+            chosen.append(max(free)[2])
+        return [papers[i] for i in chosen]
 
     @staticmethod
     def _target_match(target: str, paper: Paper) -> float:

@@ -53,6 +53,13 @@ _BOILER = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(19|20)\d\d$")
+# Figures said in words: "orders of magnitude faster", "twice as fast", "halves the cost", "ten-fold".
+_WORD_FIGURE = re.compile(
+    r"\b(an? |several |two |three )?orders? of magnitude\b|\btwice\b|\bdoubl(e|es|ed|ing)\b|\bhalv(e|es|ed|ing)\b"
+    r"|\b(two|three|four|five|six|seven|eight|nine|ten|hundred|thousand)[- ]?fold\b"
+    r"|\bfrom (days|hours|minutes|seconds) to (hours|minutes|seconds|milliseconds)\b",
+    re.I,
+)
 # Attribute words that a figure may be reported with instead of the asked word ("how fast" -> "7.8x speed-up").
 _ASKED_ALIASES = {
     "speed": "speedup speed-up faster times x accelerat latency throughput",
@@ -300,6 +307,7 @@ class Scorer:
             for j, text in enumerate(evidence_sentences(src.text)):
                 toks = set(tokenize(text))
                 figs = [f for f in numbers(text) if f not in q_figures and not _YEAR.match(f)]
+                figs += [m.group(0).lower() for m in _WORD_FIGURE.finditer(text)]
                 lex = sum(w for t, w in weights.items() if t in toks or (j == 0 and t in title_toks)) / total
                 sents.append(Sentence(paper=i, index=j, text=text, tokens=toks, figures=figs, lex=lex))
             all_text = f"{src.title} {src.text}"

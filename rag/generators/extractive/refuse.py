@@ -107,6 +107,27 @@ def figure_sentences(analysis: Analysis, paper: Paper) -> list[Sentence]:
     return out
 
 
+# "What accuracy result does DeepZero claim?" can be answered in words ("state-of-the-art accuracy on ResNet-20")
+# when the abstract gives no number; "what exact FID", "how many", "by how much" cannot.
+_NEEDS_NUMBER = re.compile(
+    r"\b(exact|exactly|how (many|much)|by how|number of|what (number|percentage|percent|fraction|value)|numbers?|figures?)\b",
+    re.I,
+)
+_QUALITATIVE = re.compile(r"\b(result|results|claim|claims|report|reports|achieve|achieves|show|shows)\b", re.I)
+
+
+def qualitative(analysis: Analysis, paper: Paper) -> list[Sentence]:
+    """Sentences that answer a figure question in words, when the question allows it: it asks what a paper
+    reports or claims (not an exact number), and the sentence speaks of every asked attribute."""
+    if (
+        not analysis.asked_groups
+        or _NEEDS_NUMBER.search(analysis.question)
+        or not _QUALITATIVE.search(analysis.question)
+    ):
+        return []
+    return [s for s in paper.sentences if s.asked >= 1.0]
+
+
 def off_topic(best: Sentence | None, paper: Paper | None, papers: list[Paper]) -> bool:
     """Nothing retrieved is about the question: no paper's best chunk is close in meaning (`OFF_TOPIC_DENSE`),
     or the best evidence is weak in meaning and in words alike."""
@@ -149,9 +170,17 @@ def single_paper_reason(analysis: Analysis, focus: Paper, all_papers: list[Paper
     detail = missing_detail(analysis, [focus])
     if detail:
         return f"the abstract of {label} does not state {detail}"
-    if analysis.intent == Intent.QUANTITY and not figure_sentences(analysis, focus):
-        what = surface(analysis.question, analysis.asked) or surface(analysis.question, analysis.focus, 4)
-        return f"the abstract of {label} gives no figure for {what or 'this'}"
+    if (
+        analysis.intent == Intent.QUANTITY
+        and not figure_sentences(analysis, focus)
+        and not qualitative(analysis, focus)
+    ):
+        what = surface(analysis.question, analysis.asked)
+        return (
+            f"the abstract of {label} gives no figure for {what}"
+            if what
+            else f"the abstract of {label} gives no figure for what was asked"
+        )
     return None
 
 

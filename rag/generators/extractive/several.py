@@ -160,15 +160,16 @@ def listing(analysis: Analysis, kept: list[Paper], total_matching: int) -> Compo
     return Composition(lines, note)
 
 
-def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | None = None) -> list[Line]:
+def compare(analysis: Analysis, papers: list[Paper], labels: list[str] | None = None) -> list[Line]:
     """Parallel bullets, in the order the question names the papers: for each, the sentence that best answers
     the question, what the paper does (its contribution) and what it reports (a result with a figure), within
-    `COMPARE_WORDS`; then what they share when both abstracts name the same subject."""
+    `COMPARE_WORDS` (shared out when more than two are compared); then the subject they share, if any."""
+    budget = COMPARE_WORDS if len(papers) <= 2 else max(35, 2 * COMPARE_WORDS // len(papers))
     lines = []
-    for i, p in enumerate((a, b)):
+    for i, p in enumerate(papers):
         contrib = contribution(p, analysis)
 
-        def key(s: Sentence, p: Paper = p, contrib: Sentence | None = contrib) -> float:
+        def key(s: Sentence, contrib: Sentence | None = contrib) -> float:
             bonus = 0.10 * (s is contrib) + 0.08 * bool(s.figures) + 0.12 * bool(_OWN_WORK.search(s.text))
             if s.index <= 1 and _BACKGROUND.search(s.text):
                 bonus -= 0.15
@@ -176,7 +177,7 @@ def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | No
 
         picked: list[Sentence] = []
         for s in sorted((x for x in p.sentences if not _BOILER.search(x.text)), key=key, reverse=True):
-            if sum(x.words for x in picked) + s.words <= COMPARE_WORDS and not (picked and rewrite(s.text).dangling):
+            if sum(x.words for x in picked) + s.words <= budget and not (picked and rewrite(s.text).dangling):
                 picked.append(s)
             if len(picked) == 3:
                 break
@@ -184,9 +185,9 @@ def compare(analysis: Analysis, a: Paper, b: Paper, labels: tuple[str, str] | No
         body = " ".join(_text(p, s) for s in picked)
         label = labels[i] if labels else (p.short or p.method or p.source.title)
         lines.append(Line(f"{label} {{cite}}: {body}".rstrip(": "), [p.n], [s.text for s in picked], kind="bullet"))
-    shared = shared_phrase(a, b, analysis)
+    shared = shared_phrase(papers[0], papers[1], analysis) if len(papers) == 2 else None
     if shared:
-        lines.append(Line(f"Both are about {shared}", [a.n, b.n]))
+        lines.append(Line(f"Both are about {shared}", [p.n for p in papers]))
     return lines
 
 

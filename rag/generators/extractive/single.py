@@ -22,9 +22,9 @@ from rag.generators.extractive.compose import (
     result_sentence,
 )
 from rag.generators.extractive.evidence import Paper, Sentence, name_present, norm
-from rag.generators.extractive.refuse import figure_sentences
+from rag.generators.extractive.refuse import figure_sentences, qualitative
 from rag.generators.extractive.rewrite import repair, rewrite
-from rag.intent import Analysis
+from rag.intent import Analysis, surface
 from rag.text import tokenize
 
 W_RETRIEVAL = 0.25  # the fused retrieval score's say in which paper a one-paper question is about
@@ -86,6 +86,11 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
     """The figure(s) first, then the sentence(s) stating them; a second sentence when the question asks for
     several things (two asked attributes, "... and how much ...") that the first does not hold."""
     figs = sorted(figure_sentences(analysis, paper), key=lambda s: -s.score)
+    if not figs:  # answered in words (see `refuse.qualitative`), and said so
+        words = sorted(qualitative(analysis, paper), key=lambda s: -s.score)[:1]
+        what = surface(analysis.question, analysis.asked) or "this"
+        head = Line(f"The abstract gives no figure for {what}; it says:", [], kind="header")
+        return [head, *_one_paper(paper, words)]
     first = figs[0]
     picked = [first]
     several = (

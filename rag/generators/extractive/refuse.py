@@ -110,7 +110,8 @@ def figure_sentences(analysis: Analysis, paper: Paper) -> list[Sentence]:
 # "What accuracy result does DeepZero claim?" can be answered in words ("state-of-the-art accuracy on ResNet-20")
 # when the abstract gives no number; "what exact FID", "how many", "by how much" cannot.
 _NEEDS_NUMBER = re.compile(
-    r"\b(exact|exactly|how (many|much)|by how|number of|what (number|percentage|percent|fraction|value)|numbers?|figures?)\b",
+    r"\b(exact|exactly|how (many|much)|by how|number of|what (number|percentage|percent|fraction|value)|numbers?|figures?"
+    r"|ratios?|rates?|factors?|scores?)\b",
     re.I,
 )
 _QUALITATIVE = re.compile(r"\b(result|results|claim|claims|report|reports|achieve|achieves|show|shows)\b", re.I)

@@ -45,7 +45,19 @@ def stem(words: list[str]) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens, stop words dropped, Snowball-stemmed; hyphenated and dotted terms are kept whole
     and also split into their parts ("gpt-4" -> "gpt-4", "gpt", "4"). The tokenizer of BM25 and of every
-    lexical overlap in the answerer, so that both count the same words."""
+    lexical overlap in the answerer, so that both count the same words. Short texts (sentences, titles, questions)
+    are memoised: the answerer tokenises the same abstract sentences question after question."""
+    if len(text) <= 2000:
+        return list(_tokenize_cached(text))
+    return _tokenize(text)
+
+
+@lru_cache(maxsize=200_000)
+def _tokenize_cached(text: str) -> tuple[str, ...]:
+    return tuple(_tokenize(text))
+
+
+def _tokenize(text: str) -> list[str]:
     out: list[str] = []
     for tok in _TOKEN.findall(text.lower()):
         parts = [tok] if not re.search(r"[.-]", tok) else [tok, *re.split(r"[.-]", tok)]

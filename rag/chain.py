@@ -15,6 +15,7 @@ first, then the rest of the normal ranking.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -237,7 +238,9 @@ class AnswerPipeline:
         if not refused:
             text, sources, mapping = renumber(text, sources)
             draft.supporting = {mapping[n]: s for n, s in draft.supporting.items() if n in mapping}
-            draft.quotes = [(t, [mapping[n] for n in ns if n in mapping], qs) for t, ns, qs in draft.quotes]
+            for q in draft.quotes:
+                q.cites = [mapping[n] for n in q.cites if n in mapping]
+                q.text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", q.text)
         emb = self.assistant.index.embeddings
         citations: list[Citation] = []
         grounding = None
@@ -253,7 +256,7 @@ class AnswerPipeline:
                 supporting = draft.supporting.get(n) or best_for.get(n, (0.0, ""))[1]
                 citations.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
         analysis = state.analysis or draft.analysis
-        check = answer_check(analysis, text, refused, len(citations))
+        check = answer_check(analysis, text, refused, [sources[c.n - 1] for c in citations])
         warnings = [w for w in (draft.warning, *state.notes) if w]
         if removed:
             warnings.append(

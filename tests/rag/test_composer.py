@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from rag.generators.base import Quote
 from rag.generators.extractive import ExtractiveGenerator, several
 from rag.generators.extractive.rewrite import rewrite
 from rag.intent import Intent, analyse
@@ -278,7 +279,7 @@ def test_a_line_that_adds_to_its_quote_is_unsupported():
     draft = gen().generate("How many tokens was LLaMA-MoE trained on?", [MOE])
     forged = draft.text.replace("200B tokens —", "200B tokens and won every benchmark —", 1)
     assert forged != draft.text
-    quotes = [(forged, q[1], q[2]) for q in draft.quotes]
+    quotes = [Quote(forged, q.cites, q.verbatim, q.names) for q in draft.quotes]
     g = ground(forged, [MOE], None, quotes)
     assert g.supported_fraction < 1.0
 

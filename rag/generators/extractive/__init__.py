@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from ingest.sentences import split_sentences
-from rag.generators.base import Draft, refusal_text
+from rag.generators.base import Draft, Quote, refusal_text
 from rag.generators.extractive import compose, refuse, several, single
 from rag.generators.extractive.evidence import Embed, Idf, Paper, Scorer, norm
 from rag.intent import Analysis, Intent, analyse, surface, topic_words
@@ -103,6 +103,8 @@ class ExtractiveGenerator:
         result = self._compose(analysis, papers)
         if isinstance(result, str):
             return self._refusal(result, analysis, warning)
+        for line in result.lines:  # what a rewrite of each line's sentences may call its papers
+            line.names = [x for p in papers if p.n in line.cites for x in (p.method, p.short) if x]
         return self._draft(result, analysis, warning)
 
     def _refusal(self, reason: str, analysis: Analysis | None, warning: str | None) -> Draft:
@@ -126,7 +128,11 @@ class ExtractiveGenerator:
             warning=warning,
             generator=self.name,
             analysis=analysis,
-            quotes=[(compose.render([line]), line.cites, line.quotes) for line in comp.lines if line.kind != "header"],
+            quotes=[
+                Quote(compose.render([line]), line.cites, line.quotes, line.names)
+                for line in comp.lines
+                if line.kind != "header"
+            ],
             note=comp.note,
         )
 

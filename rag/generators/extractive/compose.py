@@ -29,6 +29,7 @@ class Line:
     text: str
     cites: list[int]
     quotes: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # names a rewrite of the quotes may add (method, short title)
     kind: str = "text"  # "text" (a sentence), "bullet" ("- ... {cite} ..."), "header" (no citation)
 
 
@@ -50,6 +51,7 @@ def render(lines: list[Line]) -> str:
         if line.kind == "bullet":
             out.append("- " + (body.replace("{cite}", marks) if "{cite}" in body else f"{body} {marks}".rstrip()))
             continue
+        body = re.sub(r"[.!?]([\"”’')])$", r"\1", body)  # '... "oscillation effect."' -> '... "oscillation effect"'
         end = body[-1] if body and body[-1] in ".!?" else "."
         body = body.rstrip(".!? ")
         out.append(f"{body} {marks}{end}" if marks else f"{body}{end}")

@@ -57,7 +57,8 @@ def _one_paper(paper: Paper, picked: list[Sentence], lead: str | None = None) ->
         text = _text(paper, s)
         if i == 0 and lead:
             text = f"{lead} — {text[:1].lower() + text[1:] if not re.match(r'^[A-Z]{2,}|^[A-Z][a-z]+[A-Z]', text) else text}"
-        lines.append(Line(text, [paper.n], [s.text]))
+        # the lead's figures may come from any picked sentence: the first line quotes them all
+        lines.append(Line(text, [paper.n], [x.text for x in picked] if i == 0 and lead else [s.text]))
     return lines
 
 

@@ -124,7 +124,13 @@ def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
         if any(k in taken for k in range(start, end)):
             continue
         taken |= set(range(start, end))
-        phrase = " ".join(words[start:end]).strip(" ,;:.()")
+        phrase = " ".join(words[start:end]).strip(" ,;:.")
+        if phrase.count("(") > phrase.count(")"):
+            phrase = phrase[: phrase.rfind("(")].rstrip()  # "4.5 FLOP(G" -> "4.5 FLOP"
+        phrase = phrase.strip(" ,;:.()")
+        tail = phrase.rsplit(" ", 1)
+        if len(tail) == 2 and tail[1].lower() in _DANGLING_END | {"under", "at", "within", "below", "above"}:
+            phrase = tail[0]
         window = set(tokenize(" ".join(words[max(0, i - 6) : i + 6])))
         found.append((bool(window & keys), phrase, start, end))
     found.sort(key=lambda f: f[2])

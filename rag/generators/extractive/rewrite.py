@@ -13,6 +13,7 @@ composer prefers another sentence (these were the most common complaint about th
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -114,9 +115,39 @@ def _third_person(verb: str) -> str:
 _LOST_TIMES = re.compile(r"(\d)times\b")
 
 
+# LaTeX left in abstracts, some with the backslashes lost when the pages were saved ("{bf C}ommittee",
+# "textbf{Gen}erative", "91\\%").
+_LOST_LATEX = re.compile(
+    r"\{\\?(?:bf|it|em|tt|rm|sf|sc)\s+([^{}]*)\}|\\?(?:textbf|textit|emph|texttt|textrm|mathrm|mathbf|mathit)\{([^{}]*)\}"
+)
+_LOST_SIZING = re.compile(r"\\?(?:bigl|bigr|Bigl|Bigr|left|right)(?=[(\[{|)\]}])")
+
+
 def repair(text: str) -> str:
-    """Scraping artifacts that change no meaning: "4.5times" -> "4.5x"."""
-    return _LOST_TIMES.sub(r"\1x", text)
+    """Scraping and LaTeX artifacts that change no meaning: "4.5times" -> "4.5x", "{bf C}ommittee" ->
+    "Committee", "91\\%" -> "91%", "$O(n^2)$" -> "O(n^2)" (pylatexenc for what is left of LaTeX)."""
+    text = _LOST_TIMES.sub(r"\1x", text)
+    text = _LOST_LATEX.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
+    text = _LOST_SIZING.sub("", text)
+    if "\\" in text or "$" in text:
+        with contextlib.suppress(Exception):  # malformed LaTeX: keep the text as it is
+            text = _latex_to_text(text)
+    return text
+
+
+def _latex_to_text(text: str) -> str:
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text(math_mode="text").latex_to_text(text)
+
+
+def lower_first(text: str) -> str:
+    """The text with its first letter lower-cased, to follow a dash ("200B tokens — the authors ..."), unless its
+    first word is a name ("SMOTE", "Drop-Upcycling", "S4", "LLaMA-MoE")."""
+    first = text.split(" ", 1)[0] if text else ""
+    if not first or not first[:1].isupper() or not first[1:].replace("-", "").isalpha() or not first[1:].islower():
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def rewrite(sentence: str, method: str | None = None, short: str | None = None) -> Rewritten:

@@ -21,10 +21,10 @@ from rag.generators.extractive.compose import (
     figure_phrases,
     result_sentence,
 )
-from rag.generators.extractive.evidence import Paper, Sentence, name_present, norm
+from rag.generators.extractive.evidence import _HOW_CUE, Paper, Sentence, name_present, norm
 from rag.generators.extractive.refuse import figure_sentences, qualitative
-from rag.generators.extractive.rewrite import repair, rewrite
-from rag.intent import Analysis, surface
+from rag.generators.extractive.rewrite import lower_first, repair, rewrite
+from rag.intent import Analysis, Intent, surface
 from rag.text import tokenize
 
 W_RETRIEVAL = 0.25  # the fused retrieval score's say in which paper a one-paper question is about
@@ -56,7 +56,7 @@ def _one_paper(paper: Paper, picked: list[Sentence], lead: str | None = None) ->
     for i, s in enumerate(picked):
         text = _text(paper, s)
         if i == 0 and lead:
-            text = f"{lead} — {text[:1].lower() + text[1:] if not re.match(r'^[A-Z]{2,}|^[A-Z][a-z]+[A-Z]', text) else text}"
+            text = f"{lead} — {lower_first(text)}"
         # the lead's figures may come from any picked sentence: the first line quotes them all
         lines.append(Line(text, [paper.n], [x.text for x in picked] if i == 0 and lead else [s.text]))
     return lines
@@ -104,23 +104,35 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
         picked.append(second)
     picked.sort(key=lambda s: s.index)
     keys = set(analysis.asked) | set(analysis.focus)
-    phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys)]
-    lead = "; ".join(dict.fromkeys(phrases[:3])) if phrases else None
+    limit = 3 if several else 1
+    phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys, limit)]
+    lead = "; ".join(list(dict.fromkeys(phrases))[:limit]) if phrases else None
     return _one_paper(paper, picked, lead)
 
 
 _SMALL = frozenset(("of", "for", "and", "in", "the", "with", "on", "to", "via", "a", "an", "by", "from"))
 
 
-def _initials(words: list[str]) -> str:
+def _subject(analysis: Analysis) -> list[str]:
+    """What a "what is X" question asks about when X is not a name ("the lottery ticket hypothesis")."""
+    m = re.match(
+        r"^\s*(?:what(?:'s| is| are)|define|explain)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I
+    )
+    return [m.group(1)] if m and 1 <= len(m.group(1).split()) <= 6 else []
+
+
+def _initials(words: list[str], small: bool = False) -> str:
     """Initials as acronyms are made: each capitalised part of a word ("Pseudo-Label" -> "pl"), small words
-    skipped."""
+    skipped; with `small`, every part counts ("Once-for-All" -> "ofa")."""
     out = ""
     for w in words:
-        if w.lower() in _SMALL:
+        if w.lower() in _SMALL and not small:
             continue
         parts = [p for p in re.split(r"-", w) if p]
-        out += "".join(p[0].lower() for p in parts if p[0].isupper()) or w[0].lower()
+        if small:
+            out += "".join(p[0].lower() for p in parts)
+        else:
+            out += "".join(p[0].lower() for p in parts if p[0].isupper()) or w[0].lower()
     return out
 
 
@@ -147,13 +159,13 @@ def expansion(name: str, text: str) -> str | None:
         if len(letters) < 2:
             continue
         for cand in candidates:
-            if _initials(cand) == letters:
+            if letters in (_initials(cand), _initials(cand, small=True)):
                 return " ".join(cand).strip(",;:")
     return None
 
 
 def definition(analysis: Analysis, paper: Paper) -> list[Line]:
-    names = [n for n in analysis.names if n in paper.names_found] or analysis.names
+    names = [n for n in analysis.names if n in paper.names_found] or analysis.names or _subject(analysis)
     for name in names:
         exp = expansion(name, paper.source.title)
         if exp:
@@ -173,9 +185,14 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
             continue
         for name in names:
             defines = re.search(
-                rf"{re.escape(name)}\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means)\b|:)",
+                rf"{re.escape(name)}\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means|states|says|posits)\b|:)",
                 s.text,
-            ) or re.search(rf"\b(propose|present|introduce|call|term|name)\w*\b[^.]{{0,60}}{re.escape(name)}", s.text)
+                re.I,
+            ) or re.search(
+                rf"\b(propose|present|introduce|call|term|name|articulate)\w*\b[^.]{{0,60}}{re.escape(name)}",
+                s.text,
+                re.I,
+            )
             if defines and (best is None or s.score > best.score):
                 best = s
     introduced = any(
@@ -191,7 +208,7 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
             text = _text(paper, pick)
             return [
                 Line(
-                    f"{name} is the subject of “{paper.source.title}” — {text[:1].lower() + text[1:]}",
+                    f"{name} is the subject of “{paper.source.title}” — {lower_first(text)}",
                     [paper.n],
                     [pick.text],
                 )
@@ -214,15 +231,56 @@ _ANAPHORA = re.compile(
 
 
 def single(analysis: Analysis, paper: Paper) -> list[Line]:
-    """how / entity / fact: the best sentence, and a second one when it covers what the first left out."""
-    ranked = sorted(paper.sentences, key=lambda s: -s.score)
+    """how / entity / fact: the best sentence, and a second one when it covers what the first left out. A "how
+    does X work" question wants the mechanism: sentences that say how (by, via, uses, consists of ...) from the
+    paper's own work, not its results or the problem it starts from."""
+    key = (lambda s: s.score + mechanism(s)) if analysis.intent == Intent.HOW else (lambda s: s.score)
+    ranked = sorted(paper.sentences, key=key, reverse=True)
     first = next((s for s in ranked if not rewrite(s.text).dangling), ranked[0])
     picked = [first]
-    second = _second(paper, first, analysis)
+    pool = ranked if analysis.intent == Intent.HOW else None
+    second = (
+        _second(paper, first, analysis, pool) if analysis.intent != Intent.HOW else _mechanism_second(first, ranked)
+    )
     if second:
         picked.append(second)
     picked.sort(key=lambda s: s.index)
     return _one_paper(paper, picked)
+
+
+_PROBLEM = re.compile(
+    r"^(however|but|yet|unfortunately|despite|while|although)\b|\b(suffers?|struggles?|remains? (a |an )?(challenge|"
+    r"challenging|open|difficult|unclear)|is (costly|expensive|slow|limited|difficult)|limitations?|bottleneck)\b",
+    re.I,
+)
+
+
+def mechanism(s: Sentence) -> float:
+    """How much a sentence says how a method works: a mechanism cue in the paper's own words counts for, a result
+    (a figure) or the problem statement against."""
+    bonus = 0.0
+    if _HOW_CUE.search(s.text):
+        bonus += 0.12
+    if _OWN_WORK.search(s.text):
+        bonus += 0.06
+    if s.figures:
+        bonus -= 0.12
+    if _PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
+        bonus -= 0.15
+    return bonus
+
+
+def _mechanism_second(first: Sentence, ranked: list[Sentence]) -> Sentence | None:
+    """A second mechanism sentence, when one is nearly as good and the two fit the budget."""
+    for s in ranked[1:4]:
+        if (
+            s is not first
+            and mechanism(s) > 0
+            and first.words + s.words <= SINGLE_WORDS + 10
+            and not rewrite(s.text).dangling
+        ):
+            return s
+    return None
 
 
 def lookup(analysis: Analysis, paper: Paper) -> list[Line]:

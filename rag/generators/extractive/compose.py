@@ -139,15 +139,18 @@ def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
 
 
 _OWN_WORK = re.compile(r"\b(we|our|this (paper|work|study|article))\b", re.I)
+_MAIN = re.compile(r"\b(our|the) (main|key|central|primary) (contribution|idea|insight|finding)s? (is|are)\b", re.I)
 _PROPOSE = re.compile(r"\b(propose|present|introduce|develop|design|build|construct|release)[sd]?\b", re.I)
 
 
 def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | None:
     """The sentence that says what the paper does: a "we propose / this paper presents" sentence (one naming the
     method first), the one that best matches the question among those, else the paper's best-scoring sentence."""
-    cands = [s for s in paper.sentences if _CONTRIBUTION.search(s.text) and _PROPOSE.search(s.text)]
+    usable = [s for s in paper.sentences if not s.text.rstrip().endswith("?")] or paper.sentences
+    cands = [s for s in usable if (_CONTRIBUTION.search(s.text) or _MAIN.search(s.text)) and _PROPOSE.search(s.text)]
+    cands += [s for s in usable if _MAIN.search(s.text) and s not in cands]
     named = [s for s in cands if paper.method and paper.method in s.text]
-    cands = named or cands or [s for s in paper.sentences if _CONTRIBUTION.search(s.text)]
+    cands = named or cands or [s for s in usable if _CONTRIBUTION.search(s.text)]
     if not cands:
         cands = [
             s for s in paper.sentences if not s.text.lower().startswith(("however", "recently", "despite"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.intent import Analysis, Intent
+from rag.intent import Analysis, Intent, asked_share
 from rag.text import numbers, tokenize
 from rag.types import Source
 from rag.untrusted import evidence_sentences
@@ -45,6 +45,7 @@ _BACKGROUND = re.compile(
 )
 _HOW_CUE = re.compile(
     r"\b(by|via|through|using|leverag\w*|consists? of|based on|relies on|which (first|then)|first\s+\w+s\b|then\s+\w+s\b|"
+    r"(core|key|main|central) idea|idea is to|is trained to|trained (by|with|to)|learns? an? |"
     r"we (design|construct|model|represent|formulate|compute|decompose|encode|train|learn|use))\b",
     re.I,
 )
@@ -60,67 +61,6 @@ _WORD_FIGURE = re.compile(
     r"|\bfrom (days|hours|minutes|seconds) to (hours|minutes|seconds|milliseconds)\b",
     re.I,
 )
-# Attribute words that a figure may be reported with instead of the asked word ("how fast" -> "7.8x speed-up").
-_ASKED_ALIASES = {
-    "speed": "speedup speed-up faster times x accelerat latency throughput",
-    "faster": "speedup speed-up times x accelerat",
-    "speedup": "faster times x accelerat speed",
-    "time": "hours days minutes seconds faster speedup latency",
-    "size": "parameters params smaller compression ratio memory mb gb billion million model",
-    "hardwar": "gpus gpu a100 h100 v100 tpu tpus cpu chip devices device",
-    "gain": "improvement improves outperforms higher better increase boost",
-    "share": "percent % fraction proportion retain retains keeps maintains preserve",
-    "fraction": "percent % share proportion",
-    "percentag": "percent %",
-    "smaller": "compression ratio reduction fewer size",
-    "accuraci": "accuracy top-1 percent %",
-    "cost": "flops compute computation memory cheaper reduction",
-    "perform": "accuracy score improvement outperform",
-    "improv": "gain higher better increase outperform",
-    "reduct": "reduce lower fewer less decrease",
-    "depth": "layers layer deep",
-    "token": "tokens",
-    "effici": "faster speedup speed smaller reduction fewer cost x times",
-}
-
-
-# Asked words too general to require in a figure's sentence: any figure the question's topic comes with will do.
-GENERIC_ASKED = frozenset(
-    tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency")
-)
-_SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
-
-
-def _alias_tokens(asked: list[str]) -> set[str]:
-    out = set(asked)
-    for a in asked:
-        for key, words in _ASKED_ALIASES.items():
-            if a.startswith(key) or key.startswith(a):
-                out |= set(tokenize(words)) | set(words.split())
-    return out
-
-
-def _loose(words: set[str]) -> set[str]:
-    """Stems compared loosely: without hyphens, cut to five letters ("reduces"/"reduction", "speed-up"/"speedup")."""
-    return {w.replace("-", "")[:5] for w in words if w.replace("-", "")}
-
-
-def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> float:
-    """Share of the question's asked attributes (one group each) a sentence speaks of, through their aliases:
-    "how fast" is answered by "7.8x speed-up", "how large a model" by "12B"."""
-    if not groups:
-        return 0.0
-    hit = 0
-    loose = _loose(tokens)
-    for g in groups:
-        aliases = _alias_tokens(g)
-        if (
-            loose & _loose(aliases)
-            or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
-            or ("size" in g and _SIZE_FIGURE.search(sentence))
-        ):
-            hit += 1
-    return hit / len(groups)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from rag.generators.extractive.evidence import Paper, Sentence
-from rag.intent import Analysis, Intent, surface
+from rag.intent import GENERIC_ASKED, Analysis, Intent, surface
 
 MIN_TOPIC_SIMILARITY = 0.30
 MIN_TOPIC_COVERAGE = 0.35
@@ -92,8 +92,6 @@ def figure_sentences(analysis: Analysis, paper: Paper) -> list[Sentence]:
     """The paper's sentences that give a figure for what a quantity question asks: a number the question did
     not state, next to the asked attribute (or, when nothing specific is asked, in a sentence that covers a
     good share of the question's focus)."""
-    from rag.generators.extractive.evidence import GENERIC_ASKED
-
     specific = [g for g in analysis.asked_groups if not set(g) <= GENERIC_ASKED]
     out = []
     for s in paper.sentences:

@@ -185,10 +185,42 @@ def compare(analysis: Analysis, papers: list[Paper], labels: list[str] | None = 
         body = " ".join(_text(p, s) for s in picked)
         label = labels[i] if labels else (p.short or p.method or p.source.title)
         lines.append(Line(f"{label} {{cite}}: {body}".rstrip(": "), [p.n], [s.text for s in picked], kind="bullet"))
+    direct = head_to_head(analysis, papers, labels)
+    if direct is not None:
+        paper, sentence = direct
+        lines.insert(0, Line(_text(paper, sentence), [paper.n], [sentence.text]))
     shared = shared_phrase(papers[0], papers[1], analysis) if len(papers) == 2 else None
     if shared:
         lines.append(Line(f"Both are about {shared}", [p.n for p in papers]))
     return lines
+
+
+_VERDICT = re.compile(
+    r"\b(which (one|is|of them)|who wins|better|worse|faster|slower|cheaper|stronger|more (accurate|efficient)|outperform\w*)\b",
+    re.I,
+)
+
+
+def head_to_head(analysis: Analysis, papers: list[Paper], labels: list[str] | None) -> tuple[Paper, Sentence] | None:
+    """For "which one is faster / better", a sentence in which one compared paper measures itself against
+    another ("HetuMoE outperforms DeepSpeed-MoE up to 8.1x"): the verdict, said first. None when no abstract
+    compares them directly."""
+    if not _VERDICT.search(analysis.question) or len(papers) < 2:
+        return None
+    names = [
+        {x for x in ((labels[i] if labels else None), p.method, p.short) if x and len(x) >= 3}
+        for i, p in enumerate(papers)
+    ]
+    found = []
+    for i, p in enumerate(papers):
+        others = {n for j, ns in enumerate(names) if j != i for n in ns}
+        for s in p.sentences:
+            if any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", s.text) for n in others):
+                found.append((s.score + 0.1 * bool(s.figures), p, s))
+    if not found:
+        return None
+    _, paper, sentence = max(found, key=lambda f: f[0])
+    return paper, sentence
 
 
 def best_for(paper: Paper) -> Sentence | None:

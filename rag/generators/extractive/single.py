@@ -46,6 +46,9 @@ def focus_paper(analysis: Analysis, papers: list[Paper]) -> Paper:
         )
         if analysis.names:
             s += 0.40 * len(p.names_found) / len(analysis.names) + 0.10 * p.introduces_name
+            # the paper whose own name it is ("S4" is the S4 paper's method, not just mentioned by SGConv's)
+            own = {norm(x) for x in (p.method, p.short) if x}
+            s += 0.45 * any(norm(n) in own for n in analysis.names)
         return s
 
     return max(papers, key=key)
@@ -113,6 +116,15 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
 _SMALL = frozenset(("of", "for", "and", "in", "the", "with", "on", "to", "via", "a", "an", "by", "from"))
 
 
+def _head(name: str) -> str:
+    """ "hyperfitting phenomenon" -> "hyperfitting": a subject without its generic noun."""
+    words = [w for w in name.split() if w.lower() not in _GENERIC_NOUNS]
+    return " ".join(words) or name
+
+
+_GENERIC_NOUNS = frozenset("phenomenon method approach model framework technique algorithm idea effect".split())
+
+
 def _subject(analysis: Analysis) -> list[str]:
     """What a "what is X" question asks about when X is not a name ("the lottery ticket hypothesis")."""
     m = re.match(
@@ -153,6 +165,11 @@ def expansion(name: str, text: str) -> str | None:
     if m:
         words = m.group(1).split()
         candidates += [words[:j] for j in range(1, len(words) + 1)]
+        # "SMOTE: Synthetic Minority Over-sampling Technique": a subtitle whose capitals spell most of the name
+        caps = "".join(c.lower() for w in words[:6] for c in w if c.isupper())
+        letters_all = "".join(c.lower() for c in name if c.isalpha())
+        if len(words) <= 6 and len(caps) >= 3 and letters_all.startswith(caps) and len(caps) >= 0.75 * len(letters_all):
+            return " ".join(words)
     # the alias with the most letters first: "(RSRS or RS2)" is spelt by "Repeated Sampling of Random Subsets"
     for alias in sorted(aliases, key=lambda a: -sum(c.isalpha() for c in a)):
         letters = "".join(c.lower() for c in alias if c.isalpha())
@@ -189,7 +206,8 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
                 s.text,
                 re.I,
             ) or re.search(
-                rf"\b(propose|present|introduce|call|term|name|articulate)\w*\b[^.]{{0,60}}{re.escape(name)}",
+                rf"\b(propose|present|introduce|call|term|name|articulate|refer(?:red)? to as|dub)\w*\b[^.]{{0,60}}"
+                rf"{re.escape(_head(name))}",
                 s.text,
                 re.I,
             )
@@ -206,6 +224,7 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
             m = re.match(r"^\s*what(?:'s| is| are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I)
             name = m.group(1) if m and len(m.group(1).split()) <= 5 else " ".join(names)
             text = _text(paper, pick)
+            name = name[:1].upper() + name[1:]
             return [
                 Line(
                     f"{name} is the subject of “{paper.source.title}” — {lower_first(text)}",
@@ -267,6 +286,8 @@ def mechanism(s: Sentence) -> float:
         bonus -= 0.12
     if _PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
         bonus -= 0.15
+    if _ANAPHORA.search(s.text) or s.text.rstrip().endswith("?"):
+        bonus -= 0.10
     return bonus
 
 

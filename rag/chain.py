@@ -166,6 +166,8 @@ class AnswerPipeline:
             # every answer sentence's paper must carry ("which of A and B ..." is answered by one of them).
             titles = " ".join(p.title for p in resolution.papers).lower()
             analysis.names = [n for n in analysis.names if n.lower() not in titles]
+            if analysis.intent in (Intent.LIST, Intent.SUMMARY) and re.search(r"\bother\b", state.question_used, re.I):
+                analysis.exclude = {p.paper_id for p in resolution.papers}  # "which other papers build on it?"
         state.analysis = analysis
         return state
 
@@ -186,7 +188,7 @@ class AnswerPipeline:
             state.referred = sum(s.paper_id in about for s in sources)
         else:
             sources = retriever.search(query, k=k, filters=state.filters)
-        if analysis is not None and sources and not about:
+        if analysis is not None and sources and (not about or analysis.intent == Intent.COMPARE):
             sources = self._named_first(analysis, sources, retriever, state.filters)
         if analysis is not None and analysis.arxiv_ids:
             sources = self._by_identifier(analysis.arxiv_ids, sources)
@@ -327,7 +329,9 @@ class AnswerPipeline:
         """What the generator reads, in turn: a resolved follow-up's referred papers alone, then, when they do not
         answer it, the widened ranking (they stay first in it, so their [n] are the same in both)."""
         n, sources = state.referred, state.sources
-        return [sources[:n], sources] if 0 < n < len(sources) else [sources]
+        several = state.analysis is not None and state.analysis.multi_paper
+        # a list or comparison needs the other papers too: no pass over the referred ones alone
+        return [sources[:n], sources] if 0 < n < len(sources) and not several else [sources]
 
     def generate(self, state: AnswerState) -> Answer:
         empty = self._empty_index(state)

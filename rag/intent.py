@@ -193,6 +193,7 @@ class Analysis:
     yes_no: bool = False
     arxiv_ids: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
+    exclude: set[str] = field(default_factory=set)  # paper ids a list must leave out ("which OTHER papers ...")
 
     @property
     def expected(self) -> str:

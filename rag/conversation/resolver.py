@@ -37,6 +37,8 @@ from rag.conversation.cues import (
 from rag.conversation.history import Referent, Resolution, Turn, names, parse_history
 from rag.types import PaperRef
 
+# A pronoun after a preposition is an object the question is about, not something inside it.
+OBJECT_PRONOUN = re.compile(r"\b(?:on|upon|to|with|than|from|of|about|like|beyond|over|against)\s+(?:it|them)\b", re.I)
 MAX_TOPIC = 500  # characters of an earlier question an elliptical follow-up is read against
 MATCH = 0.4  # coverage a description needs in the paper it names (see `_Session.coverage`)
 PICK_RATIO = 1.5  # one of several focus papers is picked only with this much more coverage than the next
@@ -189,6 +191,14 @@ class _Session:
             return None
         for turn in reversed(turns):
             if all(n in turn.by_n for _, n in found):
+                pronoun = SINGULAR.search(q)
+                if len(found) == 1 and pronoun and turns[-1].focus:
+                    # "compare it with [1]": the paper talked about and the one cited as [1]
+                    ref = turn.by_n[found[0][1]]
+                    it = [p for p in turns[-1].focus if p != ref][:1]
+                    if it:
+                        query = BRACKET.sub(names([ref]), q[: pronoun.start()] + names(it) + q[pronoun.end() :])
+                        return Resolution(q, query, (*it, ref), "bracket", found[0][0].group(0))
                 if len(found) == 1:
                     return self._done(q, "bracket", [turn.by_n[found[0][1]]], found[0][0].span())
                 by_n = turn.by_n
@@ -319,6 +329,8 @@ class _Session:
         their predictions")."""
         if any(not t <= GENERIC for n in NAMED.findall(q[:at]) for t in terms_of(n)):
             return True
+        if OBJECT_PRONOUN.match(q, max(0, at - 12)) or OBJECT_PRONOUN.search(q[max(0, at - 12) : at + 6]):
+            return False  # "which other papers build on it?": "it" is the paper being talked about
         known = self.known(turns)
         clauses = [c.start() for c in CLAUSE.finditer(q, 0, at)]
         novel = [t for t in terms_of(q[:at]) if not t <= GENERIC and is_new(t, known)]
@@ -346,6 +358,6 @@ class _Session:
             picked = self.best(terms, seen)
             if len(picked) == 1 and (picked[0] in last.focus or not self.best(terms, last.focus)):
                 return self._done(q, "ellipsis", picked, topic=last.topic)
-        if any(not t <= GENERIC for n in NAMED.findall(q) for t in terms_of(n)):
+        if not short_continuation and any(not t <= GENERIC for n in NAMED.findall(q) for t in terms_of(n)):
             return None  # it names something, and not one paper of the conversation: it has its own subject
-        return self._done(q, "ellipsis", last.focus, topic=last.topic)
+        return self._done(q, "ellipsis", last.focus, topic=last.topic)  # "and on ImageNet?": the same papers

@@ -144,20 +144,40 @@ _PROPOSE = re.compile(r"\b(propose|present|introduce|develop|design|build|constr
 
 
 def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | None:
-    """The sentence that says what the paper does: a "we propose / this paper presents" sentence (one naming the
-    method first), the one that best matches the question among those, else the paper's best-scoring sentence."""
+    """The sentence that says what the paper does: among its own-work sentences ("we propose / this paper
+    presents / our main contribution is") and those naming its method, the best match to the question, with a
+    little for proposing and for naming the method, and against leaning on an earlier sentence ("... a method
+    that addresses this problem") or asking a rhetorical question."""
     usable = [s for s in paper.sentences if not s.text.rstrip().endswith("?")] or paper.sentences
-    cands = [s for s in usable if (_CONTRIBUTION.search(s.text) or _MAIN.search(s.text)) and _PROPOSE.search(s.text)]
-    cands += [s for s in usable if _MAIN.search(s.text) and s not in cands]
-    named = [s for s in cands if paper.method and paper.method in s.text]
-    cands = named or cands or [s for s in usable if _CONTRIBUTION.search(s.text)]
+    cands = [
+        s
+        for s in usable
+        if _CONTRIBUTION.search(s.text) or _MAIN.search(s.text) or (paper.method and paper.method in s.text)
+    ]
     if not cands:
-        cands = [
-            s for s in paper.sentences if not s.text.lower().startswith(("however", "recently", "despite"))
-        ] or paper.sentences
+        cands = [s for s in usable if not s.text.lower().startswith(("however", "recently", "despite"))] or usable
     if not cands:
         return None
-    return max(cands, key=lambda s: s.score + 0.15 * s.lex - 0.01 * s.index)
+
+    def key(s: Sentence) -> float:
+        return (
+            s.score
+            + 0.15 * s.lex
+            + 0.08 * bool(_PROPOSE.search(s.text) or _MAIN.search(s.text))
+            + 0.10 * bool(paper.method and paper.method in s.text)
+            - 0.25 * bool(ANAPHORA.search(s.text))
+            - 0.01 * s.index
+        )
+
+    return max(cands, key=key)
+
+
+# A sentence that leans on the one before it: "we address these with X", "to solve this problem".
+ANAPHORA = re.compile(
+    r"\b(these|those)\b(?!\s+[a-z-]+s\b)|\b(this|these|such|the above|the aforementioned) "
+    r"(issue|issues|problem|problems|challenge|challenges|limitation|limitations|gap|shortcoming|shortcomings|drawback|drawbacks|degradation)\b",
+    re.I,
+)
 
 
 def result_sentence(paper: Paper, exclude: set[str]) -> Sentence | None:

@@ -6,6 +6,7 @@ comparisons (parallel bullets per paper in the order the question names them, an
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from rag.generators.extractive.compose import (
     _OWN_WORK,
@@ -92,7 +93,7 @@ def topic_score(analysis: Analysis, paper: Paper, idf) -> float:
     phrases = topic_phrases(analysis)
     if phrases:
         seq = tokenize(f"{paper.source.title}. {paper.source.text}")
-        pairs = set(zip(seq, seq[1:], strict=False))
+        pairs = set(pairwise(seq))
         cov = (1 - W_PHRASE) * cov + W_PHRASE * sum(p in pairs for p in phrases) / len(phrases)
     return W_TOPIC_LEX * cov + W_TOPIC_DENSE * dense + W_TOPIC_TITLE * tcov
 
@@ -102,7 +103,7 @@ def topic_phrases(analysis: Analysis) -> list[tuple[str, str]]:
     knowledge distillation that also mentions a dataset is not on dataset distillation."""
     words = set(topic_words(analysis))
     seq = [t for t in tokenize(analysis.question)]
-    return list(dict.fromkeys((a, b) for a, b in zip(seq, seq[1:], strict=False) if a in words and b in words))
+    return list(dict.fromkeys((a, b) for a, b in pairwise(seq) if a in words and b in words))
 
 
 def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
@@ -116,7 +117,7 @@ def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
         cut = max(LIST_ALL_ABSOLUTE, LIST_ALL_RELATIVE * best)
     else:
         cut = max(LIST_ABSOLUTE, LIST_RELATIVE * best)
-    kept = [p for p in papers if p.extra["topic"] >= cut]
+    kept = [p for p in papers if p.extra["topic"] >= cut and p.source.paper_id not in analysis.exclude]
     if analysis.names:  # a list about a named thing keeps only papers that use the name
         named = [p for p in kept if p.names_found]
         kept = named or kept

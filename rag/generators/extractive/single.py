@@ -14,6 +14,7 @@ import re
 from rag.generators.extractive.compose import (
     _OWN_WORK,
     _PROPOSE,
+    ANAPHORA,
     SINGLE_WORDS,
     Line,
     _text,
@@ -198,7 +199,7 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
     # at the end of a sentence about something else ("... we address these with the Switch Transformer").
     best: Sentence | None = None
     for s in paper.sentences:
-        if _ANAPHORA.search(s.text):
+        if ANAPHORA.search(s.text):
             continue
         for name in names:
             defines = re.search(
@@ -218,7 +219,7 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
     )
     if best is None and introduced:
         # The paper that introduces X says what X is by what it does: its title, then its own-work sentences.
-        own = [s for s in paper.sentences if _OWN_WORK.search(s.text) and not _ANAPHORA.search(s.text)]
+        own = [s for s in paper.sentences if _OWN_WORK.search(s.text) and not ANAPHORA.search(s.text)]
         pick = max(own, key=lambda s: (s.score + 0.1 * bool(_PROPOSE.search(s.text)), -s.index), default=None)
         if pick is not None:
             m = re.match(r"^\s*what(?:'s| is| are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I)
@@ -233,20 +234,12 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
                 )
             ]
     if best is None:
-        best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(_ANAPHORA.search(s.text))))
+        best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(ANAPHORA.search(s.text))))
     picked = [best]
     second = _second(paper, best, analysis)
-    if second and second.index > best.index and not _ANAPHORA.search(second.text):
+    if second and second.index > best.index and not ANAPHORA.search(second.text):
         picked.append(second)
     return _one_paper(paper, picked)
-
-
-# A sentence that leans on the one before it: "we address these with X", "to solve this problem".
-_ANAPHORA = re.compile(
-    r"\b(these|those)\b(?!\s+[a-z-]+s\b)|\b(this|these|such|the above|the aforementioned) "
-    r"(issue|issues|problem|problems|challenge|challenges|limitation|limitations|gap|shortcoming|shortcomings|drawback|drawbacks)\b",
-    re.I,
-)
 
 
 def single(analysis: Analysis, paper: Paper) -> list[Line]:
@@ -286,7 +279,7 @@ def mechanism(s: Sentence) -> float:
         bonus -= 0.12
     if _PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
         bonus -= 0.15
-    if _ANAPHORA.search(s.text) or s.text.rstrip().endswith("?"):
+    if ANAPHORA.search(s.text) or s.text.rstrip().endswith("?"):
         bonus -= 0.10
     return bonus
 

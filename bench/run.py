@@ -118,10 +118,11 @@ def batch_sweep(model: Any, texts: list[str], sizes: tuple[int, ...] = (8, 16, 3
 
 
 def foundation(out: Path, sweep: bool, server: bool) -> dict[str, Any]:
+    from rag.store import Index
+
     from ingest import chunk_paper, load_papers
     from rag import Assistant, Settings
     from rag.embeddings import SentenceTransformerEmbeddings
-    from rag.store import Index
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     res: dict[str, Any] = {"machine": machine()}
@@ -282,10 +283,11 @@ def search_vs_baseline(assistant: Any, emb: Any, chunks: list[Any], vectors: np.
 def server_figures(emb: Any, chunks: list[Any], vectors: np.ndarray, work: Path) -> dict[str, Any]:
     """The bundled corpus through a `chroma run` server: write rate (vectors precomputed), the first query of a
     client with an empty RAG_HOME (which rebuilds its manifest and BM25 from the server), search latency."""
+    from rag.store import Index
+
     from eval.questions import load_questions
     from ingest import load_papers
     from rag import Assistant, Settings
-    from rag.store import Index
 
     questions = load_questions(DEV)
     table = PrecomputedDocuments(emb, dict(zip([c.text for c in chunks], vectors.tolist(), strict=True)))
@@ -379,13 +381,13 @@ def print_foundation(res: dict[str, Any]) -> None:
 # ---- scale ---------------------------------------------------------------------------------------------------
 def scale_one(n: int, vectors: str, work: Path) -> dict[str, Any]:
     """One corpus size, in its own process so that its peak memory is its own."""
+    from rag.store import Index
     from synthetic import ComposedEmbeddings, load_vectors, write_corpus
 
     from eval.questions import load_questions
     from ingest import chunk_paper, load_papers
     from rag import Assistant, Settings
     from rag.embeddings import SentenceTransformerEmbeddings
-    from rag.store import Index
 
     corpus, gen_s = timed(write_corpus, work / f"corpus-{n}.jsonl", n)
     home = work / f"index-{n}-{vectors}"

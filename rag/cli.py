@@ -58,7 +58,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     from ingest.parsers import ParseError
     from rag.embeddings import ModelNotFound
-    from rag.store import IndexProblem
+    from rag.index import IndexProblem
 
     errors: list[type[BaseException]] = [ParseError, IndexProblem, ModelNotFound, ValidationError, FileNotFoundError]
     try:
@@ -170,11 +170,11 @@ def search(
             for line in sys.stdin:
                 q = line.strip()
                 if q:
-                    typer.echo(json.dumps({"query": q, "results": [s.public() for s in a.search(q, k=k, **opts)]}))
+                    typer.echo(json.dumps({"query": q, "results": [s.model_dump() for s in a.search(q, k=k, **opts)]}))
             return
         results = a.search(query, k=k, **opts)
         if as_json:
-            typer.echo(json.dumps([s.public() for s in results]))
+            typer.echo(json.dumps([s.model_dump() for s in results]))
             return
         if not results:
             typer.echo("no matching papers")

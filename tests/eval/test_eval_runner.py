@@ -13,7 +13,7 @@ from evaltools import FakeAssistant, Script, question, read_jsonl, write_questio
 from eval import run_eval
 from eval.questions import QuestionError
 from eval.runner import EvalSetupError
-from rag.store import IndexProblem
+from rag.index import IndexProblem
 
 TITLES = ["Paper A", "Paper B", "Paper C", "Paper D", "Paper X", "Paper Y", "Paper Z", "Paper W"]
 QUESTIONS = [

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import rag.store
+import rag.index.snapshot
 from ingest import load_papers
 from ingest.parsers import bundled_corpus
 from rag import Assistant, Settings
 from rag.cli import app
-from rag.store import IndexMismatch
+from rag.index import IndexMismatch
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -158,7 +158,7 @@ def test_filtered_searches_return_only_allowed_papers_and_agree_with_chromas_own
     query = "language models for reasoning"
     for allowed in (frozenset(ids[::2]), frozenset(ids[:1])):
         broad = index.dense_search(query, 10, allowed)  # over-fetches and filters here when the share is large
-        monkeypatch.setattr(rag.store, "POSTFILTER_MAX_FETCH", 0)  # forces Chroma's `$in` filter
+        monkeypatch.setattr(rag.index.snapshot, "POSTFILTER_MAX_FETCH", 0)  # forces Chroma's `$in` filter
         exact = index.dense_search(query, 10, allowed)
         monkeypatch.undo()
         assert broad and {pid for _, pid, _ in broad} <= allowed
@@ -198,7 +198,6 @@ def test_a_client_with_other_chunk_settings_is_refused_by_the_shared_collection(
 
 def test_clients_follow_an_ingest_made_by_another_client(writer, chroma_url, tmp_path, embeddings, monkeypatch):
     """Runs last in the module: it changes what the server holds."""
-    monkeypatch.setattr(rag.store, "SERVER_CHECK_SECONDS", 0.0)
     newcomers = [p for p in load_papers([bundled_corpus()[1]]) if p.paper_id not in writer.index.papers()][:3]
     source = tmp_path / "newcomers.jsonl"
     source.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in newcomers))

@@ -15,7 +15,7 @@ from langchain_core.embeddings import Embeddings
 
 from ingest import Paper, ParseError, load_papers
 from rag import Assistant, Settings
-from rag.store import IndexBusy, IndexMismatch
+from rag.index import IndexBusy, IndexMismatch
 
 UNIQUE = "Zebrafish holography reveals quasicrystal lattices in sourdough fermentation."
 
@@ -63,24 +63,24 @@ def write_dump(path: Path, papers: list[Paper], date: str = "Mar 11") -> Path:
 
 
 def chroma_ids(assistant: Assistant) -> set[str]:
-    return set(assistant.index.collection.get(include=[])["ids"])
+    return set(assistant.index.dense.get().get(include=[])["ids"])
 
 
 def manifest_chunk_ids(assistant: Assistant) -> set[str]:
-    return {r[0] for r in assistant.index._db().execute("SELECT chunk_id FROM chunks")}
+    return assistant.index.manifest.chunk_ids()
 
 
 def assert_consistent(assistant: Assistant) -> None:
     """Chroma, the manifest and BM25 hold exactly the same chunks."""
     ids = manifest_chunk_ids(assistant)
     assert chroma_ids(assistant) == ids
-    assert set(assistant.index.bm25().ids) == ids
+    assert set(assistant.index.snapshot().bm25.ids) == ids
     assert assistant.stats()["chunks"] == len(ids)
 
 
 def snapshot(assistant: Assistant) -> dict:
     st = assistant.stats()
-    return {"stats": st, "meta": assistant.index.meta(), "chroma": assistant.index.collection.count()}
+    return {"stats": st, "meta": assistant.index.meta(), "chroma": assistant.index.dense.get().count()}
 
 
 # ---- idempotence -----------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_editing_one_abstract_updates_exactly_that_paper(tmp_path, embeddings, s
     assert {pid: m.content_hash for pid, m in a.index.papers().items() if pid != target.paper_id} == untouched
     n_chunks = len([c for c in manifest_chunk_ids(a) if c.startswith(target.paper_id + ":")])
     assert spy.documents - embedded_before == n_chunks  # only the edited paper was re-embedded
-    stored = a.index.collection.get(where={"paper_id": target.paper_id}, include=["metadatas", "documents"])
+    stored = a.index.dense.get().get(where={"paper_id": target.paper_id}, include=["metadatas", "documents"])
     assert len(stored["ids"]) == n_chunks
     assert {m["hash"] for m in stored["metadatas"]} == {meta.content_hash}
     assert any("Zebrafish holography" in d for d in stored["documents"])
@@ -180,7 +180,7 @@ def test_prune_removes_papers_gone_from_the_sources_everywhere(make_assistant, t
     assert (report.removed, report.unchanged, report.added, report.papers) == (3, 3, 0, 3)
     assert gone.isdisjoint(a.index.papers())
     assert not any(cid.rsplit(":", 1)[0] in gone for cid in chroma_ids(a))
-    assert not any(cid.rsplit(":", 1)[0] in gone for cid in a.index.bm25().ids)
+    assert not any(cid.rsplit(":", 1)[0] in gone for cid in a.index.snapshot().bm25.ids)
     assert_consistent(a)
     for p in sample[3:6]:
         for mode in ("bm25", "dense", "hybrid"):

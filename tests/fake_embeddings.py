@@ -8,6 +8,7 @@ meaning beyond shared words is not modelled, so tests that need it use the real 
 from __future__ import annotations
 
 import hashlib
+from itertools import pairwise
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -38,7 +39,7 @@ class HashingEmbeddings(Embeddings):
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for row, text in enumerate(texts):
             words = tokenize(text)
-            for feature in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]:
+            for feature in [*words, *(f"{a} {b}" for a, b in pairwise(words))]:
                 col, sign = _bucket(feature)
                 out[row, col] += sign
             norm = np.linalg.norm(out[row])

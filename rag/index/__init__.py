@@ -10,7 +10,14 @@ api.py        `Index`: fresh snapshots before every query, writes routed to the 
 """
 
 from rag.index.api import Index
-from rag.index.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexProblem, IndexWriteFailed
+from rag.index.errors import (
+    IndexBusy,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexProblem,
+    IndexUnavailable,
+    IndexWriteFailed,
+)
 from rag.index.manifest import PaperMeta
 from rag.index.snapshot import Snapshot, StaleSnapshot
 
@@ -20,6 +27,7 @@ __all__ = [
     "IndexCorrupt",
     "IndexMismatch",
     "IndexProblem",
+    "IndexUnavailable",
     "IndexWriteFailed",
     "PaperMeta",
     "Snapshot",

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ingest import Chunk, Paper
-from rag.index.errors import RESET, IndexCorrupt, write_failure_reason
+from rag.index.errors import IndexProblem, unreadable, write_failure_reason
 from rag.index.manifest import ChunkRow, PaperRow
 
 # Chunks per Chroma write; one HTTP request or one local transaction each.
@@ -204,8 +204,9 @@ class DenseStore:
         except NotFoundError:
             return None
 
-    def unreadable(self, exc: BaseException) -> IndexCorrupt:
-        return IndexCorrupt(f"the vector store {self.location} cannot be read ({first_line(exc)}); {RESET}")
+    def unreadable(self, exc: BaseException) -> IndexProblem:
+        """IndexCorrupt naming the fix, or IndexUnavailable when a full disk is what blocks the read."""
+        return unreadable(self.location, None if self.is_server else self.directory, exc)
 
     def drop(self) -> None:
         """Delete the collection. An unreadable local store is deleted with its directory instead."""

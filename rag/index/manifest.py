@@ -99,16 +99,19 @@ class Manifest:
 
     def _open_read_only(self) -> sqlite3.Connection:
         uri = self.path.resolve().as_uri()
-        try:
-            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            return conn
-        except sqlite3.OperationalError:
-            if os.access(self.path.parent, os.W_OK):
-                raise
-        # A read-only directory without the write-ahead log's side files: nothing can change the file here,
-        # so SQLite may read it as immutable.
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        for mode in ("mode=ro", "immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                return conn
+            except sqlite3.OperationalError as exc:
+                # A read-only directory without the write-ahead log's side files: nothing can change the file
+                # there, so SQLite may read it as immutable.
+                if mode != "mode=ro" or os.access(self.path.parent, os.W_OK):
+                    raise corrupt(self.path, exc) from exc
+            except sqlite3.DatabaseError as exc:
+                raise corrupt(self.path, exc) from exc
+        raise AssertionError("unreachable")
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         conn = self._reader()

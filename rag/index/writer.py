@@ -127,7 +127,7 @@ class Writer:
         except IndexProblem:
             raise
         except Exception as exc:
-            reason = failure_reason(exc)
+            reason = failure_reason(exc, self.home)
             if reason is None:
                 raise
             raise write_failed(self.home, reason) from exc
@@ -246,7 +246,7 @@ class Writer:
             for batch in batched(leftover, ID_BATCH):
                 collection.delete(ids=batch)
         except Exception as exc:
-            if failure_reason(exc) is None:
+            if failure_reason(exc, self.home) is None:
                 raise
             log.warning("could not remove %d replaced vectors (%s); the next ingest will", len(leftover), exc)
         self.save_bm25(BM25Index.build(*db.chunk_rows(), fingerprint=fp))

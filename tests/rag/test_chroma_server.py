@@ -4,14 +4,11 @@ and a second client with an empty RAG_HOME rebuilds its manifest and BM25 from w
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chroma_server import chroma_server
 from typer.testing import CliRunner
 
 import rag.index.snapshot
@@ -23,57 +20,12 @@ from rag.index import IndexMismatch
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_heartbeat(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited with code {proc.returncode} before answering")
-        try:
-            client = chromadb.HttpClient(
-                host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
-            )
-            client.heartbeat()
-            return
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError(f"chroma run on port {port} did not answer its heartbeat within {timeout:.0f}s")
-
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory) -> Iterator[str]:
     """A real Chroma server on loopback for this module, always stopped by its pid."""
-    assert CHROMA.exists(), f"{CHROMA} is missing: chromadb ships the `chroma` CLI"
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_heartbeat(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

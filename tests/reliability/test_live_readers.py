@@ -1,7 +1,11 @@
 """Readers that stay up while other processes change the index: a long-lived `Assistant` in this process and a
 `rag ui` process (driven through gradio_client) see each `rag ingest` run from the command line (a paper added,
 a paper shortened, a paper removed, then `--reset`) on their next question, with no restart; a second
-`Assistant` created afterwards in this process works too. Local files, and a `chroma run` server on loopback."""
+`Assistant` created afterwards in this process works too. Local files, and a `chroma run` server on loopback.
+
+Every process embeds with the fake model (fake_rag.py runs the real `rag` command with it): what is tested is
+how processes share Chroma and the manifest, which does not depend on meaning, and a `rag` process then starts
+in about 2 s instead of 6-10 s."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from ui.app import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
-BIN = Path(sys.executable).parent
+RAG = [sys.executable, str(Path(__file__).with_name("fake_rag.py"))]
 
 
 def child_env(home: Path, url: str | None) -> dict[str, str]:
@@ -38,7 +42,7 @@ def child_env(home: Path, url: str | None) -> dict[str, str]:
 
 def rag_ingest(env: dict[str, str], *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [str(BIN / "rag"), "ingest", *args, "--json"], env=env, capture_output=True, text=True, timeout=300
+        [*RAG, "ingest", *args, "--json"], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -53,7 +57,7 @@ class ServedUI:
         port = free_port()
         self.log = log.open("wb")
         self.proc = subprocess.Popen(
-            [str(BIN / "rag"), "ui", "--host", "127.0.0.1", "--port", str(port)],
+            [*RAG, "ui", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -110,7 +114,7 @@ def cited(answer: Any) -> set[str]:
     return {c["title"] for c in data["citations"]}
 
 
-def test_readers_in_other_processes_see_each_ingest_on_their_next_question(mode, tmp_path, embeddings, long_paper):
+def test_readers_in_other_processes_see_each_ingest_on_their_next_question(mode, tmp_path, fake_embeddings, long_paper):
     url = mode
     rows = tiny_rows()
     home = tmp_path / "index"
@@ -118,7 +122,8 @@ def test_readers_in_other_processes_see_each_ingest_on_their_next_question(mode,
     env = child_env(home, url)
     rag_ingest(env, str(write_jsonl(src, [*rows[:5], long_paper])))
 
-    reader = Assistant(Settings(home=home, chroma_url=url, generator="extractive", k=3), embeddings=embeddings)
+    settings = Settings(home=home, chroma_url=url, generator="extractive", k=3)
+    reader = Assistant(settings, embeddings=fake_embeddings)
     # In server mode the UI is another client with its own, empty home: it mirrors what the server holds.
     ui_home = tmp_path / "ui-index" if url else home
     ui = ServedUI(child_env(ui_home, url), tmp_path / "ui.log")
@@ -165,7 +170,7 @@ def test_readers_in_other_processes_see_each_ingest_on_their_next_question(mode,
         assert reader.stats()["papers"] == len(fresh)
 
         # a second Assistant opened now, in the process that held the old index open all along
-        second = Assistant(Settings(home=home, chroma_url=url, generator="extractive"), embeddings=embeddings)
+        second = Assistant(settings, embeddings=fake_embeddings)
         for mode_name in ("dense", "hybrid", "bm25"):
             assert titles(second.search(fresh[0]["title"], k=1, mode=mode_name)) == [fresh[0]["title"]]
     finally:

@@ -41,9 +41,7 @@ def child_env(home: Path, url: str | None) -> dict[str, str]:
 
 
 def rag_ingest(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [*RAG, "ingest", *args, "--json"], env=env, capture_output=True, text=True, timeout=300
-    )
+    done = subprocess.run([*RAG, "ingest", *args, "--json"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ingest import Chunk, Paper
-from rag.index.errors import IndexProblem, unreadable, write_failure_reason
+from rag.index.errors import IndexProblem, IndexUnavailable, unreadable, write_failure_reason
 from rag.index.manifest import ChunkRow, PaperRow
 
 # Chunks per Chroma write; one HTTP request or one local transaction each.
@@ -130,8 +130,15 @@ class DenseStore:
 
     # ---- the client --------------------------------------------------------------------------------------
     def client(self) -> Any:
+        """The Chroma client (IndexUnavailable when a server does not answer)."""
         if self._client is None:
-            self._client = self._http_client() if self.url else self._local_client(self.directory)
+            if self.url:
+                try:
+                    self._client = self._http_client()
+                except Exception as exc:  # chromadb raises a bare ValueError when nothing listens
+                    raise self.unreadable(exc) from exc
+            else:
+                self._client = self._local_client(self.directory)
         return self._client
 
     def refresh(self) -> None:
@@ -205,8 +212,14 @@ class DenseStore:
             return None
 
     def unreadable(self, exc: BaseException) -> IndexProblem:
-        """IndexCorrupt naming the fix, or IndexUnavailable when a full disk is what blocks the read."""
-        return unreadable(self.location, None if self.is_server else self.directory, exc)
+        """IndexCorrupt naming the fix; IndexUnavailable when a full disk blocks the read, or a server does not
+        answer (nothing says its data is damaged)."""
+        if self.is_server:
+            return IndexUnavailable(
+                f"the Chroma server at {self.url} did not answer ({first_line(exc)}); check that it is running and "
+                "that RAG_CHROMA_URL names it"
+            )
+        return unreadable(self.location, self.directory, exc)
 
     def drop(self) -> None:
         """Delete the collection. An unreadable local store is deleted with its directory instead."""

@@ -28,6 +28,7 @@ for _var in ("OPENAI_API_KEY", "RAG_HOME", "RAG_CHROMA_URL", "RAG_LLM_BASE_URL",
 import pytest  # noqa: E402
 from fake_embeddings import HashingEmbeddings  # noqa: E402
 from fake_llm import fake_llm_fixture  # noqa: E402, F401 - registers the `fake_llm` fixture
+from recorded_embeddings import RecordedEmbeddings  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
 
@@ -92,10 +93,14 @@ def fake_model(monkeypatch, fake_embeddings):
 
 
 @pytest.fixture(scope="session")
-def corpus_home(tmp_path_factory, embeddings) -> Path:
-    """The bundled corpus ingested once per session; tests treat it as read-only."""
+def corpus_home(tmp_path_factory, embeddings, request) -> Path:
+    """The bundled corpus ingested once per session; tests treat it as read-only. Its chunk vectors are MiniLM's,
+    remembered between sessions in pytest's cache (tests/recorded_embeddings.py)."""
     home = tmp_path_factory.mktemp("corpus") / "index"
-    Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings).ingest()
+    cache = getattr(request.config, "cache", None)
+    recorded = RecordedEmbeddings(embeddings, cache.mkdir("rag-corpus-vectors") if cache is not None else None)
+    Assistant(Settings(home=home, generator="extractive"), embeddings=recorded).ingest()
+    recorded.save()
     return home
 
 

@@ -23,6 +23,10 @@ class Assistant:
     >>> a.ingest()                            # the bundled corpus
     >>> a.search("diffusion sampling", k=5)   # ranked papers
     >>> a.ask("which papers speed up diffusion sampling?").answer
+
+    `embeddings` (a LangChain `Embeddings`), `llm` (a chat model) and `chroma_client` (a Chroma client, e.g.
+    `chromadb.HttpClient(...)`) replace what the settings would load. An assistant stays current: each question
+    reads the index as it is then, whoever changed it.
     """
 
     def __init__(

@@ -101,6 +101,13 @@ def read_collection(collection: Any) -> tuple[list[PaperRow], list[ChunkRow], se
     return papers, chunks, stray
 
 
+def _is_http(client: Any) -> bool:
+    try:
+        return "fastapi" in str(client.get_settings().chroma_api_impl).lower()
+    except Exception:
+        return False
+
+
 def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
@@ -115,13 +122,17 @@ class DenseStore:
         self._client = client
         self._injected = client is not None
         self._copy: Path | None = None
+        self._http = bool(url) or (client is not None and _is_http(client))
 
     @property
     def is_server(self) -> bool:
-        return bool(self.url)
+        """A shared server (a URL, or an injected HTTP client): the collection is the record clients mirror."""
+        return self._http
 
     @property
     def location(self) -> str:
+        if self._injected and not self.url:
+            return f"an injected {'HTTP' if self._http else 'local'} Chroma client"
         return self.url or str(self.directory)
 
     def present(self) -> bool:
@@ -144,7 +155,7 @@ class DenseStore:
     def refresh(self) -> None:
         """Forget the client, so the next use opens a new one. Local mode: chromadb shares one in-memory vector
         index per directory and process, which never sees another process's writes; a new one reads them."""
-        if self._injected or self.url:
+        if self._injected or self.is_server:
             return
         self._client = None
         self._forget_system(self._copy or self.directory)
@@ -216,7 +227,7 @@ class DenseStore:
         answer (nothing says its data is damaged)."""
         if self.is_server:
             return IndexUnavailable(
-                f"the Chroma server at {self.url} did not answer ({first_line(exc)}); check that it is running and "
+                f"the Chroma server at {self.location} did not answer ({first_line(exc)}); check that it is running and "
                 "that RAG_CHROMA_URL names it"
             )
         return unreadable(self.location, self.directory, exc)

@@ -163,3 +163,20 @@ def test_clients_follow_an_ingest_made_by_another_client(writer, chroma_url, tmp
     for paper in newcomers:
         assert writer.search(paper.title, k=3, mode="bm25")[0].paper_id == paper.paper_id
     assert _server_collection(chroma_url).count() == report.chunks
+
+
+def test_an_injected_http_client_is_a_server_client_too(writer, chroma_url, tmp_path, embeddings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    injected = Assistant(
+        Settings(home=tmp_path / "client-f", generator="extractive"), embeddings=embeddings, chroma_client=client
+    )
+    assert injected.index.is_server
+    assert injected.stats()["papers"] == writer.stats()["papers"]  # mirrored from the server it was handed
+    assert injected.index.fingerprint() == writer.index.fingerprint()
+    title = next(iter(writer.index.papers().values())).title
+    assert injected.search(title, k=1, mode="dense")[0].title == title

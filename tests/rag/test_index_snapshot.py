@@ -184,3 +184,17 @@ def test_a_stale_snapshot_is_reported_once_then_read_again(pair, tmp_path, sampl
         return len(snapshot.papers)
 
     assert reader.index.read(flaky) == 2 and len(calls) == 2
+
+
+def test_an_injected_local_chroma_client_holds_the_vectors(tmp_path, sample, fake_embeddings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(str(tmp_path / "elsewhere"), settings=ChromaSettings(anonymized_telemetry=False))
+    a = Assistant(
+        Settings(home=tmp_path / "index", generator="extractive"), embeddings=fake_embeddings, chroma_client=client
+    )
+    a.ingest([write_jsonl(tmp_path / "p.jsonl", sample[:3])])
+    assert not (tmp_path / "index" / "chroma").exists()  # the vectors went where the client keeps them
+    assert client.get_collection("papers").count() == a.stats()["chunks"]
+    assert a.search(sample[2].title, k=1, mode="dense")[0].paper_id == sample[2].paper_id

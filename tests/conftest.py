@@ -93,14 +93,19 @@ def fake_model(monkeypatch, fake_embeddings):
 
 
 @pytest.fixture(scope="session")
-def corpus_home(tmp_path_factory, embeddings, request) -> Path:
-    """The bundled corpus ingested once per session; tests treat it as read-only. Its chunk vectors are MiniLM's,
-    remembered between sessions in pytest's cache (tests/recorded_embeddings.py)."""
-    home = tmp_path_factory.mktemp("corpus") / "index"
+def corpus_vectors(embeddings, request) -> RecordedEmbeddings:
+    """MiniLM with the bundled corpus's chunk vectors remembered between sessions in pytest's cache
+    (tests/recorded_embeddings.py): for building indexes of the bundled corpus, or of parts of it."""
     cache = getattr(request.config, "cache", None)
-    recorded = RecordedEmbeddings(embeddings, cache.mkdir("rag-corpus-vectors") if cache is not None else None)
-    Assistant(Settings(home=home, generator="extractive"), embeddings=recorded).ingest()
-    recorded.save()
+    return RecordedEmbeddings(embeddings, cache.mkdir("rag-corpus-vectors") if cache is not None else None)
+
+
+@pytest.fixture(scope="session")
+def corpus_home(tmp_path_factory, corpus_vectors) -> Path:
+    """The bundled corpus ingested once per session; tests treat it as read-only."""
+    home = tmp_path_factory.mktemp("corpus") / "index"
+    Assistant(Settings(home=home, generator="extractive"), embeddings=corpus_vectors).ingest()
+    corpus_vectors.save()
     return home
 
 

@@ -35,10 +35,10 @@ def source_file() -> Path:
 
 
 @pytest.fixture(scope="module")
-def writer(chroma_url, source_file, tmp_path_factory, embeddings) -> Assistant:
-    """Client A: ingests the file into the server once for the module."""
+def writer(chroma_url, source_file, tmp_path_factory, corpus_vectors) -> Assistant:
+    """Client A: ingests the file into the server once for the module (MiniLM's vectors, remembered)."""
     home = tmp_path_factory.mktemp("client-a") / "index"
-    a = Assistant(Settings(home=home, chroma_url=chroma_url, generator="extractive"), embeddings=embeddings)
+    a = Assistant(Settings(home=home, chroma_url=chroma_url, generator="extractive"), embeddings=corpus_vectors)
     report = a.ingest([source_file])
     assert report.added == report.papers > 0
     return a

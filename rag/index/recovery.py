@@ -99,11 +99,10 @@ def papers_from_manifest(db: ManifestWriter, paper_ids: Iterable[str]) -> list[P
         row = db.paper_row(pid)
         if row is None:
             continue
-        arxiv = pid.removeprefix("arxiv-") if pid.startswith("arxiv-") else None
-        paper = Paper(row[0], row[1], json.loads(row[3]), url=row[5], date=row[4], authors=row[6], arxiv_id=arxiv)
-        if paper.paper_id == pid and paper.content_hash == row[2]:
+        paper = Paper(row[0], row[1], json.loads(row[3]), url=row[5], date=row[4], authors=row[6], paper_id=pid)
+        if paper.content_hash == row[2]:
             out.append(paper)
-        else:  # cannot happen for rows this code wrote; never write vectors under a different identity
+        else:  # the hash covers only stored fields, so this means another version wrote the row: never guess
             log.warning("cannot rebuild paper %s from the manifest; `rag ingest --reset` will", pid)
     return out
 

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ParseError, bundled_corpus, load_papers, normalise_title
-from ingest.parsers import BOILERPLATE, parse_daily_papers, parse_file
+from ingest import ParseError, bundled_corpus, load_papers, normalise_title, paper_id_for
+from ingest.parsers import BOILERPLATE, parse_file
+
+
+def parse_daily_papers(path: Path) -> list:
+    parsed = parse_file(path)
+    assert parsed.format == "daily-papers-dump"
+    return parsed.records
+
 
 EXPECTED_RECORDS = {
     "000_a9aabe229f134cb9.txt": 58,
@@ -25,7 +32,7 @@ ABSTRACT = (
 
 @pytest.fixture(scope="module")
 def parsed() -> dict[str, list]:
-    return {f.name: [p for _, p in parse_daily_papers(f)] for f in bundled_corpus()}
+    return {f.name: parse_daily_papers(f) for f in bundled_corpus()}
 
 
 @pytest.fixture(scope="module")
@@ -82,20 +89,24 @@ def test_glued_subscribe_prefix_in_file_003_is_stripped(parsed):
 
 
 def test_file_003_without_blank_lines_or_dates_parses_without_dates(parsed):
-    assert all(p.date is None for p in parsed["003_681d261d95f8e320.txt"])
+    assert all(r.listed is None for r in parsed["003_681d261d95f8e320.txt"])
+    assert {r.label for r in parsed["003_681d261d95f8e320.txt"]} == {"Daily Papers"}
 
 
 def test_date_line_is_recorded_on_the_papers_after_it(parsed):
-    assert {p.date for p in parsed["000_a9aabe229f134cb9.txt"]} == {"Mar 11"}
-    assert {p.date for p in parsed["001_bf2de4deb3b23c5a.txt"]} == {"Aug 14"}
-    assert {p.date for p in parsed["004_7843a07b3109b710.txt"]} == {"Jul 17"}
+    assert {r.listed for r in parsed["000_a9aabe229f134cb9.txt"]} == {"Mar 11"}
+    assert {r.listed for r in parsed["001_bf2de4deb3b23c5a.txt"]} == {"Aug 14"}
+    assert {r.listed for r in parsed["004_7843a07b3109b710.txt"]} == {"Jul 17"}
+    assert {r.label for r in parsed["000_a9aabe229f134cb9.txt"]} == {"Daily Papers, Mar 11"}
+    # The pages give no year and nothing else in the dump does: no year is made up, and no link either.
+    assert all(r.date is None and r.url is None for rs in parsed.values() for r in rs)
 
 
 def test_duplicates_merge_recording_every_source_file(parsed, merged):
     occurrences: dict[str, list[str]] = {}
     for name, papers in parsed.items():
         for p in papers:
-            occurrences.setdefault(p.paper_id, []).append(name)
+            occurrences.setdefault(paper_id_for(p.title), []).append(name)
     by_id = {p.paper_id: p for p in merged}
     duplicated = {pid: names for pid, names in occurrences.items() if len(names) > 1}
     assert len(duplicated) == 37  # 494 records - 451 papers = 43 extra copies spread over 37 papers
@@ -108,11 +119,11 @@ def test_duplicate_copies_carry_identical_abstracts(parsed):
     seen: dict[str, str] = {}
     for papers in parsed.values():
         for p in papers:
-            assert seen.setdefault(p.paper_id, p.abstract) == p.abstract
+            assert seen.setdefault(paper_id_for(p.title), p.abstract) == p.abstract
 
 
 def test_merged_paper_takes_a_date_from_any_copy(parsed, merged):
-    dated = {p.paper_id for papers in parsed.values() for p in papers if p.date}
+    dated = {paper_id_for(p.title) for papers in parsed.values() for p in papers if p.listed}
     for p in merged:
         assert (p.date is not None) == (p.paper_id in dated)
 
@@ -143,21 +154,21 @@ def test_a_dump_with_all_boilerplate_variants_yields_only_papers(tmp_path):
         "Subscribe\n\nDaily Papers\n\nbyAK and the research community\n\nMar 11\n\n"
         f"First Paper Title\n\n{ABSTRACT}\n\nApr 2\n\nSecond Paper Title\n\n{ABSTRACT} More.\n",
     )
-    papers = [p for _, p in parse_daily_papers(path)]
-    assert [(p.title, p.date) for p in papers] == [("First Paper Title", "Mar 11"), ("Second Paper Title", "Apr 2")]
+    papers = parse_daily_papers(path)
+    assert [(p.title, p.listed) for p in papers] == [("First Paper Title", "Mar 11"), ("Second Paper Title", "Apr 2")]
 
 
 def test_subscribe_is_only_stripped_when_glued_to_a_title(tmp_path):
     path = _dump(
         tmp_path, f"SubscribeGlued Title\n{ABSTRACT}\nSubscriber Churn Prediction with Transformers\n{ABSTRACT}\n"
     )
-    titles = [p.title for _, p in parse_daily_papers(path)]
+    titles = [p.title for p in parse_daily_papers(path)]
     assert titles == ["Glued Title", "Subscriber Churn Prediction with Transformers"]
 
 
 def test_record_line_numbers_point_at_the_title_line(tmp_path):
     path = _dump(tmp_path, f"new\n\nTitle One\n\n{ABSTRACT}\n\nTitle Two\n\n{ABSTRACT} Two.\n")
-    assert [line for line, _ in parse_daily_papers(path)] == [3, 7]
+    assert [r.line for r in parse_daily_papers(path)] == [3, 7]
 
 
 @pytest.mark.parametrize(
@@ -203,7 +214,7 @@ def test_unsupported_extension_and_missing_paths_raise_parse_error(tmp_path):
 def test_a_directory_without_supported_files_is_an_error_not_an_empty_source(tmp_path):
     """An empty source list would make `ingest --prune` delete the whole index."""
     (tmp_path / "notes.md").write_text("nothing to see")
-    with pytest.raises(ParseError, match=r"holds no \.txt, \.jsonl or \.csv files"):
+    with pytest.raises(ParseError, match=r"holds no supported files \(\.json, \.jsonl, .*\.txt"):
         load_papers([tmp_path])
 
 
@@ -216,10 +227,14 @@ def test_a_directory_is_expanded_to_its_supported_files(tmp_path):
     assert sorted(p.title for p in papers) == ["Title One", "Title Two"]
 
 
-def test_same_title_with_a_different_abstract_is_an_error_naming_both_places(tmp_path):
+def test_same_title_with_a_different_abstract_stays_two_papers_with_a_warning(tmp_path):
     a = _dump(tmp_path, f"Same Title\n{ABSTRACT}\n", "a.txt")
-    b = _dump(tmp_path, f"new\nSame Title\n{ABSTRACT} Changed.\n", "b.txt")
-    with pytest.raises(ParseError) as info:
-        load_papers([a, b])
-    assert str(info.value).startswith(f"{b}:2: ")
-    assert f"{a}:1" in str(info.value)
+    other = "An unrelated abstract about protein folding with graph networks, measured on two public datasets."
+    b = _dump(tmp_path, f"new\nSame Title.\n{other}\n", "b.txt")
+    result = load_papers([a, b])
+    assert sorted(p.abstract for p in result) == sorted([ABSTRACT, other])
+    assert len({p.paper_id for p in result}) == 2
+    assert all(p.paper_id.startswith(paper_id_for("Same Title") + "-") for p in result)
+    [warning] = result.warnings
+    assert "2 different papers share the title 'Same Title'" in warning
+    assert "a.txt:1" in warning and "b.txt:2" in warning

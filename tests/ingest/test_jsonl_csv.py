@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ParseError, load_papers, paper_id_for
-from ingest.parsers import parse_csv, parse_jsonl
+from ingest import ParseError, load_papers, paper_id_for, parse_file
+
+
+def parse_jsonl(path: Path) -> list:
+    return [(r.line, r) for r in parse_file(path).records]
+
+
+parse_csv = parse_jsonl
 
 ABSTRACT = "We propose a method for a problem. It beats the baseline on two benchmarks by a clear margin."
 
@@ -47,13 +53,14 @@ def test_jsonl_reads_required_and_optional_fields(tmp_path):
     assert (l1, l2) == (1, 2)
     assert full.title == "A Spaced Title"
     assert full.arxiv_id == "2401.01234"
-    assert full.paper_id == "arxiv-2401.01234"
     assert full.url == "https://arxiv.org/abs/2401.01234"
     assert full.date == "2024-01-03"
-    assert full.authors == "Ada Lovelace, Alan Turing"
-    assert full.sources == ["papers.jsonl"]
-    assert (plain.url, plain.date, plain.authors, plain.arxiv_id) == (None, None, None, None)
-    assert plain.paper_id == paper_id_for("Plain Paper")
+    assert full.authors == ("Ada Lovelace", "Alan Turing")
+    assert full.source == "papers.jsonl"
+    assert (plain.url, plain.date, plain.authors, plain.arxiv_id) == (None, None, (), None)
+    papers = load_papers([path])
+    assert [p.paper_id for p in papers] == [paper_id_for("A Spaced Title"), paper_id_for("Plain Paper")]
+    assert papers[0].authors == "Ada Lovelace, Alan Turing"
 
 
 def test_jsonl_skips_blank_lines_and_reads_a_byte_order_mark(tmp_path):
@@ -64,10 +71,10 @@ def test_jsonl_skips_blank_lines_and_reads_a_byte_order_mark(tmp_path):
     assert (line, paper.title) == (3, "T1")
 
 
-def test_jsonl_numeric_id_and_date_are_read_as_text(tmp_path):
+def test_jsonl_numeric_date_is_a_year_and_an_id_that_is_no_arxiv_id_is_not_taken_for_one(tmp_path):
     path = _jsonl(tmp_path, [{"title": "T", "abstract": ABSTRACT, "id": 42, "date": 2024}])
     [(_, paper)] = parse_jsonl(path)
-    assert (paper.arxiv_id, paper.date, paper.paper_id) == ("42", "2024", "arxiv-42")
+    assert (paper.arxiv_id, paper.date, paper.url) == (None, "2024", None)
 
 
 GOOD = json.dumps({"title": "Good Paper", "abstract": ABSTRACT})
@@ -81,8 +88,6 @@ GOOD = json.dumps({"title": "Good Paper", "abstract": ABSTRACT})
         ('"just a string"', "expected a JSON object, got str"),
         (json.dumps({"abstract": ABSTRACT}), 'missing or empty "title"'),
         (json.dumps({"title": "   ", "abstract": ABSTRACT}), 'missing or empty "title"'),
-        (json.dumps({"title": "No Abstract"}), 'missing or empty "abstract"'),
-        (json.dumps({"title": "Empty Abstract", "abstract": ""}), 'missing or empty "abstract"'),
         (json.dumps({"title": ["a", "list"], "abstract": ABSTRACT}), '"title" must be a string, got list'),
         (json.dumps({"title": "T", "abstract": ABSTRACT, "url": 3}), '"url" must be a string, got int'),
         (json.dumps({"title": "x" * 501, "abstract": ABSTRACT}), "the limit is 500"),
@@ -117,7 +122,7 @@ def test_csv_reads_required_and_optional_columns_in_any_order_and_case(tmp_path)
     assert (l1, l2) == (2, 3)
     assert first.title == "Quoted, With Comma"
     assert (first.url, first.date, first.arxiv_id) == ("https://example.org/1", "2024-05-01", "2405.00001")
-    assert first.authors == "A. Author; B. Author"
+    assert first.authors == ("A. Author", "B. Author")
     assert (second.title, second.url, second.date, second.arxiv_id) == ("Bare Paper", None, None, None)
 
 
@@ -136,13 +141,13 @@ def test_csv_skips_empty_rows(tmp_path):
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        (f"name,summary\nT1,{ABSTRACT}\n", 1, "CSV header lacks column(s) title, abstract; found name, summary"),
+        (f"name,summary\nT1,{ABSTRACT}\n", 1, "CSV header lacks column(s) title, abstract; looked for title: title"),
+        (f"name,summary\nT1,{ABSTRACT}\n", 1, "abstract: abstract, abstract note, ab; found name, summary"),
         (f"title,summary\nT1,{ABSTRACT}\n", 1, "lacks column(s) abstract"),
         (f'title,abstract\nT1,"{ABSTRACT}"\nT2,"{ABSTRACT}",extra\n', 3, "row has 3 fields; the header has 2"),
         (f'title,abstract,url\nT1,"{ABSTRACT}",u\nT2\n', 3, "row has 1 fields; the header has 3"),
         (f'title,abstract,url\nT1,"{ABSTRACT}",u\nT2,"{ABSTRACT}"\n', 3, "row has 2 fields; the header has 3"),
         (f'title,abstract\nT1,"{ABSTRACT}"\n,"{ABSTRACT}"\n', 3, 'missing or empty "title"'),
-        (f'title,abstract\nT1,"{ABSTRACT}"\nT2,\n', 3, 'missing or empty "abstract"'),
     ],
 )
 def test_malformed_csv_raises_parse_error_at_its_line(tmp_path, text, line, reason):
@@ -164,3 +169,31 @@ def test_same_paper_in_jsonl_and_csv_merges_into_one_with_both_sources(tmp_path)
     [paper] = load_papers([j, c])
     assert paper.sources == ["papers.jsonl", "more.csv"]
     assert paper.url == "https://example.org/s"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{"title": "No Abstract"}, {"title": "Empty Abstract", "abstract": ""}, {"title": "Null", "abstract": None}],
+)
+def test_a_record_without_an_abstract_is_skipped_with_its_line_not_fatal(tmp_path, record):
+    path = _jsonl(tmp_path, [GOOD, "", json.dumps(record), GOOD.replace("Good", "Later")])
+    result = load_papers([path])
+    assert [p.title for p in result] == ["Good Paper", "Later Paper"]
+    [skipped] = result.skipped
+    assert (skipped.path, skipped.line, skipped.title) == (str(path), 3, record["title"])
+    assert 'missing or empty "abstract"' in skipped.reason
+    assert result.summary() == [f'{path}: skipped 1 record(s) (missing or empty "abstract") at line(s) 3']
+
+
+def test_strict_makes_a_skipped_record_fatal_at_its_line(tmp_path):
+    path = _jsonl(tmp_path, [GOOD, json.dumps({"title": "No Abstract", "abstract": None})])
+    with pytest.raises(ParseError) as info:
+        load_papers([path], strict=True)
+    assert str(info.value).startswith(f"{path}:2: ")
+    assert "strict" in str(info.value)
+
+
+def test_a_file_where_no_record_has_an_abstract_is_an_error(tmp_path):
+    path = _jsonl(tmp_path, [json.dumps({"title": "A", "abstract": None}), json.dumps({"title": "B"})])
+    with pytest.raises(ParseError, match=r":1: no record has an abstract; skipped 2"):
+        load_papers([path])

@@ -19,9 +19,22 @@ def test_paper_id_is_a_readable_slug_plus_a_hash_of_the_normalised_title():
     assert pid != paper_id_for("Gaussian Mixture Convolution Network")
 
 
-def test_paper_id_prefers_the_arxiv_id_when_a_source_gives_one():
-    assert paper_id_for("Anything", "2401.01234") == "arxiv-2401.01234"
-    assert Paper(title="T", abstract="A.", arxiv_id="2401.01234").paper_id == "arxiv-2401.01234"
+def test_paper_id_does_not_change_when_a_source_gives_an_arxiv_id():
+    """The same paper from a dump (no id) and from an arXiv export must keep one id."""
+    assert Paper(title="T", abstract="A.", arxiv_id="2401.01234").paper_id == paper_id_for("T")
+
+
+def test_a_discriminator_extends_the_title_id_only_for_papers_sharing_a_title():
+    base = paper_id_for("Same Title")
+    assert paper_id_for("Same Title", "2401.01234") == base + "-2401-01234"
+    assert paper_id_for("Same Title", "2401.01234") != paper_id_for("Same Title", "2401.09999")
+
+
+def test_latex_markup_is_ignored_when_matching_titles():
+    plain = normalise_title("Attention is all you need")
+    assert normalise_title("\\textbf{Attention} is {All} you need.") == plain
+    assert normalise_title("$\\alpha$-Divergence") == normalise_title("α-divergence")
+    assert normalise_title("Cutting 50% of the FLOPs") == "cutting 50 of the flops"  # a bare % is no comment
 
 
 def test_titles_in_non_latin_scripts_get_distinct_ascii_ids():

@@ -65,11 +65,11 @@ def test_auth_pair_splits_at_the_first_colon(tmp_path):
 def test_upload_with_a_bad_line_is_refused_with_its_line_number_and_nothing_is_written(make_assistant, tmp_path):
     bad = tmp_path / "papers.jsonl"
     good_row = {"title": "Tiny Paper", "abstract": "A tiny abstract about sparse attention for long documents."}
-    bad.write_text(json.dumps(good_row) + "\n" + '{"title": "No abstract here"}\n')
+    bad.write_text(json.dumps(good_row) + "\n" + '{"title": "No abstract here", "abstract": \n')
     assistant = make_assistant()
     message, ok = app.validate_files([str(bad)])
     assert not ok
-    assert "papers.jsonl:2:" in message and "abstract" in message
+    assert "papers.jsonl:2:" in message and "invalid JSON" in message
     assert str(tmp_path) not in message  # the server's upload path is not shown, only the file's name
     message = app.ingest_files(assistant, [str(bad)])
     assert "nothing was written" in message and "papers.jsonl:2:" in message

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from ingest.tokenizer import get_encoding
 from rag.generators.base import Draft
-from rag.generators.extractive import ExtractiveGenerator, strip_injections
+from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.llm import LLMGenerator, condense_with_llm
+from rag.query import clean_question, readable, retrieval_query
 from rag.retrieval import SearchFilter
 from rag.types import Answer, Citation, Source
 from rag.verify import cited_numbers, ground, remove_invalid_markers
@@ -34,26 +34,14 @@ _FOLLOW_UP = re.compile(
 )
 
 
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def readable(text: str) -> str:
-    """Text safe to tokenise, embed and send on: lone surrogates (from undecodable command-line bytes) become "?",
-    terminal escapes and control characters become spaces."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
-
-
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
 def build_generator(assistant: Assistant, name: str) -> Any:
+    # The index's callables read its current snapshot, so a changed index never leaves a stale idf here.
     index = assistant.index
-    emb = index.embeddings
-    encode = getattr(emb, "encode", None) or emb.embed_documents
-    extractive = ExtractiveGenerator(embed=encode, idf=index.bm25().idf, embed_query=emb.embed_query)
+    extractive = ExtractiveGenerator(embed=index.encode, idf=index.idf, embed_query=index.embed_query)
     if name == "openai":
         return LLMGenerator(assistant.settings, fallback=extractive, chat_model=assistant._llm)
     return extractive
@@ -102,13 +90,8 @@ class AnswerPipeline:
         return str(requested)
 
     def condense(self, state: dict[str, Any]) -> dict[str, Any]:
-        question = " ".join(readable(state["question"]).split())
-        max_tokens = self.assistant.settings.max_question_tokens
-        enc = get_encoding()
-        tokens = enc.encode(question)
-        if len(tokens) > max_tokens:
-            question = enc.decode(tokens[:max_tokens])
-            state["notes"].append(f"the question was cut to its first {max_tokens} tokens")
+        question, notes = clean_question(state["question"], self.assistant.settings.max_question_tokens)
+        state["notes"].extend(notes)
         state["question_used"] = question
         standalone = question
         if state["history"] and question:
@@ -127,16 +110,16 @@ class AnswerPipeline:
     def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         self.assistant.index.check_health()  # never answer from a damaged index (e.g. BM25 alone, vectors gone)
-        query, _ = strip_injections(state["standalone"])
+        query = retrieval_query(state["standalone"])
         k = int(state.get("k") or self.assistant.settings.k)
+        # `ranking_depth` asks for a deeper ranking than the k papers the generator reads (the eval scores @10).
+        depth = max(k, int(state.get("ranking_depth") or 0))
         filters = state.get("filters")
         if isinstance(filters, dict):
             filters = SearchFilter(**filters)
-        state["sources"] = (
-            self.assistant.retriever(k=k, mode=state.get("retriever")).search(query, k=k, filters=filters)
-            if query
-            else []
-        )
+        retriever = self.assistant.retriever(k=depth, mode=state.get("retriever"))
+        state["ranking"] = retriever.search(query, k=depth, filters=filters) if query else []
+        state["sources"] = state["ranking"][:k]
         state["retrieve_ms"] = _ms(time.perf_counter() - t0)
         return state
 
@@ -144,12 +127,11 @@ class AnswerPipeline:
         """Verify the draft and build the `Answer`: invalid markers removed, grounding scored, citations resolved."""
         sources: list[Source] = state["sources"]
         text, removed = remove_invalid_markers(draft.text, len(sources))
-        emb = self.assistant.index.embeddings
         refused = draft.refused
         citations: list[Citation] = []
         grounding = None
         if not refused:
-            grounding = ground(text, sources, getattr(emb, "encode", None) or emb.embed_documents)
+            grounding = ground(text, sources, self.assistant.index.encode)
             best_for: dict[int, tuple[float, str]] = {}
             for entry in grounding.sentence_scores:
                 for n in entry["cited"]:
@@ -170,6 +152,7 @@ class AnswerPipeline:
             refused=refused,
             citations=citations,
             sources=sources,
+            ranking=state.get("ranking") or sources,
             related=sources[:N_RELATED] if refused else [],
             warning="; ".join(warnings) or None,
             generator=draft.generator or self.generator_name(state),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ingest.sentences import split_sentences
-from rag.bm25 import tokenize
+from rag.index.sparse import tokenize
 from rag.types import Grounding, Source
 
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.sentences import split_sentences
-from rag.bm25 import tokenize
 from rag.generators.base import Draft, refusal_text
+from rag.index.sparse import tokenize
 from rag.types import Source
 from rag.verify import ROLE_LABEL, SIGNALS, evidence_sentences, untrusted_segments
 

@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from eval.metrics import percentile
+
 
 def machine() -> dict[str, Any]:
     """Where the figures come from: cores, memory, CPU model, load, versions, date."""
@@ -144,14 +146,6 @@ def index_sizes(home: Path) -> dict[str, float]:
         "manifest": sum(disk_usage(p) for p in home.glob("manifest.sqlite*")),
     }
     return {"total_mb": round(disk_usage(home) / mb, 2), **{f"{k}_mb": round(v / mb, 2) for k, v in parts.items()}}
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100), linear between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def latency(values_s: Sequence[float]) -> dict[str, float]:

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
+import numpy as np
 import Stemmer
 
 # ---- retrieval -------------------------------------------------------------------------------------------
@@ -238,13 +239,9 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    """The q-th percentile (0-100) by `numpy.percentile` (linear interpolation between closest ranks); None
+    for no values. The one percentile of the project: the eval report and the benchmarks use it."""
+    return float(np.percentile(values, q)) if len(values) else None
 
 
 def latency_summary(values_ms: Sequence[float]) -> dict[str, float | None]:

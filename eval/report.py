@@ -323,11 +323,7 @@ def _delta(a: Any, b: Any) -> str:
     return ""
 
 
-def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
-    """Metric deltas B - A (headline and by type), differing settings, and the questions that flipped."""
-    ma, ra = load_run(run_a)
-    mb, rb = load_run(run_b)
-    lines = [f"A: {run_a}", f"B: {run_b}", ""]
+def _metric_rows(ma: dict[str, Any], mb: dict[str, Any]) -> list[str]:
     rows = []
     for group, keys in (("retrieval", RETRIEVAL_KEYS), ("answers", ANSWER_KEYS), ("latency_ms", ("p50", "p95"))):
         for key in keys:
@@ -335,11 +331,15 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
             if va is not None or vb is not None:
                 rows.append((f"{group}.{key}", fmt(va), fmt(vb), _delta(va, vb)))
     width = max(len(r[0]) for r in rows) if rows else 10
-    lines.append(f"{'metric':<{width}}  {'A':>9}  {'B':>9}  {'B-A':>7}")
-    lines += [f"{n:<{width}}  {x:>9}  {y:>9}  {d:>7}" for n, x, y, d in rows]
-    type_lines = []
-    for qtype in mb.get("by_type", {}):
-        sa, sb = ma.get("by_type", {}).get(qtype), mb["by_type"][qtype]
+    return [f"{'metric':<{width}}  {'A':>9}  {'B':>9}  {'B-A':>7}"] + [
+        f"{n:<{width}}  {x:>9}  {y:>9}  {d:>7}" for n, x, y, d in rows
+    ]
+
+
+def _type_changes(ma: dict[str, Any], mb: dict[str, Any]) -> list[str]:
+    out = []
+    for qtype, sb in mb.get("by_type", {}).items():
+        sa = ma.get("by_type", {}).get(qtype)
         if sa is None:
             continue
         parts = []
@@ -348,21 +348,35 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
             if d and d not in ("+0.000", "-0.000"):
                 parts.append(f"{key} {d}")
         if parts:
-            type_lines.append(f"  {qtype}: " + ", ".join(parts))
-    if type_lines:
-        lines += ["", "By type (changes only):", *type_lines]
-    sa_, sb_ = ma.get("settings", {}), mb.get("settings", {})
+            out.append(f"  {qtype}: " + ", ".join(parts))
+    return ["", "By type (changes only):", *out] if out else []
+
+
+def _settings_changes(ma: dict[str, Any], mb: dict[str, Any]) -> list[str]:
+    sa, sb = ma.get("settings", {}), mb.get("settings", {})
     diff = [
-        f"  {k}: {sa_.get(k)!r} -> {sb_.get(k)!r}"
-        for k in sorted(set(sa_) | set(sb_))
-        if sa_.get(k) != sb_.get(k) and k != "home"
+        f"  {k}: {sa.get(k)!r} -> {sb.get(k)!r}"
+        for k in sorted(set(sa) | set(sb))
+        if sa.get(k) != sb.get(k) and k != "home"
     ]
-    if ma.get("index", {}).get("fingerprint") != mb.get("index", {}).get("fingerprint"):
-        diff.append(
-            f"  index fingerprint: {ma.get('index', {}).get('fingerprint')} -> {mb.get('index', {}).get('fingerprint')}"
-        )
-    if diff:
-        lines += ["", "Settings that differ:", *diff]
+    fa, fb = ma.get("index", {}).get("fingerprint"), mb.get("index", {}).get("fingerprint")
+    if fa != fb:
+        diff.append(f"  index fingerprint: {fa} -> {fb}")
+    return ["", "Settings that differ:", *diff] if diff else []
+
+
+def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
+    """Metric deltas B - A (headline and by type), differing settings, and the questions that flipped."""
+    ma, ra = load_run(run_a)
+    mb, rb = load_run(run_b)
+    lines = [
+        f"A: {run_a}",
+        f"B: {run_b}",
+        "",
+        *_metric_rows(ma, mb),
+        *_type_changes(ma, mb),
+        *_settings_changes(ma, mb),
+    ]
     flipped = flips(ra, rb)
     better = sum(1 for _, _, ch in flipped for _, ok in ch if ok)
     worse = sum(1 for _, _, ch in flipped for _, ok in ch if not ok)

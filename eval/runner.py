@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,8 +16,9 @@ import numpy as np
 
 from eval.questions import QuestionError, check_gold_titles, load_questions, select_questions
 from eval.scoring import aggregate, answer_values, base_record, by_type, retrieval_values
+from rag.files import atomic_write
+from rag.index import IndexProblem
 from rag.settings import Settings
-from rag.store import IndexProblem
 
 SEARCH_K = 10  # retrieval metrics go to @10 whatever k the answerer is given
 PER_QUESTION = "per_question.jsonl"
@@ -76,16 +76,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
             records.append(rec)
             good.append(line)
     if torn:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(g + "\n" for g in good), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, "".join(g + "\n" for g in good))
     return records
-
-
-def _run_info(config: dict[str, Any], path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _check_resume(out: Path, config: dict[str, Any]) -> None:
@@ -131,28 +123,30 @@ def evaluate_question(
     judge: Any,
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Any]:
-    """One question through the product: ask (unless retrieval-only), then search for the @10 ranking.
-
-    Ask goes first so that its latency includes embedding the question; the search after it reuses the
-    cached query vector. An exception while answering is recorded on the record, not raised.
+    """One question through the product. A full run asks once, with the ranking kept to depth @10, and scores
+    the ranking the answer was made from; retrieval-only searches. An exception while answering is recorded on
+    the record, not raised (retrieval is then scored from a search, so the question still counts).
     """
     record = base_record(q)
     answer = None
+    ranking = None
     if not retrieval_only:
         t0 = clock()
         try:
-            answer = assistant.ask(q.question, **ask_options)
+            answer = assistant.ask(q.question, ranking_depth=SEARCH_K, **ask_options)
+            ranking = answer.ranking
+            record["search_ms"] = answer.timings_ms.get("retrieve")
         except Exception as exc:  # a failing question must not lose the rest of a long run
             record.update({"answer": None, "refused": None, "citations": [], "error": f"{type(exc).__name__}: {exc}"})
         record["latency_ms"] = round((clock() - t0) * 1000, 1)
-    t0 = clock()
-    sources = assistant.search(q.question, k=SEARCH_K, mode=mode)
-    search_ms = round((clock() - t0) * 1000, 1)
-    record["retrieved"] = [s.title for s in sources]
+    if ranking is None:
+        t0 = clock()
+        ranking = assistant.search(q.question, k=SEARCH_K, mode=mode)
+        record["search_ms"] = round((clock() - t0) * 1000, 1)
+        if retrieval_only:
+            record["latency_ms"] = record["search_ms"]
+    record["retrieved"] = [s.title for s in ranking[:SEARCH_K]]
     record.update(retrieval_values(record["retrieved"], q.gold_titles))
-    record["search_ms"] = search_ms
-    if retrieval_only:
-        record["latency_ms"] = search_ms
     if answer is not None:
         record.update(answer_values(q, answer, similarity))
         if judge is not None:
@@ -224,7 +218,7 @@ def run_eval(
     else:
         per_question.write_text("", encoding="utf-8")
         done = {}
-    _run_info(config, out / RUN_INFO)
+    atomic_write(out / RUN_INFO, json.dumps(config, indent=2) + "\n")
 
     def is_done(q: Any) -> bool:
         r = done.get(q.id)
@@ -274,9 +268,7 @@ def run_eval(
         "seconds": round(time.perf_counter() - started, 2),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    tmp = out / (METRICS + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / METRICS)
+    atomic_write(out / METRICS, json.dumps(metrics, indent=2) + "\n")
     if report:
         from eval.report import write_report
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from ingest import load_papers
 from ingest.parsers import bundled_corpus, expand_paths
+from rag.index import Index
+from rag.query import search_query
 from rag.retrieval import HybridRetriever, Mode, SearchFilter
 from rag.settings import Settings
-from rag.store import Index
 from rag.types import Answer, IngestReport, Source
 
 
@@ -22,14 +23,24 @@ class Assistant:
     >>> a.ingest()                            # the bundled corpus
     >>> a.search("diffusion sampling", k=5)   # ranked papers
     >>> a.ask("which papers speed up diffusion sampling?").answer
+
+    `embeddings` (a LangChain `Embeddings`), `llm` (a chat model) and `chroma_client` (a Chroma client, e.g.
+    `chromadb.HttpClient(...)`) replace what the settings would load. An assistant stays current: each question
+    reads the index as it is then, whoever changed it.
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, embeddings: Any = None, llm: Any = None, **overrides: Any
+        self,
+        settings: Settings | None = None,
+        *,
+        embeddings: Any = None,
+        llm: Any = None,
+        chroma_client: Any = None,
+        **overrides: Any,
     ) -> None:
         base = settings or Settings()
         self.settings = base.with_overrides(**overrides) if overrides else base
-        self.index = Index(self.settings, embeddings=embeddings)
+        self.index = Index(self.settings, embeddings=embeddings, client=chroma_client)
         self._llm = llm
         self._chain: Any = None
         self._lock = threading.Lock()
@@ -61,11 +72,13 @@ class Assistant:
         date: str | None = None,
         title_contains: str | None = None,
     ) -> list[Source]:
-        """Ranked papers for `query`, one entry per paper, best first."""
+        """Ranked papers for `query`, one entry per paper, best first. The query is prepared as `ask` prepares
+        a question (control characters, length cut, instructions stripped), so both retrieve alike."""
         if filters is None and (source or date or title_contains):
             filters = SearchFilter(source=source, date=date, title_contains=title_contains)
         self.index.check_health()
-        return self.retriever(k=k, mode=mode).search(query, k=k, filters=filters)
+        prepared = search_query(query, self.settings.max_question_tokens)
+        return self.retriever(k=k, mode=mode).search(prepared, k=k, filters=filters)
 
     # ---- ingest ----------------------------------------------------------------------------------------
     def ingest(
@@ -77,13 +90,11 @@ class Assistant:
         progress: Callable[[int, int], None] | None = None,
     ) -> IngestReport:
         """Parse `paths` (the bundled corpus when None), then add/update/prune the index. Parsing happens
-        completely before anything is written, so a malformed file leaves the index untouched."""
+        completely before anything is written, so a malformed file leaves the index untouched. Readers (this
+        assistant's chain included) see the new state on their next question."""
         files = expand_paths(paths) if paths else bundled_corpus()
         papers = load_papers(files)
-        report = self.index.ingest(papers, prune=prune, reset=reset, progress=progress, files=[str(f) for f in files])
-        with self._lock:
-            self._chain = None
-        return report
+        return self.index.ingest(papers, prune=prune, reset=reset, progress=progress, files=[str(f) for f in files])
 
     def stats(self) -> dict[str, Any]:
         return self.index.stats()

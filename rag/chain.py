@@ -18,20 +18,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from ingest.records import normalise_title
 from ingest.sentences import split_sentences
-from ingest.tokenizer import get_encoding
 from rag.conversation import FollowUpResolver, Resolution
 from rag.generators import registry
 from rag.generators.base import Draft
 from rag.generators.llm import condense_with_llm
 from rag.intent import Analysis, Intent, analyse
+from rag.query import clean_question, retrieval_query
 from rag.retrieval import SearchFilter
+from rag.sources import by_identifier, exact_title_first, named_first, referred_first
 from rag.types import Answer, Citation, Source
 from rag.untrusted import readable, strip_injections
 from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber
@@ -66,6 +66,8 @@ class AnswerState:
     analysis: Analysis | None = None
     sources: list[Source] = field(default_factory=list)
     referred: int = 0  # how many of `sources` (from the front) are the papers a follow-up refers to
+    ranking_depth: int = 0  # papers to rank (the eval's @10), when more than the generator reads
+    ranking: list[Source] = field(default_factory=list)  # the ranking retrieval gave, `sources` its first k
     retrieve_ms: float = 0.0
 
     @classmethod
@@ -89,6 +91,7 @@ class AnswerState:
             generator=inputs.get("generator"),
             retriever=inputs.get("retriever"),
             filters=filters,
+            ranking_depth=int(inputs.get("ranking_depth") or 0),
         )
 
 
@@ -107,14 +110,7 @@ class AnswerPipeline:
     def resolver(self) -> FollowUpResolver:
         """The follow-up resolver over the index's abstracts and BM25 idf (loaded once per question, if needed)."""
         index = self.assistant.index
-        bm25: list[Any] = []
-
-        def idf(stem: str) -> float:
-            if not bm25:
-                bm25.append(index.bm25())
-            return float(bm25[0].idf(stem))
-
-        return FollowUpResolver(paper_text=index.abstracts, idf=idf)
+        return FollowUpResolver(paper_text=index.abstracts, idf=index.idf)
 
     def generator_name(self, state: AnswerState) -> str:
         requested = state.generator
@@ -127,13 +123,8 @@ class AnswerPipeline:
         return AnswerState.from_input(inputs)
 
     def condense(self, state: AnswerState) -> AnswerState:
-        question = " ".join(readable(state.question).split())
-        max_tokens = self.assistant.settings.max_question_tokens
-        enc = get_encoding()
-        tokens = enc.encode(question)
-        if len(tokens) > max_tokens:
-            question = enc.decode(tokens[:max_tokens])
-            state.notes.append(f"the question was cut to its first {max_tokens} tokens")
+        question, notes = clean_question(state.question, self.assistant.settings.max_question_tokens)
+        state.notes.extend(notes)
         state.question_used = question
         resolution = Resolution(question, question)
         if question and state.history:
@@ -174,62 +165,32 @@ class AnswerPipeline:
     def retrieve(self, state: AnswerState) -> AnswerState:
         t0 = time.perf_counter()
         self.assistant.index.check_health()  # never answer from a damaged index (e.g. BM25 alone, vectors gone)
-        query, _ = strip_injections(state.standalone)
+        query = retrieval_query(state.standalone)
         k = int(state.k or self.assistant.settings.k)
+        # `ranking_depth` asks for a deeper ranking than the k papers the generator reads (the eval scores @10);
+        # one search serves both.
         analysis = state.analysis
         if analysis is not None and analysis.intent in (Intent.LIST, Intent.SUMMARY):
             k = max(k, LIST_ALL_K if analysis.list_all else LIST_K)
-        retriever = self.assistant.retriever(k=k, mode=state.retriever)
+        depth = max(k, int(state.ranking_depth or 0))
+        retriever = self.assistant.retriever(k=depth, mode=state.retriever)
         about = [p.paper_id for p in state.resolution.papers] if state.resolution else []
         if not query:
             sources = []
         elif about:
-            sources = referred_first(retriever, query, k, state.filters, about)
+            sources = referred_first(retriever, query, depth, state.filters, about)
             state.referred = sum(s.paper_id in about for s in sources)
         else:
-            sources = retriever.search(query, k=k, filters=state.filters)
+            sources = retriever.search(query, k=depth, filters=state.filters)
         if analysis is not None and sources and (not about or analysis.intent == Intent.COMPARE):
-            sources = self._named_first(analysis, sources, retriever, state.filters)
+            sources, added = named_first(analysis, sources, retriever, state.filters, k)
+            k += added
         if analysis is not None and analysis.arxiv_ids:
-            sources = self._by_identifier(analysis.arxiv_ids, sources)
-        state.sources = _exact_title_first(query, sources)
+            sources = by_identifier(self.assistant.index, analysis.arxiv_ids, sources)
+        state.ranking = exact_title_first(query, sources)
+        state.sources = state.ranking[: max(k, state.referred)]
         state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state
-
-    def _named_first(self, analysis: Analysis, sources: list[Source], retriever: Any, filters: Any) -> list[Source]:
-        """Make sure the papers a question names are among the sources: each target of a comparison, and each
-        name the whole-question search did not bring back, is searched on its own (3 papers) and its best hit
-        added after the others (in front, for a comparison's targets, in the order named)."""
-        probes: list[str] = []
-        if analysis.intent == Intent.COMPARE:
-            probes = list(analysis.targets)
-        elif analysis.intent not in (Intent.LIST, Intent.SUMMARY):
-            text = " ".join(f"{s.title} {s.text}" for s in sources).lower()
-            probes = [n for n in analysis.names if n.lower() not in text][:3]
-        if not probes:
-            return sources
-        have = {s.paper_id for s in sources}
-        front: list[Source] = []
-        back: list[Source] = []
-        for probe in probes:
-            hits = retriever.search(probe, k=3, filters=filters)
-            for hit in hits[:1] if analysis.intent == Intent.COMPARE else hits[:2]:
-                if hit.paper_id not in have:
-                    have.add(hit.paper_id)
-                    (front if analysis.intent == Intent.COMPARE else back).append(hit)
-        if not front and not back:
-            return sources
-        ordered = [*front, *sources, *back]
-        return [s.model_copy(update={"rank": i}) for i, s in enumerate(ordered, start=1)]
-
-    def _by_identifier(self, arxiv_ids: list[str], sources: list[Source]) -> list[Source]:
-        """Papers asked for by arXiv id come first, looked up in the index whatever the search found."""
-        found = self.assistant.index.papers_by_arxiv_id(arxiv_ids)
-        if not found:
-            return sources
-        ids = {s.paper_id for s in found}
-        rest = [s for s in sources if s.paper_id not in ids]
-        return [s.model_copy(update={"rank": i}) for i, s in enumerate([*found, *rest], start=1)]
 
     def finish(self, state: AnswerState, draft: Draft, generate_s: float) -> Answer:
         """Verify the draft and build the `Answer`: invalid markers removed, citations numbered 1, 2, 3 in order of
@@ -243,20 +204,11 @@ class AnswerPipeline:
             for q in draft.quotes:
                 q.cites = [mapping[n] for n in q.cites if n in mapping]
                 q.text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", q.text)
-        emb = self.assistant.index.embeddings
         citations: list[Citation] = []
         grounding = None
         if not refused:
-            grounding = ground(text, sources, getattr(emb, "encode", None) or emb.embed_documents, draft.quotes)
-            best_for: dict[int, tuple[float, str]] = {}
-            for entry in grounding.sentence_scores:
-                for n in entry["cited"]:
-                    if entry.get("best_evidence") and entry["score"] > best_for.get(n, (-1.0, ""))[0]:
-                        best_for[n] = (entry["score"], entry["best_evidence"])
-            for n in sorted(cited_numbers(text)):
-                src = sources[n - 1]
-                supporting = draft.supporting.get(n) or best_for.get(n, (0.0, ""))[1]
-                citations.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
+            grounding = ground(text, sources, self.assistant.index.encode, draft.quotes)
+            citations = _citations(text, sources, draft, grounding)
         analysis = state.analysis or draft.analysis
         check = answer_check(analysis, text, refused, [sources[c.n - 1] for c in citations])
         warnings = [w for w in (draft.warning, *state.notes) if w]
@@ -289,6 +241,7 @@ class AnswerPipeline:
                 if p.paper_id in {s.paper_id for s in sources}
             ],
             settings=self.assistant.settings.public_dict(),
+            ranking=state.ranking or sources,
         )
         if grounding is not None:
             grounding.removed_citations = removed
@@ -376,27 +329,20 @@ def _sentences(text: str) -> Iterator[str]:
             yield ("" if i == 0 and j == 0 else ("\n" if j == 0 else " ")) + sentence
 
 
-def referred_first(retriever: Any, query: str, k: int, filters: SearchFilter | None, about: list[str]) -> list[Source]:
-    """The referred papers first, in the order referred (each with its own score for `query`), then the normal
-    ranking without them, `k` in all but never fewer than the referred papers. Ranks are renumbered from 1."""
-    within = replace(filters or SearchFilter(), paper_ids=frozenset(about))
-    found = {s.paper_id: s for s in retriever.search(query, k=len(about), filters=within)}
-    first = [found[pid] for pid in about if pid in found]
-    rest = [s for s in retriever.search(query, k=k + len(first), filters=filters) if s.paper_id not in found]
-    ranked = [*first, *rest][: max(k, len(first))]
-    return [s.model_copy(update={"rank": i}) for i, s in enumerate(ranked, start=1)]
-
-
-def _exact_title_first(question: str, sources: list[Source]) -> list[Source]:
-    """A question that quotes a paper's exact title is about that paper: it goes first."""
-    q = f" {normalise_title(question)} "
-    hit = next(
-        (s for s in sources if len(normalise_title(s.title)) > 12 and f" {normalise_title(s.title)} " in q), None
-    )
-    if hit is None or hit.rank == 1:
-        return sources
-    ordered = [hit, *[s for s in sources if s is not hit]]
-    return [s.model_copy(update={"rank": i}) for i, s in enumerate(ordered, start=1)]
+def _citations(text: str, sources: list[Source], draft: Draft, grounding: Any) -> list[Citation]:
+    """One citation per cited paper, in number order, with the abstract sentence that supports it: the one the
+    generator quoted, else the one the grounding check found closest."""
+    best_for: dict[int, tuple[float, str]] = {}
+    for entry in grounding.sentence_scores:
+        for n in entry["cited"]:
+            if entry.get("best_evidence") and entry["score"] > best_for.get(n, (-1.0, ""))[0]:
+                best_for[n] = (entry["score"], entry["best_evidence"])
+    out = []
+    for n in sorted(cited_numbers(text)):
+        src = sources[n - 1]
+        supporting = draft.supporting.get(n) or best_for.get(n, (0.0, ""))[1]
+        out.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
+    return out
 
 
 class _GenerateStep(Runnable[AnswerState, Answer]):

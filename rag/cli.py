@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -58,7 +59,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     from ingest.parsers import ParseError
     from rag.embeddings import ModelNotFound
-    from rag.store import IndexProblem
+    from rag.index import IndexProblem
 
     errors: list[type[BaseException]] = [ParseError, IndexProblem, ModelNotFound, ValidationError, FileNotFoundError]
     try:
@@ -91,7 +92,10 @@ def _assistant(**overrides: Any) -> Any:
     return Assistant(Settings().with_overrides(**overrides))
 
 
-def _progress(label: str) -> Callable[[int, int], None]:
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback drawing a bar on stderr; the bar is cleared when the block ends, even by an error, so
+    that an error stays one line."""
     from tqdm import tqdm
 
     bar: dict[str, Any] = {}
@@ -104,7 +108,11 @@ def _progress(label: str) -> Callable[[int, int], None]:
         if done >= total:
             b.close()
 
-    return update
+    try:
+        yield update
+    finally:
+        if "bar" in bar:
+            bar["bar"].close()
 
 
 def _empty_hint(assistant: Any) -> bool:
@@ -131,7 +139,8 @@ def ingest(
 
     def body() -> None:
         a = _assistant()
-        report = a.ingest(paths or None, prune=prune, reset=reset, progress=_progress("embedding"))
+        with _progress("embedding") as progress:
+            report = a.ingest(paths or None, prune=prune, reset=reset, progress=progress)
         data = report.model_dump(exclude={"files", "embedded_chunks"})
         if as_json:
             typer.echo(json.dumps(data))
@@ -170,11 +179,11 @@ def search(
             for line in sys.stdin:
                 q = line.strip()
                 if q:
-                    typer.echo(json.dumps({"query": q, "results": [s.public() for s in a.search(q, k=k, **opts)]}))
+                    typer.echo(json.dumps({"query": q, "results": [s.model_dump() for s in a.search(q, k=k, **opts)]}))
             return
         results = a.search(query, k=k, **opts)
         if as_json:
-            typer.echo(json.dumps([s.public() for s in results]))
+            typer.echo(json.dumps([s.model_dump() for s in results]))
             return
         if not results:
             typer.echo("no matching papers")
@@ -256,7 +265,8 @@ def ui(
         a.index.check_health()
         if a.index.is_empty():
             _err("the index is empty; ingesting the bundled corpus first")
-            a.ingest(progress=_progress("embedding"))
+            with _progress("embedding") as progress:
+                a.ingest(progress=progress)
         launch(a)
 
     _run(body)

@@ -9,10 +9,14 @@ tune set (`eval/questions/dev.jsonl`, `tune.jsonl`) and are reported on `heldout
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rag.asked import GENERIC_ASKED, asked_share, attribute_groups
 from rag.text import STOPWORDS, tokenize
+
+__all__ = ["GENERIC_ASKED", "Analysis", "Intent", "analyse", "asked_share", "classify", "surface", "topic_words"]
 
 
 class Intent(StrEnum):
@@ -225,44 +229,6 @@ def salient_terms(question: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-def _attribute(question: str) -> list[list[str]]:
-    """The head words of each attribute a quantity/entity/fact question asks about, one group per attribute:
-    "how many TOKENS ... and what ACCURACY" -> [["token"], ["accuraci"]]."""
-    q = question.lower()
-    heads: list[str] = []
-    for m in re.finditer(r"\bhow (many|much)\s+((?:[\w-]+\s+){0,2}?[\w-]+)", q):
-        heads.append(m.group(2))
-    for m in re.finditer(
-        r"\b(what|which)\s+((?:[\w@+/-]+\s+){0,3}?)(accuracy|score|speed-?ups?|perplexity|fid|bleu|f1|auc|map|psnr|"
-        r"ssim|error|improvements?|gains?|reductions?|rates?|ratios?|compression|latency|throughput|savings?|costs?|"
-        r"datasets?|benchmarks?|metrics?|models?|tasks?|hardware|gpus?|size|factor|percentage|fraction|number|"
-        r"coverage|success rate|efficiency)\b",
-        q,
-    ):
-        heads.append(f"{m.group(2)}{m.group(3)}")
-    for m in re.finditer(r"\bhow (fast|large|big|long|small|deep|wide|accurate)\b", q):
-        heads.append(
-            {
-                "fast": "speed faster speedup",
-                "large": "size",
-                "big": "size",
-                "long": "time",
-                "small": "size smaller",
-                "deep": "depth layers",
-                "wide": "width",
-                "accurate": "accuracy",
-            }[m.group(1)]
-        )
-    for m in re.finditer(r"\b(on )?(what|which) (hardware|gpus?|devices?)\b|\bhow much (compute|time|memory)\b", q):
-        heads.append(m.group(0).split()[-1])
-    groups = [[t for t in tokenize(h) if t not in QUESTION_WORDS] for h in heads]
-    unique: dict[tuple[str, ...], list[str]] = {}
-    for g in groups:
-        if g:
-            unique.setdefault(tuple(g), g)
-    return list(unique.values())
-
-
 def _targets(question: str) -> list[str]:
     """The things a comparison names, in order: "compare A and B", "A vs B", "how does A differ from B",
     "compare A, B and C" (up to four)."""
@@ -309,46 +275,56 @@ def _alias_map(question: str) -> dict[str, str]:
     return out
 
 
+def _lookup_or_quantity(q: str) -> Intent:
+    """A question opening like a lookup ("which paper ...", "I need ...") asks for a paper, unless it opens with
+    a request for a figure about one ("In the RS2 paper, how much ...")."""
+    numeric = _QUANTITY.search(q) and not re.match(r"\s*(which|is there|i |looking|know|find)", q, re.I)
+    return Intent.QUANTITY if numeric else Intent.LOOKUP
+
+
+def _summary_or_about(q: str) -> Intent:
+    approaches = _LIST.search(q) or re.search(r"\b(approaches|methods|papers|works|strategies)\b", q, re.I)
+    return Intent.SUMMARY if approaches else Intent.ABOUT
+
+
+# (test, intent or a function of the question), most specific first; the first test that holds decides.
+_RULES: list[tuple[Callable[[str, bool], bool], Intent | Callable[[str], Intent]]] = [
+    (lambda q, c: bool(ARXIV_ID.search(q)), Intent.ABOUT),
+    (lambda q, c: bool(_METADATA.search(q)), Intent.METADATA),
+    (
+        lambda q, c: bool(_LOOKUP_START.search(q)) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q),
+        _lookup_or_quantity,
+    ),
+    (
+        lambda q, c: (
+            bool(_SUMMARY.search(q)) and not re.search(r"^\s*summari[sz]e\s+(the\s+)?(paper|work|article)\b", q, re.I)
+        ),
+        _summary_or_about,
+    ),
+    (lambda q, c: c and bool(_COMPARE.search(q)) and len(_targets(q)) >= 2, Intent.COMPARE),
+    (
+        lambda q, c: bool(_LIST_ALL.search(q) or _PLURAL_LIST.search(q) or (_LIST.search(q) and not _LOOKUP.search(q))),
+        Intent.LIST,
+    ),
+    (lambda q, c: bool(_QUANTITY.search(q)), Intent.QUANTITY),
+    (lambda q, c: bool(_LOOKUP.search(q)), Intent.LOOKUP),
+    (lambda q, c: bool(_DEFINITION.search(q)), Intent.DEFINITION),
+    (lambda q, c: bool(_ABOUT.search(q)), Intent.ABOUT),
+    # "which dataset does X use" names X; "which generative model is trained so that ..." describes a paper
+    (lambda q, c: bool(_ENTITY.search(q)), lambda q: Intent.ENTITY if salient_terms(q) else Intent.LOOKUP),
+    (lambda q, c: bool(_HOW.search(q)), Intent.HOW),
+    (lambda q, c: c and bool(_COMPARE.search(q)), Intent.COMPARE),
+]
+
+
 def classify(question: str, allow_compare: bool = True) -> Intent:
-    """The intent of a question (see `Intent`); the first rule that matches wins, most specific first.
+    """The intent of a question (see `Intent`); the first of `_RULES` that holds decides, else `FACT`.
     `allow_compare=False` gives the intent to fall back on when a "comparison" names only one paper of the
     collection ("OliVe vs GOBO: speed-up?" asks for OliVe's figures)."""
     q = question.strip()
-    if ARXIV_ID.search(q):
-        return Intent.ABOUT
-    if _METADATA.search(q):
-        return Intent.METADATA
-    if _LOOKUP_START.search(q) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q):
-        return (
-            Intent.QUANTITY
-            if _QUANTITY.search(q) and not re.match(r"\s*(which|is there|i |looking|know|find)", q, re.I)
-            else Intent.LOOKUP
-        )
-    if _SUMMARY.search(q) and not re.search(r"^\s*summari[sz]e\s+(the\s+)?(paper|work|article)\b", q, re.I):
-        return (
-            Intent.SUMMARY
-            if _LIST.search(q) or re.search(r"\b(approaches|methods|papers|works|strategies)\b", q, re.I)
-            else Intent.ABOUT
-        )
-    if allow_compare and _COMPARE.search(q) and len(_targets(q)) >= 2:
-        return Intent.COMPARE
-    if _LIST_ALL.search(q) or _PLURAL_LIST.search(q) or (_LIST.search(q) and not _LOOKUP.search(q)):
-        return Intent.LIST
-    if _QUANTITY.search(q):
-        return Intent.QUANTITY
-    if _LOOKUP.search(q):
-        return Intent.LOOKUP
-    if _DEFINITION.search(q):
-        return Intent.DEFINITION
-    if _ABOUT.search(q):
-        return Intent.ABOUT
-    if _ENTITY.search(q):
-        # "which dataset does X use" names X; "which generative model is trained so that ..." describes a paper
-        return Intent.ENTITY if salient_terms(q) else Intent.LOOKUP
-    if _HOW.search(q):
-        return Intent.HOW
-    if allow_compare and _COMPARE.search(q):
-        return Intent.COMPARE
+    for test, outcome in _RULES:
+        if test(q, allow_compare):
+            return outcome if isinstance(outcome, Intent) else outcome(q)
     return Intent.FACT
 
 
@@ -376,7 +352,7 @@ def analyse(question: str) -> Analysis:
     q = " ".join(_TYPOS.get(w.lower(), w) for w in question.split())
     intent = classify(q)
     names = [n for n in salient_terms(q) if not ARXIV_ID.fullmatch(n) and n.lower() != "arxiv"]
-    groups = _attribute(q)
+    groups = attribute_groups(q)
     focus = [t for t in dict.fromkeys(tokenize(_TOPIC_DROP.sub(" ", q))) if t not in QUESTION_WORDS]
     return Analysis(
         question=q,
@@ -405,66 +381,3 @@ def surface(question: str, stems: list[str] | set[str], limit: int = 6) -> str:
 def topic_words(analysis: Analysis) -> list[str]:
     """The focus words that name the topic of a list/summary question (stop and question words removed)."""
     return [t for t in analysis.focus if t not in STOPWORDS]
-
-
-# Attribute words that a figure may be reported with instead of the asked word ("how fast" -> "7.8x speed-up").
-_ASKED_ALIASES = {
-    "speed": "speedup speed-up faster times x accelerat latency throughput",
-    "faster": "speedup speed-up times x accelerat",
-    "speedup": "faster times x accelerat speed",
-    "time": "hours days minutes seconds faster speedup latency",
-    "size": "parameters params smaller compression ratio memory mb gb billion million model",
-    "hardwar": "gpus gpu a100 h100 v100 tpu tpus cpu chip devices device",
-    "gain": "improvement improves outperforms higher better increase boost",
-    "share": "percent % fraction proportion retain retains keeps maintains preserve",
-    "fraction": "percent % share proportion",
-    "percentag": "percent %",
-    "smaller": "compression ratio reduction fewer size",
-    "accuraci": "accuracy top-1 percent %",
-    "cost": "flops compute computation memory cheaper reduction",
-    "perform": "accuracy score improvement outperform",
-    "improv": "gain higher better increase outperform",
-    "reduct": "reduce lower fewer less decrease",
-    "depth": "layers layer deep",
-    "token": "tokens",
-    "effici": "faster speedup speed smaller reduction fewer cost x times",
-}
-
-
-# Asked words too general to require in a figure's sentence: any figure the question's topic comes with will do.
-GENERIC_ASKED = frozenset(
-    tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency")
-)
-_SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
-
-
-def _alias_tokens(asked: list[str]) -> set[str]:
-    out = set(asked)
-    for a in asked:
-        for key, words in _ASKED_ALIASES.items():
-            if a.startswith(key) or key.startswith(a):
-                out |= set(tokenize(words)) | set(words.split())
-    return out
-
-
-def _loose(words: set[str]) -> set[str]:
-    """Stems compared loosely: without hyphens, cut to five letters ("reduces"/"reduction", "speed-up"/"speedup")."""
-    return {w.replace("-", "")[:5] for w in words if w.replace("-", "")}
-
-
-def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> float:
-    """Share of the question's asked attributes (one group each) a sentence speaks of, through their aliases:
-    "how fast" is answered by "7.8x speed-up", "how large a model" by "12B"."""
-    if not groups:
-        return 0.0
-    hit = 0
-    loose = _loose(tokens)
-    for g in groups:
-        aliases = _alias_tokens(g)
-        if (
-            loose & _loose(aliases)
-            or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
-            or ("size" in g and _SIZE_FIGURE.search(sentence))
-        ):
-            hit += 1
-    return hit / len(groups)

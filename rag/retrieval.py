@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict
 
-from rag.store import Index, PaperMeta
+from rag.index import Index, PaperMeta, Snapshot
 from rag.types import Source
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -94,35 +93,32 @@ def rrf_fuse(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], best_rank[kv[0]], kv[0]))
 
 
+Ranking = list[tuple[str, list[str], float]]
+
+
 def complete_rankings(
-    index: Any, query: str, dense_hits: list[tuple[str, str, float]], sparse_hits: list[tuple[str, str, float]]
-) -> tuple[list[tuple[str, list[str], float]], list[tuple[str, list[str], float]]]:
+    snapshot: Snapshot,
+    query: str,
+    vector: list[float],
+    dense_hits: list[tuple[str, str, float]],
+    sparse_hits: list[tuple[str, str, float]],
+) -> tuple[Ranking, Ranking]:
     """Score every candidate chunk under both signals before fusing.
 
     Plain RRF over two top-n lists penalises a chunk that one retriever ranked highly and the other merely
     did not return: it gets credit from one list only. Here the chunks only BM25 found get their cosine
-    similarity (their stored vectors, no re-embedding) and the chunks only the dense search found get their
-    BM25 score, so both rankings cover the same candidates.
+    similarity (their stored vectors, no re-embedding; `vector` is the query's) and the chunks only the dense
+    search found get their BM25 score, so both rankings cover the same candidates.
     """
-    papers = index.papers()
     dense = {cid: (pid, sim) for cid, pid, sim in dense_hits}
     sparse = {cid: (pid, score) for cid, pid, score in sparse_hits}
-    need_vectors = [cid for cid in sparse if cid not in dense]
-    if need_vectors:
-        q = np.asarray(index.embeddings.embed_query(query), dtype=np.float32)
-        got = index.collection.get(ids=need_vectors, include=["embeddings", "metadatas"])
-        for cid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"], strict=False):
-            pm = papers.get((meta or {}).get("paper_id"))
-            if pm is not None and pm.content_hash == meta.get("hash"):
-                v = np.asarray(vec, dtype=np.float32)
-                dense[cid] = (pm.paper_id, float(v @ q / (np.linalg.norm(v) * np.linalg.norm(q) or 1.0)))
+    dense.update(snapshot.similarities([cid for cid in sparse if cid not in dense], vector))
     need_scores = [cid for cid in dense if cid not in sparse]
-    if need_scores:
-        for cid, score in index.bm25().score_of(query, need_scores).items():
-            if score > 0:
-                sparse[cid] = (dense[cid][0], score)
+    for cid, score in snapshot.bm25_scores(query, need_scores).items():
+        if score > 0:
+            sparse[cid] = (dense[cid][0], score)
 
-    def ranked(hits: dict[str, tuple[str, float]]) -> list[tuple[str, list[str], float]]:
+    def ranked(hits: dict[str, tuple[str, float]]) -> Ranking:
         order = sorted(hits.items(), key=lambda kv: (-kv[1][1], kv[0]))
         return papers_from_chunks([(cid, pid, score) for cid, (pid, score) in order])
 
@@ -147,7 +143,8 @@ class HybridRetriever(BaseRetriever):
     def search(
         self, query: str, k: int | None = None, filters: SearchFilter | None = None, mode: Mode | None = None
     ) -> list[Source]:
-        """Ranked papers for `query` as `Source` records."""
+        """Ranked papers for `query` as `Source` records, read from one snapshot of the index (a fresh one if
+        another process changed the index since the last query)."""
         index: Index = self.index
         k = self.k if k is None else k
         mode = mode or self.mode
@@ -155,30 +152,15 @@ class HybridRetriever(BaseRetriever):
         query = query.strip()
         if not query or k <= 0:
             return []
-        papers = index.papers()
-        if not papers:
-            return []
-        allowed: set[str] | None = None
-        if filters:
-            allowed = {pid for pid, p in papers.items() if filters.matches(p)}
-            if not allowed:
-                return []
-        n = max(self.candidates, k * 4)
-        dense_hits: list[tuple[str, str, float]] = []
-        sparse_hits: list[tuple[str, str, float]] = []
-        if mode in ("hybrid", "dense"):
-            dense_hits = index.dense_search(query, n, sorted(allowed) if allowed is not None else None)
-        if mode in ("hybrid", "bm25"):
-            sparse_hits = index.bm25_search(query, n, allowed)
+        return index.read(lambda snapshot: self._search(snapshot, query, k, filters, mode))
 
-        if mode == "hybrid" and self.complete:
-            dense, sparse = complete_rankings(index, query, dense_hits, sparse_hits)
-        else:
-            dense, sparse = papers_from_chunks(dense_hits), papers_from_chunks(sparse_hits)
-        dense_rank = {pid: r for r, (pid, _, _) in enumerate(dense, start=1)}
-        sparse_rank = {pid: r for r, (pid, _, _) in enumerate(sparse, start=1)}
-        dense_score = {pid: score for pid, _, score in dense}
-        sparse_score = {pid: score for pid, _, score in sparse}
+    def _search(self, snapshot: Snapshot, query: str, k: int, filters: SearchFilter | None, mode: Mode) -> list[Source]:
+        if snapshot.is_empty():
+            return []
+        allowed = snapshot.papers_matching(filters, filters.matches) if filters else None
+        if allowed is not None and not allowed:
+            return []
+        dense, sparse = self._rankings(snapshot, query, max(self.candidates, k * 4), allowed, mode)
         if mode == "dense":
             fused = [(pid, score) for pid, _, score in dense]
         elif mode == "bm25":
@@ -187,23 +169,40 @@ class HybridRetriever(BaseRetriever):
             fused = convex_fuse(dense, sparse, self.alpha)
         else:
             fused = rrf_fuse([[p for p, _, _ in dense], [p for p, _, _ in sparse]], self.rrf_k)
-        fused = fused[:k]
+        return self._sources(snapshot, fused[:k], dense, sparse)
 
+    def _rankings(
+        self, snapshot: Snapshot, query: str, n: int, allowed: frozenset[str] | None, mode: Mode
+    ) -> tuple[Ranking, Ranking]:
+        """The dense and BM25 paper rankings over `n` candidate chunks each (completed in hybrid mode)."""
+        vector = self.index.embed_query(query) if mode in ("hybrid", "dense") else []
+        dense_hits = snapshot.dense_search(vector, n, allowed) if mode in ("hybrid", "dense") else []
+        sparse_hits = snapshot.bm25_search(query, n, allowed) if mode in ("hybrid", "bm25") else []
+        if mode == "hybrid" and self.complete:
+            return complete_rankings(snapshot, query, vector, dense_hits, sparse_hits)
+        return papers_from_chunks(dense_hits), papers_from_chunks(sparse_hits)
+
+    @staticmethod
+    def _sources(snapshot: Snapshot, fused: list[tuple[str, float]], dense: Ranking, sparse: Ranking) -> list[Source]:
+        dense_rank = {pid: r for r, (pid, _, _) in enumerate(dense, start=1)}
+        sparse_rank = {pid: r for r, (pid, _, _) in enumerate(sparse, start=1)}
+        dense_score = {pid: score for pid, _, score in dense}
+        sparse_score = {pid: score for pid, _, score in sparse}
         evidence: dict[str, list[str]] = {}
         for pid, chunk_ids, _ in dense + sparse:
             bucket = evidence.setdefault(pid, [])
             bucket.extend(c for c in chunk_ids if c not in bucket)
-        abstracts = index.abstracts([pid for pid, _ in fused])
+        abstracts = snapshot.abstracts([pid for pid, _ in fused])
         out = []
         for rank, (pid, score) in enumerate(fused, start=1):
-            meta = papers[pid]
+            meta: PaperMeta = snapshot.papers[pid]
             out.append(
                 Source(
                     rank=rank,
                     title=meta.title,
                     paper_id=pid,
                     score=round(float(score), 6),
-                    text=abstracts.get(pid, ""),
+                    text=abstracts[pid],
                     chunks=evidence.get(pid, []),
                     sources=list(meta.sources),
                     date=meta.date,

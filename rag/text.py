@@ -24,7 +24,8 @@ STOPWORDS = frozenset(
     "papers propose proposed show shows also using use used via based".split()
 )
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+_TOKEN = TOKEN
 # A stand-alone number: not part of a word or name ("GPT-4", "CUB-200-2011", "ResNet50" are names, not
 # figures), with its thousands separators and decimals; "3.5x", "29%" and "7×" keep their digits.
 _NUMBER = re.compile(r"(?<![\w.\-])\d+(?:,\d{3})*(?:\.\d+)?(?!\d)(?!(?:st|nd|rd|th)\b)(?!-[A-Z])")

@@ -24,10 +24,6 @@ class Source(BaseModel):
     dense_score: float | None = Field(None, description="cosine similarity of the best chunk")
     bm25_score: float | None = None
 
-    def public(self) -> dict[str, Any]:
-        """The `rag search --json` shape plus a few extra keys."""
-        return self.model_dump()
-
 
 class Citation(BaseModel):
     n: int = Field(ge=1)
@@ -79,6 +75,11 @@ class Answer(BaseModel):
     refused: bool = False
     citations: list[Citation] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
+    ranking: list[Source] = Field(
+        default_factory=list,
+        exclude=True,
+        description="the retriever's ranking the sources were taken from, as deep as asked (the eval scores it)",
+    )
     grounding: Grounding = Field(default_factory=Grounding)
     related: list[Source] = Field(default_factory=list)
     warning: str | None = None

@@ -18,6 +18,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 QUESTIONS = [
     "Which papers reduce the memory footprint of 3D Gaussian Splatting?",
     "How do state space models like S4 handle long sequences?",
@@ -53,13 +55,6 @@ class LoadReport:
             f"{self.refused} refusals; latency p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms, "
             f"max {self.max_ms:.0f} ms; {self.throughput_rps:.2f} answers/s"
         )
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, round(q / 100 * len(ordered) + 0.4999))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def run_load(url: str, users: int = 8, seconds: float = 60.0, questions: list[str] | None = None) -> LoadReport:
@@ -113,8 +108,8 @@ def run_load(url: str, users: int = 8, seconds: float = 60.0, questions: list[st
     report = LoadReport(users=users, seconds=seconds, requests=len(latencies), errors=len(errors), refused=refused)
     report.error_messages = errors[:10]
     if latencies:
-        report.p50_ms = round(percentile(latencies, 50), 1)
-        report.p95_ms = round(percentile(latencies, 95), 1)
+        report.p50_ms = round(np.percentile(latencies, 50), 1)
+        report.p95_ms = round(np.percentile(latencies, 95), 1)
         report.max_ms = round(max(latencies), 1)
         report.throughput_rps = round(len(latencies) / wall, 3)
     return report

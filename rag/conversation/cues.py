@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from rag.bm25 import _TOKEN, tokenize
+from rag.text import TOKEN as _TOKEN
+from rag.text import tokenize
 
 PLURAL_ACRONYM = re.compile(r"\b([A-Z]{2,}[0-9]*)s\b")  # "LLMs" and "LLM" are the same word here
 

@@ -10,7 +10,6 @@ from rag.generators.registry import register
 
 @register("extractive")
 def make_extractive(assistant: Any, get: Any) -> ExtractiveGenerator:
+    # The index's callables read its current snapshot, so a changed index never leaves a stale idf here.
     index = assistant.index
-    emb = index.embeddings
-    encode = getattr(emb, "encode", None) or emb.embed_documents
-    return ExtractiveGenerator(embed=encode, idf=lambda term: index.bm25().idf(term), embed_query=emb.embed_query)
+    return ExtractiveGenerator(embed=index.encode, idf=index.idf, embed_query=index.embed_query)

@@ -86,19 +86,27 @@ class FakeAssistant:
         script = self.scripts.get(question) or Script(ranking=[], refused=True)
         if script.fail is not None:
             raise script.fail
-        sources = _sources(script.ranking[:5])
+        # Like the chain: the generator reads the top k, the ranking is kept as deep as asked.
+        ranking = _sources(script.ranking[: max(5, options.get("ranking_depth") or 0)])
+        sources = ranking[:5]
         if script.refused:
             return Answer(
                 question=question,
                 answer="The collection does not answer this question.",
                 refused=True,
                 sources=sources,
+                ranking=ranking,
                 related=sources[:3],
             )
         citations = [Citation(n=n, title=sources[n - 1].title, paper_id=sources[n - 1].paper_id) for n in script.cite]
         grounding = Grounding(supported_fraction=script.supported, removed_citations=list(script.removed))
         return Answer(
-            question=question, answer=script.answer, citations=citations, sources=sources, grounding=grounding
+            question=question,
+            answer=script.answer,
+            citations=citations,
+            sources=sources,
+            ranking=ranking,
+            grounding=grounding,
         )
 
 

@@ -13,7 +13,7 @@ from evaltools import FakeAssistant, Script, question, read_jsonl, write_questio
 from eval import run_eval
 from eval.questions import QuestionError
 from eval.runner import EvalSetupError
-from rag.store import IndexProblem
+from rag.index import IndexProblem
 
 TITLES = ["Paper A", "Paper B", "Paper C", "Paper D", "Paper X", "Paper Y", "Paper Z", "Paper W"]
 QUESTIONS = [
@@ -116,8 +116,16 @@ def test_overrides_reach_search_and_ask_and_are_recorded(qfile, fake, tmp_path):
         qfile, tmp_path / "run", assistant=fake, retriever="bm25", k=3, generator="extractive", report=False
     )
     assert {s[2] for s in fake.searches} == {"bm25"}
-    assert fake.asks[0][1] == {"generator": "extractive", "retriever": "bm25", "k": 3}
+    assert fake.asks[0][1] == {"generator": "extractive", "retriever": "bm25", "k": 3, "ranking_depth": 10}
     assert (metrics["settings"]["retriever"], metrics["settings"]["k"]) == ("bm25", 3)
+
+
+def test_a_full_run_scores_the_ranking_each_answer_was_made_from_without_searching_again(qfile, fake, tmp_path):
+    run_eval(qfile, tmp_path / "run", assistant=fake, report=False)
+    assert len(fake.searches) == 1  # the warm-up before the clock starts; no second retrieval per question
+    assert all(options["ranking_depth"] == 10 for _, options in fake.asks)
+    q2 = read_jsonl(tmp_path / "run" / "per_question.jsonl")[1]
+    assert q2["retrieved"] == ["Paper X", "Paper B", "Paper Y", "Paper Z", "Paper W", "Paper C"]  # past the k=5 read
 
 
 def test_types_and_limit_choose_the_questions(qfile, fake, tmp_path):

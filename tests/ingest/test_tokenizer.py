@@ -35,7 +35,8 @@ def test_sockets_are_really_blocked_in_these_tests(socket_disabled):
     """Guards the tests below: if blocking silently stopped working they would prove nothing."""
     import socket
 
-    with pytest.raises(SocketBlockedError):
+    # pytest-socket warns as it raises; with warnings as errors the warning is expected too
+    with pytest.warns(UserWarning, match="A test tried to use socket.socket"), pytest.raises(SocketBlockedError):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 

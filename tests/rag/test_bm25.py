@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from ingest import chunk_paper, load_papers
-from rag.bm25 import BM25Index, tokenize
+from rag.index.sparse import BM25Index, tokenize
 
 K1, B = 1.5, 0.75
 QUERIES = [

@@ -4,76 +4,28 @@ and a second client with an empty RAG_HOME rebuilds its manifest and BM25 from w
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chroma_server import chroma_server
 from typer.testing import CliRunner
 
-import rag.store
+import rag.index.snapshot
 from ingest import load_papers
 from ingest.parsers import bundled_corpus
 from rag import Assistant, Settings
 from rag.cli import app
-from rag.store import IndexMismatch
+from rag.index import IndexMismatch
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-
-CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_heartbeat(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited with code {proc.returncode} before answering")
-        try:
-            client = chromadb.HttpClient(
-                host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
-            )
-            client.heartbeat()
-            return
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError(f"chroma run on port {port} did not answer its heartbeat within {timeout:.0f}s")
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory) -> Iterator[str]:
     """A real Chroma server on loopback for this module, always stopped by its pid."""
-    assert CHROMA.exists(), f"{CHROMA} is missing: chromadb ships the `chroma` CLI"
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_heartbeat(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +35,10 @@ def source_file() -> Path:
 
 
 @pytest.fixture(scope="module")
-def writer(chroma_url, source_file, tmp_path_factory, embeddings) -> Assistant:
-    """Client A: ingests the file into the server once for the module."""
+def writer(chroma_url, source_file, tmp_path_factory, corpus_vectors) -> Assistant:
+    """Client A: ingests the file into the server once for the module (MiniLM's vectors, remembered)."""
     home = tmp_path_factory.mktemp("client-a") / "index"
-    a = Assistant(Settings(home=home, chroma_url=chroma_url, generator="extractive"), embeddings=embeddings)
+    a = Assistant(Settings(home=home, chroma_url=chroma_url, generator="extractive"), embeddings=corpus_vectors)
     report = a.ingest([source_file])
     assert report.added == report.papers > 0
     return a
@@ -158,7 +110,7 @@ def test_filtered_searches_return_only_allowed_papers_and_agree_with_chromas_own
     query = "language models for reasoning"
     for allowed in (frozenset(ids[::2]), frozenset(ids[:1])):
         broad = index.dense_search(query, 10, allowed)  # over-fetches and filters here when the share is large
-        monkeypatch.setattr(rag.store, "POSTFILTER_MAX_FETCH", 0)  # forces Chroma's `$in` filter
+        monkeypatch.setattr(rag.index.snapshot, "POSTFILTER_MAX_FETCH", 0)  # forces Chroma's `$in` filter
         exact = index.dense_search(query, 10, allowed)
         monkeypatch.undo()
         assert broad and {pid for _, pid, _ in broad} <= allowed
@@ -198,7 +150,6 @@ def test_a_client_with_other_chunk_settings_is_refused_by_the_shared_collection(
 
 def test_clients_follow_an_ingest_made_by_another_client(writer, chroma_url, tmp_path, embeddings, monkeypatch):
     """Runs last in the module: it changes what the server holds."""
-    monkeypatch.setattr(rag.store, "SERVER_CHECK_SECONDS", 0.0)
     newcomers = [p for p in load_papers([bundled_corpus()[1]]) if p.paper_id not in writer.index.papers()][:3]
     source = tmp_path / "newcomers.jsonl"
     source.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in newcomers))
@@ -212,3 +163,20 @@ def test_clients_follow_an_ingest_made_by_another_client(writer, chroma_url, tmp
     for paper in newcomers:
         assert writer.search(paper.title, k=3, mode="bm25")[0].paper_id == paper.paper_id
     assert _server_collection(chroma_url).count() == report.chunks
+
+
+def test_an_injected_http_client_is_a_server_client_too(writer, chroma_url, tmp_path, embeddings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    injected = Assistant(
+        Settings(home=tmp_path / "client-f", generator="extractive"), embeddings=embeddings, chroma_client=client
+    )
+    assert injected.index.is_server
+    assert injected.stats()["papers"] == writer.stats()["papers"]  # mirrored from the server it was handed
+    assert injected.index.fingerprint() == writer.index.fingerprint()
+    title = next(iter(writer.index.papers().values())).title
+    assert injected.search(title, k=1, mode="dense")[0].title == title

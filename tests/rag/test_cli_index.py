@@ -22,14 +22,6 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def shared_model(monkeypatch, embeddings):
-    """Each command builds its own Assistant; hand it the session's model instead of loading MiniLM again."""
-    import rag.embeddings
-
-    monkeypatch.setattr(rag.embeddings, "load_embeddings", lambda *a, **kw: embeddings)
-
-
-@pytest.fixture
 def on_corpus(monkeypatch, corpus_home, shared_model):
     """Point the CLI at the session's indexed bundled corpus (read-only)."""
     monkeypatch.setenv("RAG_HOME", str(corpus_home))
@@ -72,21 +64,21 @@ def test_ingest_json_report_has_exactly_the_contract_keys(runner, tmp_path, samp
     assert isinstance(report["seconds"], float)
 
 
-def test_ingest_twice_reports_everything_unchanged(runner, tmp_path, sample, shared_model):
+def test_ingest_twice_reports_everything_unchanged(runner, tmp_path, sample, fake_model):
     src = write_jsonl(tmp_path / "p.jsonl", sample)
     invoke(runner, ["ingest", str(src), "--json"])
     report = json.loads(invoke(runner, ["ingest", str(src), "--json"]).stdout)
     assert (report["added"], report["updated"], report["unchanged"]) == (0, 0, 4)
 
 
-def test_ingest_prints_a_one_line_summary_without_json(runner, tmp_path, sample, shared_model):
+def test_ingest_prints_a_one_line_summary_without_json(runner, tmp_path, sample, fake_model):
     result = invoke(runner, ["ingest", str(write_jsonl(tmp_path / "p.jsonl", sample))])
     assert result.exit_code == 0
     [line] = result.stdout.strip().splitlines()
     assert line.startswith("4 papers, ") and "4 added, 0 updated, 0 unchanged, 0 removed" in line
 
 
-def test_ingest_prune_and_reset_flags_reach_the_index(runner, tmp_path, sample, shared_model):
+def test_ingest_prune_and_reset_flags_reach_the_index(runner, tmp_path, sample, fake_model):
     a = write_jsonl(tmp_path / "a.jsonl", sample[:2])
     b = write_jsonl(tmp_path / "b.jsonl", sample[2:])
     invoke(runner, ["ingest", str(a), str(b), "--json"])
@@ -96,7 +88,7 @@ def test_ingest_prune_and_reset_flags_reach_the_index(runner, tmp_path, sample, 
     assert (reset["added"], reset["papers"], reset["removed"]) == (2, 2, 0)
 
 
-def test_ingest_of_a_directory_reads_the_supported_files_in_it(runner, tmp_path, sample, shared_model):
+def test_ingest_of_a_directory_reads_the_supported_files_in_it(runner, tmp_path, sample, fake_model):
     folder = tmp_path / "sources"
     folder.mkdir()
     write_jsonl(folder / "a.jsonl", sample[:2])

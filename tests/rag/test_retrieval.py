@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
+from rag.index import PaperMeta
 from rag.retrieval import (
     HybridRetriever,
     SearchFilter,
@@ -14,7 +15,6 @@ from rag.retrieval import (
     papers_from_chunks,
     rrf_fuse,
 )
-from rag.store import PaperMeta
 
 MODES = ["hybrid", "dense", "bm25"]
 GMM_TITLE = "Gaussian Mixture Convolution Networks"
@@ -130,7 +130,7 @@ def test_completed_rankings_score_every_candidate_under_both_signals(corpus_assi
     index = corpus_assistant.index
     query = "mixture of experts routing"
     dense_hits, bm25_hits = index.dense_search(query, 10), index.bm25_search(query, 10)
-    dense, bm25 = complete_rankings(index, query, dense_hits, bm25_hits)
+    dense, bm25 = complete_rankings(index.snapshot(), query, index.embed_query(query), dense_hits, bm25_hits)
     candidates = {pid for _, pid, _ in dense_hits} | {pid for _, pid, _ in bm25_hits}
     assert {pid for pid, _, _ in dense} == candidates  # BM25-only papers got their cosine from stored vectors
     bm25_only = {pid for _, pid, _ in bm25_hits} - {pid for _, pid, _ in dense_hits}

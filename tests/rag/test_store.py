@@ -1,7 +1,7 @@
 """The index through `Assistant.ingest`: idempotent re-ingest, updates, prune, reset, mismatch, malformed input.
 
-Mutation tests use small hand-written sources built from real corpus papers, never the shared corpus index
-(which is only re-ingested unchanged, to pin that doing so writes nothing).
+Mutation tests use small hand-written sources built from real corpus papers and the fake embedding model, never
+the shared corpus index (which is only re-ingested unchanged, with MiniLM, to pin that doing so writes nothing).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from langchain_core.embeddings import Embeddings
 
 from ingest import Paper, ParseError, load_papers
 from rag import Assistant, Settings
-from rag.store import IndexBusy, IndexMismatch
+from rag.index import IndexBusy, IndexMismatch
 
 UNIQUE = "Zebrafish holography reveals quasicrystal lattices in sourdough fermentation."
 
@@ -63,24 +63,24 @@ def write_dump(path: Path, papers: list[Paper], date: str = "Mar 11") -> Path:
 
 
 def chroma_ids(assistant: Assistant) -> set[str]:
-    return set(assistant.index.collection.get(include=[])["ids"])
+    return set(assistant.index.dense.get().get(include=[])["ids"])
 
 
 def manifest_chunk_ids(assistant: Assistant) -> set[str]:
-    return {r[0] for r in assistant.index._db().execute("SELECT chunk_id FROM chunks")}
+    return assistant.index.manifest.chunk_ids()
 
 
 def assert_consistent(assistant: Assistant) -> None:
     """Chroma, the manifest and BM25 hold exactly the same chunks."""
     ids = manifest_chunk_ids(assistant)
     assert chroma_ids(assistant) == ids
-    assert set(assistant.index.bm25().ids) == ids
+    assert set(assistant.index.snapshot().bm25.ids) == ids
     assert assistant.stats()["chunks"] == len(ids)
 
 
 def snapshot(assistant: Assistant) -> dict:
     st = assistant.stats()
-    return {"stats": st, "meta": assistant.index.meta(), "chroma": assistant.index.collection.count()}
+    return {"stats": st, "meta": assistant.index.meta(), "chroma": assistant.index.dense.get().count()}
 
 
 # ---- idempotence -----------------------------------------------------------------------------------------
@@ -98,8 +98,8 @@ def test_reingesting_the_unchanged_corpus_writes_nothing(corpus_assistant, corpu
     assert snapshot(again) == before
 
 
-def test_reingesting_a_small_source_writes_nothing_the_second_time(tmp_path, embeddings, sample):
-    spy = CountingEmbeddings(embeddings)
+def test_reingesting_a_small_source_writes_nothing_the_second_time(tmp_path, fake_embeddings, sample):
+    spy = CountingEmbeddings(fake_embeddings)
     a = Assistant(Settings(home=tmp_path / "idx", generator="extractive"), embeddings=spy)
     src = write_jsonl(tmp_path / "p.jsonl", sample[:5])
     first = a.ingest([src])
@@ -116,8 +116,8 @@ def test_reingesting_a_small_source_writes_nothing_the_second_time(tmp_path, emb
 # ---- updates, prune, reset -------------------------------------------------------------------------------
 
 
-def test_editing_one_abstract_updates_exactly_that_paper(tmp_path, embeddings, sample):
-    spy = CountingEmbeddings(embeddings)
+def test_editing_one_abstract_updates_exactly_that_paper(tmp_path, fake_embeddings, sample):
+    spy = CountingEmbeddings(fake_embeddings)
     a = Assistant(Settings(home=tmp_path / "idx", generator="extractive"), embeddings=spy)
     papers = sample[:5]
     src = write_dump(tmp_path / "dump.txt", papers)
@@ -137,7 +137,7 @@ def test_editing_one_abstract_updates_exactly_that_paper(tmp_path, embeddings, s
     assert {pid: m.content_hash for pid, m in a.index.papers().items() if pid != target.paper_id} == untouched
     n_chunks = len([c for c in manifest_chunk_ids(a) if c.startswith(target.paper_id + ":")])
     assert spy.documents - embedded_before == n_chunks  # only the edited paper was re-embedded
-    stored = a.index.collection.get(where={"paper_id": target.paper_id}, include=["metadatas", "documents"])
+    stored = a.index.dense.get().get(where={"paper_id": target.paper_id}, include=["metadatas", "documents"])
     assert len(stored["ids"]) == n_chunks
     assert {m["hash"] for m in stored["metadatas"]} == {meta.content_hash}
     assert any("Zebrafish holography" in d for d in stored["documents"])
@@ -180,7 +180,7 @@ def test_prune_removes_papers_gone_from_the_sources_everywhere(make_assistant, t
     assert (report.removed, report.unchanged, report.added, report.papers) == (3, 3, 0, 3)
     assert gone.isdisjoint(a.index.papers())
     assert not any(cid.rsplit(":", 1)[0] in gone for cid in chroma_ids(a))
-    assert not any(cid.rsplit(":", 1)[0] in gone for cid in a.index.bm25().ids)
+    assert not any(cid.rsplit(":", 1)[0] in gone for cid in a.index.snapshot().bm25.ids)
     assert_consistent(a)
     for p in sample[3:6]:
         for mode in ("bm25", "dense", "hybrid"):
@@ -199,12 +199,12 @@ def test_reset_starts_the_index_over(make_assistant, tmp_path, sample):
 # ---- settings mismatch -----------------------------------------------------------------------------------
 
 
-def test_opening_an_index_with_other_chunk_settings_raises_mismatch_with_the_fix(tmp_path, embeddings, sample):
+def test_opening_an_index_with_other_chunk_settings_raises_mismatch_with_the_fix(tmp_path, fake_embeddings, sample):
     home = tmp_path / "idx"
     src = write_jsonl(tmp_path / "p.jsonl", sample[:3])
-    Assistant(Settings(home=home, generator="extractive", chunk_tokens=200), embeddings=embeddings).ingest([src])
+    Assistant(Settings(home=home, generator="extractive", chunk_tokens=200), embeddings=fake_embeddings).ingest([src])
 
-    other = Assistant(Settings(home=home, generator="extractive", chunk_tokens=150), embeddings=embeddings)
+    other = Assistant(Settings(home=home, generator="extractive", chunk_tokens=150), embeddings=fake_embeddings)
     with pytest.raises(IndexMismatch) as info:
         other.search("anything", k=3)
     assert "chunk_tokens=200" in str(info.value)
@@ -265,32 +265,32 @@ def test_a_malformed_source_into_a_fresh_index_writes_no_papers(make_assistant, 
 # ---- concurrency and interruption ------------------------------------------------------------------------
 
 
-def test_a_second_writer_is_refused_while_an_ingest_holds_the_lock(make_assistant, tmp_path, embeddings, sample):
+def test_a_second_writer_is_refused_while_an_ingest_holds_the_lock(make_assistant, tmp_path, fake_embeddings, sample):
     a = make_assistant()
     src = write_jsonl(tmp_path / "p.jsonl", sample[:2])
-    other = Assistant(a.settings, embeddings=embeddings)
+    other = Assistant(a.settings, embeddings=fake_embeddings)
     with a.index.writer_lock(), pytest.raises(IndexBusy, match="another ingest is running"):
         other.ingest([src])
     assert other.ingest([src]).added == 2  # the lock is released afterwards
 
 
-def test_an_ingest_interrupted_mid_embedding_leaves_the_last_committed_state(tmp_path, embeddings, sample):
+def test_an_ingest_interrupted_mid_embedding_leaves_the_last_committed_state(tmp_path, fake_embeddings, sample):
     home = tmp_path / "idx"
     src = write_jsonl(tmp_path / "p.jsonl", sample[:4])
-    Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings).ingest([src])
-    committed = Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings)
+    Assistant(Settings(home=home, generator="extractive"), embeddings=fake_embeddings).ingest([src])
+    committed = Assistant(Settings(home=home, generator="extractive"), embeddings=fake_embeddings)
     before = snapshot(committed)
     before_top = committed.search(sample[1].title, k=1, mode="bm25")[0]
 
     edited = [*sample[:1], Paper(title=sample[1].title, abstract=UNIQUE + " " + sample[1].abstract), *sample[2:8]]
     write_jsonl(src, edited)
     # batches of 4 chunks: the first (new papers' chunks) reaches Chroma, the second one crashes
-    crashing = CountingEmbeddings(embeddings, fail_after=6)
+    crashing = CountingEmbeddings(fake_embeddings, fail_after=6)
     with pytest.raises(RuntimeError, match="simulated crash"):
         Assistant(Settings(home=home, generator="extractive", embed_batch_size=1), embeddings=crashing).ingest([src])
     assert crashing.documents == 4
 
-    reader = Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings)
+    reader = Assistant(Settings(home=home, generator="extractive"), embeddings=fake_embeddings)
     assert snapshot(reader)["stats"] == before["stats"]
     assert len(chroma_ids(reader)) > len(manifest_chunk_ids(reader))  # uncommitted vectors are there...
     for p in sample[4:8]:  # ...but readers never see them
@@ -315,15 +315,15 @@ def test_a_paper_seen_in_a_new_source_file_records_that_file(make_assistant, tmp
     assert {s.paper_id for s in a.search("method", k=5, source="b.jsonl")} == {sample[1].paper_id, sample[2].paper_id}
 
 
-def test_a_paper_being_updated_stays_visible_to_dense_search_after_a_crash(tmp_path, embeddings, sample):
+def test_a_paper_being_updated_stays_visible_to_dense_search_after_a_crash(tmp_path, fake_embeddings, sample):
     home = tmp_path / "idx"
     src = write_jsonl(tmp_path / "p.jsonl", sample[:3])
-    Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings).ingest([src])
+    Assistant(Settings(home=home, generator="extractive"), embeddings=fake_embeddings).ingest([src])
     write_jsonl(src, [*sample[:1], Paper(title=sample[1].title, abstract=UNIQUE + " " + sample[1].abstract), sample[2]])
     with pytest.raises(RuntimeError, match="simulated crash"):
-        crashing = CountingEmbeddings(embeddings, fail_after=0)
+        crashing = CountingEmbeddings(fake_embeddings, fail_after=0)
         Assistant(Settings(home=home, generator="extractive"), embeddings=crashing).ingest([src])
-    reader = Assistant(Settings(home=home, generator="extractive"), embeddings=embeddings)
+    reader = Assistant(Settings(home=home, generator="extractive"), embeddings=fake_embeddings)
     assert sample[1].paper_id in {s.paper_id for s in reader.search(sample[1].title, k=3, mode="dense")}
 
 

@@ -35,27 +35,27 @@ def main(argv: list[str]) -> None:
     reset, prune = "--reset" in rest, "--prune" in rest
     sources = [a for a in rest if not a.startswith("--")]
 
-    import rag.store
+    import rag.index.manifest
+    import rag.index.writer
     from rag import Assistant, Settings
 
     if pause == "transaction":
-        original = rag.store.fingerprint_of  # called inside the commit's transaction, after the row writes
+        original = rag.index.manifest.fingerprint_of  # called inside the commit's transaction, after the row writes
 
         def in_transaction(pairs):
             fp = original(pairs)
             wait_to_be_killed("IN-TRANSACTION")
             return fp
 
-        rag.store.fingerprint_of = in_transaction
+        rag.index.manifest.fingerprint_of = in_transaction
     elif pause == "committed":
-        original_rebuild = rag.store.Index._rebuild_bm25
+        original_after = rag.index.writer.Writer._after_commit  # step 4: leftovers, BM25, publish, journal
 
-        def after_commit(self, fp):
-            if self.journal_path.exists():  # only the rebuild that follows a commit, not a reader's
-                wait_to_be_killed("COMMITTED")
-            return original_rebuild(self, fp)
+        def after_commit(self, *args, **kwargs):
+            wait_to_be_killed("COMMITTED")
+            return original_after(self, *args, **kwargs)
 
-        rag.store.Index._rebuild_bm25 = after_commit
+        rag.index.writer.Writer._after_commit = after_commit
     elif pause == "reset":
         from chromadb.api.client import Client
 

@@ -29,11 +29,11 @@ def serve(assistant: Assistant) -> Any:
 
 
 def manifest_chunk_ids(a: Assistant) -> set[str]:
-    return {r[0] for r in a.index._db().execute("SELECT chunk_id FROM chunks")}
+    return a.index.manifest.chunk_ids()
 
 
 def chroma_rows(a: Assistant) -> dict[str, dict[str, Any]]:
-    got = a.index.collection.get(include=["metadatas"])
+    got = a.index.dense.get().get(include=["metadatas"])
     return dict(zip(got["ids"], got["metadatas"], strict=True))
 
 
@@ -41,12 +41,12 @@ def assert_consistent(a: Assistant) -> None:
     """Chroma, the manifest and BM25 hold exactly the same chunks, each vector carrying its paper's hash."""
     ids = manifest_chunk_ids(a)
     rows = chroma_rows(a)
-    assert a.index.collection.count() == len(ids), "Chroma holds a different number of vectors than the manifest"
+    assert a.index.dense.get().count() == len(ids), "Chroma holds a different number of vectors than the manifest"
     assert set(rows) == ids
     papers = a.index.papers()
     for cid, meta in rows.items():
         assert meta["hash"] == papers[meta["paper_id"]].content_hash, cid
-    assert set(a.index.bm25().ids) == ids
+    assert set(a.index.snapshot().bm25.ids) == ids
     assert a.stats()["chunks"] == len(ids)
 
 

@@ -63,8 +63,8 @@ def check(ans: Answer, question: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def extractive(tiny_template, embeddings) -> Assistant:
-    return Assistant(Settings(home=tiny_template, generator="extractive", k=4), embeddings=embeddings)
+def extractive(tiny_home, embeddings) -> Assistant:
+    return Assistant(Settings(home=tiny_home, generator="extractive", k=4), embeddings=embeddings)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_QUESTIONS))

@@ -25,7 +25,7 @@ from reltools import assert_consistent, manifest_chunk_ids, snapshot
 from ingest import Paper, load_papers
 from ingest.parsers import bundled_corpus
 from rag import Assistant, Settings
-from rag.store import IndexProblem
+from rag.index import IndexProblem
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +171,7 @@ def test_killed_during_the_first_ingest_leaves_an_empty_index_then_completes(tmp
     a = reader(home, embeddings)
     assert a.stats()["papers"] == 0 and a.index.is_empty()
     assert a.search(sources["new"][0].title, k=3) == []
-    assert a.index.collection.count() > 0  # the kill did land after vectors were written
+    assert a.index.dense.get().count() > 0  # the kill did land after vectors were written
     assert_finished_like_a_clean_run(home, embeddings, sources, reference)
 
 
@@ -217,7 +217,7 @@ def test_killed_after_the_commit_leaves_the_completed_state(tmp_path, sources, b
     a = reader(home, embeddings)
     a.index.check_health()
     assert snapshot(a) == reference["snapshot"]  # the manifest committed: the new state, BM25 rebuilt to match it
-    assert set(a.index.bm25().ids) == reference["chunk_ids"]
+    assert set(a.index.snapshot().bm25.ids) == reference["chunk_ids"]
     assert a.search("zebrafish holography quasicrystal sourdough", k=1)[0].paper_id == sources["edited"].paper_id
     assert_finished_like_a_clean_run(home, embeddings, sources, reference)
 

@@ -16,7 +16,7 @@ from chromadb.config import Settings as ChromaSettings
 from reltools import TINY, assert_consistent, cli, tiny_rows, write_jsonl
 
 from rag import Assistant, Settings
-from rag.store import IndexCorrupt
+from rag.index import IndexCorrupt
 
 QUESTION = "What FID does the four-step distilled student reach on CIFAR-10?"
 

@@ -188,8 +188,8 @@ def test_a_failing_condense_step_falls_back_to_the_heuristic_and_still_answers(l
     assert ans.generator == "openai" and "3.1" in ans.answer
 
 
-def test_the_cli_shows_the_fallback_warning_on_stderr_and_exits_0(tiny_template, shared_model, monkeypatch):
-    monkeypatch.setenv("RAG_HOME", str(tiny_template))
+def test_the_cli_shows_the_fallback_warning_on_stderr_and_exits_0(tiny_home, shared_model, monkeypatch):
+    monkeypatch.setenv("RAG_HOME", str(tiny_home))
     monkeypatch.setenv("RAG_LLM_BASE_URL", closed_base_url())
     monkeypatch.setenv("RAG_LLM_RETRIES", "0")
     result = cli(["ask", QUESTION, "--generator", "openai"])

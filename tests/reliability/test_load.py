@@ -43,9 +43,9 @@ def history_for(first_question: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def shared(tiny_template, embeddings) -> Assistant:
+def shared(tiny_home, embeddings) -> Assistant:
     """One assistant shared by every thread, as the UI shares one."""
-    return Assistant(Settings(home=tiny_template, generator="extractive", k=4), embeddings=embeddings)
+    return Assistant(Settings(home=tiny_home, generator="extractive", k=4), embeddings=embeddings)
 
 
 def test_many_threads_asking_at_once_get_their_own_answers(shared):
@@ -76,7 +76,7 @@ def test_many_threads_asking_at_once_get_their_own_answers(shared):
         assert ans.standalone_question == expected[t].standalone_question
 
 
-def test_many_threads_on_the_llm_path_never_get_each_others_replies(tiny_template, embeddings, fake_llm):
+def test_many_threads_on_the_llm_path_never_get_each_others_replies(tiny_home, embeddings, fake_llm):
     """Each question carries a token; the fake LLM cites the paper the question names and repeats the token.
     Every answer must carry its own token and nobody else's."""
 
@@ -90,9 +90,7 @@ def test_many_threads_on_the_llm_path_never_get_each_others_replies(tiny_templat
         return Reply(f"{first} ({token}) [{n}].", piece_delay=0.002)
 
     fake_llm.set_default(respond)
-    settings = Settings(
-        home=tiny_template, generator="openai", llm_base_url=fake_llm.base_url, llm_model="fake-model", k=4
-    )
+    settings = Settings(home=tiny_home, generator="openai", llm_base_url=fake_llm.base_url, llm_model="fake-model", k=4)
     shared = Assistant(settings, embeddings=embeddings)
     titles = [t for t, _ in TOPICS]
 
@@ -110,12 +108,12 @@ def test_many_threads_on_the_llm_path_never_get_each_others_replies(tiny_templat
 
 
 @pytest.mark.server
-def test_concurrent_ui_users_keep_their_own_conversations(tiny_template, embeddings):
+def test_concurrent_ui_users_keep_their_own_conversations(tiny_home, embeddings):
     """Six gradio_client users chat at once, each in its own session: their follow-ups are resolved with their
     own first question, and each conversation holds only its own turns."""
     from gradio_client import Client
 
-    demo = serve(Assistant(Settings(home=tiny_template, generator="extractive", k=4), embeddings=embeddings))
+    demo = serve(Assistant(Settings(home=tiny_home, generator="extractive", k=4), embeddings=embeddings))
     try:
         clients = [Client(demo.local_url, verbose=False) for _ in TOPICS]
         barrier = threading.Barrier(len(TOPICS))

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ui.load_test import percentile, run_load
+from ui.load_test import run_load
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
-
-
-def test_percentile_is_nearest_rank():
-    values = [float(v) for v in range(1, 101)]
-    assert percentile(values, 50) == 50.0
-    assert percentile(values, 95) == 95.0
-    assert percentile([7.0], 95) == 7.0
 
 
 def test_eight_concurrent_users_for_ten_seconds_see_no_errors(ui_server):

@@ -139,33 +139,42 @@ class ExtractiveGenerator:
     # ---- by intent -------------------------------------------------------------------------------------
     def _compose(self, analysis: Analysis, papers: list[Paper]) -> compose.Composition | str:
         """The composition for the question, or the reason it is refused."""
-        intent = analysis.intent
-        if intent == Intent.COMPARE:
-            chosen = self._compared(analysis, papers)
-            if chosen is not None:
-                reason = self._multi_reason(analysis, chosen)
-                if reason:
-                    return reason
-                labels = [self._label(t, p) for t, p in zip(analysis.targets, chosen, strict=False)]
-                return compose.Composition(
-                    several.compare(analysis, chosen, labels if len(labels) == len(chosen) else None)
-                )
+        if analysis.intent == Intent.COMPARE:
+            result = self._compose_compare(analysis, papers)
+            if result is not None:
+                return result
             analysis.intent = analysis.single  # the "comparison" names one paper of the collection
-            intent = analysis.intent
-        if intent in (Intent.LIST, Intent.SUMMARY):
-            kept = several.relevant(analysis, papers, self.idf)
-            best = max(papers, key=lambda p: p.best().score if p.best() else 0.0)
-            if not kept or refuse.off_topic(best.best(), best, papers):
-                topic = surface(analysis.question, topic_words(analysis), 8)
-                return f"no paper in the collection is about {topic or 'this'}"
-            # Names in a list question are often examples ("(NNGP/NTK-style theory)"): refuse only when none of
-            # them is in any retrieved paper.
-            if analysis.names and not any(p.names_found for p in papers):
-                return f"no paper in the collection mentions {refuse._and(analysis.names)}"
-            detail = refuse.missing_detail(analysis, kept)
-            if detail:
-                return f"the abstracts do not state {detail}"
-            return several.listing(analysis, kept, len(kept))
+        if analysis.intent in (Intent.LIST, Intent.SUMMARY):
+            return self._compose_list(analysis, papers)
+        return self._compose_single(analysis, papers)
+
+    def _compose_compare(self, analysis: Analysis, papers: list[Paper]) -> compose.Composition | str | None:
+        chosen = self._compared(analysis, papers)
+        if chosen is None:
+            return None
+        reason = self._multi_reason(analysis, chosen)
+        if reason:
+            return reason
+        labels = [self._label(t, p) for t, p in zip(analysis.targets, chosen, strict=False)]
+        return compose.Composition(several.compare(analysis, chosen, labels if len(labels) == len(chosen) else None))
+
+    def _compose_list(self, analysis: Analysis, papers: list[Paper]) -> compose.Composition | str:
+        kept = several.relevant(analysis, papers, self.idf)
+        best = max(papers, key=lambda p: p.best().score if p.best() else 0.0)
+        if not kept or refuse.off_topic(best.best(), best, papers):
+            topic = surface(analysis.question, topic_words(analysis), 8)
+            return f"no paper in the collection is about {topic or 'this'}"
+        # Names in a list question are often examples ("(NNGP/NTK-style theory)"): refuse only when none of them
+        # is in any retrieved paper.
+        if analysis.names and not any(p.names_found for p in papers):
+            return f"no paper in the collection mentions {refuse._and(analysis.names)}"
+        detail = refuse.missing_detail(analysis, kept)
+        if detail:
+            return f"the abstracts do not state {detail}"
+        return several.listing(analysis, kept, len(kept))
+
+    def _compose_single(self, analysis: Analysis, papers: list[Paper]) -> compose.Composition | str:
+        intent = analysis.intent
         if analysis.arxiv_ids and papers[0].source.rank == 1 and papers[0].source.score >= 1.0:
             # asked for by identifier: the chain looked it up and put it first
             return compose.Composition(single.about(analysis, papers[0]))

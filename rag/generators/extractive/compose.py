@@ -94,48 +94,62 @@ def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
     taken: set[int] = set()
     for m in _RANGE.finditer(text):  # "between 1.12x and 20.21x faster": one phrase, not two
         a, b = len(text[: m.start()].split()), len(text[: m.end()].split())
-        phrase = m.group(0).strip(" ,;:.()")
-        window = set(tokenize(" ".join(words[max(0, a - 6) : b + 6])))
-        found.append((bool(window & keys), phrase, a, b))
+        found.append((_near(words, a, b, keys), m.group(0).strip(" ,;:.()"), a, b))
         taken |= set(range(a, b))
     for i, w in enumerate(words):
-        if i in taken or not re.match(r"^[~(+]?\d", w) or not numbers(w.strip("(~+")):
+        if i in taken or not _is_figure(w):
             continue
-        if re.match(r"^\(?(19|20)\d\d\)?[,.;]?$", w):
-            continue  # a year
-        start = i
-        while start > 0 and words[start - 1].lower() in _QUALIFIERS and i - start < 3:
-            start -= 1
-        end = i + 1
-        while end < len(words) and end - i <= 5:
-            nxt = words[end].lower().strip(",.;:")
-            if (
-                words[end - 1][-1:] in ",;:)"
-                or words[end - 1].endswith(".")
-                or nxt in _PHRASE_STOP
-                or nxt[:1].isdigit()
-            ):
-                break
-            end += 1
-        while end - 1 > i and words[end - 1].lower().strip(",.;:") in _DANGLING_END:
-            end -= 1
-        while start < i and words[start].lower() in ("by", "to", "as", "at", "from", "between"):
-            start += 1  # "by 29%" reads as "29%"
+        start, end = _span(words, i)
         if any(k in taken for k in range(start, end)):
             continue
         taken |= set(range(start, end))
-        phrase = " ".join(words[start:end]).strip(" ,;:.")
-        if phrase.count("(") > phrase.count(")"):
-            phrase = phrase[: phrase.rfind("(")].rstrip()  # "4.5 FLOP(G" -> "4.5 FLOP"
-        phrase = phrase.strip(" ,;:.()")
-        tail = phrase.rsplit(" ", 1)
-        if len(tail) == 2 and tail[1].lower() in _DANGLING_END | {"under", "at", "within", "below", "above"}:
-            phrase = tail[0]
-        window = set(tokenize(" ".join(words[max(0, i - 6) : i + 6])))
-        found.append((bool(window & keys), phrase, start, end))
+        found.append((_near(words, i, i, keys), _clean_phrase(" ".join(words[start:end])), start, end))
     found.sort(key=lambda f: f[2])
     near = [p for ok, p, _, _ in found if ok] or [p for _, p, _, _ in found[:1]]
     return list(dict.fromkeys(near))[:limit]
+
+
+def _is_figure(word: str) -> bool:
+    """A word that states a figure: a number, not a year, not part of a name."""
+    if not re.match(r"^[~(+]?\d", word) or not numbers(word.strip("(~+")):
+        return False
+    return not re.match(r"^\(?(19|20)\d\d\)?[,.;]?$", word)
+
+
+def _span(words: list[str], i: int) -> tuple[int, int]:
+    """The words of the figure at `i`: a qualifier before it ("up to", "more than"), up to five words after it,
+    stopping at a clause break, another figure or a word that ends nothing ("on", "from")."""
+    start = i
+    while start > 0 and words[start - 1].lower() in _QUALIFIERS and i - start < 3:
+        start -= 1
+    end = i + 1
+    while end < len(words) and end - i <= 5:
+        nxt = words[end].lower().strip(",.;:")
+        prev = words[end - 1]
+        if prev[-1:] in ",;:)" or prev.endswith(".") or nxt in _PHRASE_STOP or nxt[:1].isdigit():
+            break
+        end += 1
+    while end - 1 > i and words[end - 1].lower().strip(",.;:") in _DANGLING_END:
+        end -= 1
+    while start < i and words[start].lower() in ("by", "to", "as", "at", "from", "between"):
+        start += 1  # "by 29%" reads as "29%"
+    return start, end
+
+
+def _clean_phrase(phrase: str) -> str:
+    phrase = phrase.strip(" ,;:.")
+    if phrase.count("(") > phrase.count(")"):
+        phrase = phrase[: phrase.rfind("(")].rstrip()  # "4.5 FLOP(G" -> "4.5 FLOP"
+    phrase = phrase.strip(" ,;:.()")
+    tail = phrase.rsplit(" ", 1)
+    if len(tail) == 2 and tail[1].lower() in _DANGLING_END | {"under", "at", "within", "below", "above"}:
+        phrase = tail[0]
+    return phrase
+
+
+def _near(words: list[str], a: int, b: int, keys: set[str]) -> bool:
+    """Whether the question's words occur within six words of words[a:b]."""
+    return bool(set(tokenize(" ".join(words[max(0, a - 6) : b + 6]))) & keys)
 
 
 _OWN_WORK = re.compile(r"\b(we|our|this (paper|work|study|article))\b", re.I)

@@ -54,48 +54,61 @@ def or_groups(question: str) -> list[set[str]]:
 
 def topic_score(analysis: Analysis, paper: Paper, idf) -> float:
     """How much a paper is about a list question's topic: idf-weighted coverage of the topic words in its title
-    and abstract (either form of an "X (Y)" alias counts for both; of "A or B" one is enough), and the dense
+    and abstract (either form of an "X (Y)" alias counts for both; of "A or B" one is enough; of "A and B" as two
+    topics one side is enough), blended with its coverage of the question's two-word phrases, and the dense
     similarity of its best chunk, half and half (weights from the grid in `LIST_RELATIVE`'s comment)."""
     words = topic_words(analysis)
     if not words:
         return 0.0
+    present = _present(analysis, paper)
+    weights = {t: idf(t) for t in words}
+    cov = max(_grouped_coverage(analysis, weights, present), _side_coverage(analysis, weights, present))
+    title_toks = set(tokenize(paper.source.title))
+    tcov = sum(w for t, w in weights.items() if t in title_toks) / (sum(weights.values()) or 1.0)
+    phrases = topic_phrases(analysis)
+    if phrases:
+        pairs = set(pairwise(tokenize(f"{paper.source.title}. {paper.source.text}")))
+        cov = (1 - W_PHRASE) * cov + W_PHRASE * sum(p in pairs for p in phrases) / len(phrases)
+    dense = paper.source.dense_score or 0.0
+    return W_TOPIC_LEX * cov + W_TOPIC_DENSE * dense + W_TOPIC_TITLE * tcov
+
+
+def _present(analysis: Analysis, paper: Paper) -> set[str]:
+    """The paper's stems, with both forms of a question's "X (Y)" alias when it uses either."""
     present = set(paper.tokens)
     text_norm = norm(f"{paper.source.title} {paper.source.text}")
     for short, long in analysis.aliases.items():
         long_toks = set(tokenize(long))
         if name_present(short, text_norm, present) or (long_toks and long_toks <= present):
             present |= long_toks | set(tokenize(short))
-    weights = {t: idf(t) for t in words}
+    return present
+
+
+def _grouped_coverage(analysis: Analysis, weights: dict[str, float], present: set[str]) -> float:
+    """Idf-weighted coverage where each "A or B" group counts once, covered by any of its words."""
     grouped: set[str] = set()
     total = covered = 0.0
     for group in or_groups(analysis.question):
         members = [t for t in group if t in weights and t not in grouped]
-        if not members:
-            continue
-        grouped |= set(members)
-        w = max(weights[t] for t in members)
-        total += w
-        covered += w if any(t in present for t in members) else 0.0
+        if members:
+            grouped |= set(members)
+            w = max(weights[t] for t in members)
+            total += w
+            covered += w if any(t in present for t in members) else 0.0
     for t, w in weights.items():
         if t not in grouped:
             total += w
             covered += w if t in present else 0.0
-    cov = covered / (total or 1.0)
-    # "certified robustness and formal verification": a list of two topics; a paper on one of them counts
+    return covered / (total or 1.0)
+
+
+def _side_coverage(analysis: Analysis, weights: dict[str, float], present: set[str]) -> float:
+    """ "certified robustness and formal verification": a list of two topics; a paper on one side counts (x0.9)."""
     sides = [set(tokenize(x)) & set(weights) for x in re.split(r"\s+and\s+", analysis.question)]
     sides = [x for x in sides if len(x) >= 2 and sum(weights[t] for t in x) >= 0.35 * sum(weights.values())]
-    if len(sides) >= 2:
-        for side in sides:
-            cov = max(cov, 0.9 * sum(weights[t] for t in side if t in present) / sum(weights[t] for t in side))
-    title_toks = set(tokenize(paper.source.title))
-    tcov = sum(w for t, w in weights.items() if t in title_toks) / (sum(weights.values()) or 1.0)
-    dense = paper.source.dense_score or 0.0
-    phrases = topic_phrases(analysis)
-    if phrases:
-        seq = tokenize(f"{paper.source.title}. {paper.source.text}")
-        pairs = set(pairwise(seq))
-        cov = (1 - W_PHRASE) * cov + W_PHRASE * sum(p in pairs for p in phrases) / len(phrases)
-    return W_TOPIC_LEX * cov + W_TOPIC_DENSE * dense + W_TOPIC_TITLE * tcov
+    if len(sides) < 2:
+        return 0.0
+    return max(0.9 * sum(weights[t] for t in side if t in present) / sum(weights[t] for t in side) for side in sides)
 
 
 def topic_phrases(analysis: Analysis) -> list[tuple[str, str]]:

@@ -183,7 +183,28 @@ def expansion(name: str, text: str) -> str | None:
 
 
 def definition(analysis: Analysis, paper: Paper) -> list[Line]:
+    """An acronym's expansion (from the title or a sentence); else the sentence that defines the name; else, for
+    the paper that introduces it, what that paper says it does; else the sentence that best uses the name."""
     names = [n for n in analysis.names if n in paper.names_found] or analysis.names or _subject(analysis)
+    lines = _expanded(analysis, paper, names)
+    if lines:
+        return lines
+    best = _defining(paper, names)
+    if best is None:
+        introduced = _introduced(analysis, paper, names)
+        if introduced:
+            return introduced
+        best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(ANAPHORA.search(s.text))))
+    picked = [best]
+    second = _second(paper, best, analysis)
+    if second and second.index > best.index and not ANAPHORA.search(second.text):
+        picked.append(second)
+    return _one_paper(paper, picked)
+
+
+def _expanded(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:
+    """ "RS2 stands for Repeated Sampling of Random Subsets", from the title or the sentence that spells it out
+    (followed by that sentence unless the question only asked what it stands for)."""
     for name in names:
         exp = expansion(name, paper.source.title)
         if exp:
@@ -195,8 +216,12 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
                 if "stand" not in analysis.question.lower() and s.words <= SINGLE_WORDS:
                     lines.append(Line(_text(paper, s), [paper.n], [s.text]))
                 return lines
-    # "X is a ...", "X, a ...", "we propose X, a ...": the sentence that defines the name, unless it only names X
-    # at the end of a sentence about something else ("... we address these with the Switch Transformer").
+    return []
+
+
+def _defining(paper: Paper, names: list[str]) -> Sentence | None:
+    """ "X is a ...", "X, a ...", "we propose X, a ...", "... we refer to as X": the sentence that defines a name,
+    unless it only names X at the end of a sentence about something else ("... we address these with X")."""
     best: Sentence | None = None
     for s in paper.sentences:
         if ANAPHORA.search(s.text):
@@ -214,32 +239,23 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
             )
             if defines and (best is None or s.score > best.score):
                 best = s
-    introduced = any(
-        name_present(n, norm(f"{paper.label} {paper.method or ''}"), set(tokenize(paper.source.title))) for n in names
-    )
-    if best is None and introduced:
-        # The paper that introduces X says what X is by what it does: its title, then its own-work sentences.
-        own = [s for s in paper.sentences if _OWN_WORK.search(s.text) and not ANAPHORA.search(s.text)]
-        pick = max(own, key=lambda s: (s.score + 0.1 * bool(_PROPOSE.search(s.text)), -s.index), default=None)
-        if pick is not None:
-            m = re.match(r"^\s*what(?:'s| is| are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I)
-            name = m.group(1) if m and len(m.group(1).split()) <= 5 else " ".join(names)
-            text = _text(paper, pick)
-            name = name[:1].upper() + name[1:]
-            return [
-                Line(
-                    f"{name} is the subject of “{paper.source.title}” — {lower_first(text)}",
-                    [paper.n],
-                    [pick.text],
-                )
-            ]
-    if best is None:
-        best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(ANAPHORA.search(s.text))))
-    picked = [best]
-    second = _second(paper, best, analysis)
-    if second and second.index > best.index and not ANAPHORA.search(second.text):
-        picked.append(second)
-    return _one_paper(paper, picked)
+    return best
+
+
+def _introduced(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:
+    """The paper that introduces X says what X is by what it does: its title, then its best own-work sentence."""
+    label = norm(f"{paper.label} {paper.method or ''}")
+    if not any(name_present(n, label, set(tokenize(paper.source.title))) for n in names):
+        return []
+    own = [s for s in paper.sentences if _OWN_WORK.search(s.text) and not ANAPHORA.search(s.text)]
+    pick = max(own, key=lambda s: (s.score + 0.1 * bool(_PROPOSE.search(s.text)), -s.index), default=None)
+    if pick is None:
+        return []
+    m = re.match(r"^\s*what(?:'s| is| are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I)
+    name = m.group(1) if m and len(m.group(1).split()) <= 5 else " ".join(names)
+    name = name[:1].upper() + name[1:]
+    text = lower_first(_text(paper, pick))
+    return [Line(f"{name} is the subject of “{paper.source.title}” — {text}", [paper.n], [pick.text])]
 
 
 def single(analysis: Analysis, paper: Paper) -> list[Line]:

@@ -1,48 +1,26 @@
-"""BM25 over chunks as one sparse matrix: query scoring is a sum of a few columns, so it stays fast at scale.
+"""The sparse index: BM25 over chunks as one sparse matrix, so query scoring is a sum of a few columns.
 
-Chroma's own sparse index is not available in local mode, so this lives beside it, rebuilt from the same
-chunks at every ingest and saved atomically with a fingerprint of what it was built from.
+Chroma's own sparse index is not available in local mode, so this lives beside it, rebuilt from the manifest's
+chunks after every commit and saved with the fingerprint of what it was built from. `tokenize` is the product's
+one lexical tokenizer: the extractive answerer and the grounding check use it too, so that idf matches.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import re
-import shutil
-import tempfile
-from collections.abc import Sequence
-from functools import lru_cache
+import secrets
+from collections.abc import Collection, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import Stemmer
 from scipy import sparse
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
-STOPWORDS = frozenset(
-    "a about above after again against all am an and any are as at be because been before being below between "
-    "both but by can could did do does doing down during each few for from further had has have having he her "
-    "here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not "
-    "now of off on once only or other our ours ourselves out over own same she should so some such than that the "
-    "their theirs them themselves then there these they this those through to too under until up very was we "
-    "were what when where which while who whom why will with would you your yours yourself yourselves paper "
-    "papers propose proposed show shows also using use used via based".split()
-)
+from rag.files import atomic_write
 
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens, stop words dropped, Snowball-stemmed; hyphenated and dotted terms also split."""
-    out: list[str] = []
-    for tok in _TOKEN.findall(text.lower()):
-        parts = [tok] if not re.search(r"[.-]", tok) else [tok, *re.split(r"[.-]", tok)]
-        out.extend(p for p in parts if p and p not in STOPWORDS)
-    return _stemmer().stemWords(out)
+# One tokenizer and stop-word list for BM25 and every lexical overlap (rag/text.py).
+from rag.text import STOPWORDS, tokenize  # noqa: F401
 
 
 class BM25Index:
@@ -126,25 +104,50 @@ class BM25Index:
         top = top[np.lexsort((top, -scores[top]))]
         return [(self.ids[i], float(scores[i])) for i in top]
 
-    def save(self, directory: Path) -> None:
-        """Write to a temporary sibling, then swap it in, so a reader never sees half an index."""
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".bm25-"))
-        sparse.save_npz(tmp / "matrix.npz", self.matrix.tocsc(), compressed=False)
-        (tmp / "meta.json").write_text(
-            json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint})
+    @cached_property
+    def paper_rows(self) -> tuple[np.ndarray, dict[str, int]]:
+        """For each row the number of its paper, and the numbering: filter masks without a loop over chunks."""
+        numbers: dict[str, int] = {}
+        rows = np.fromiter(
+            (numbers.setdefault(cid.rsplit(":", 1)[0], len(numbers)) for cid in self.ids),
+            dtype=np.int64,
+            count=len(self),
         )
-        old = directory.with_name(directory.name + ".old")
-        if directory.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        shutil.rmtree(old, ignore_errors=True)
+        return rows, numbers
+
+    def search_papers(
+        self, query: str, n: int, paper_ids: Collection[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """Top `n` chunks as (chunk id, paper id, score); `paper_ids` restricts the candidates."""
+        mask = None
+        if paper_ids is not None:
+            rows, numbers = self.paper_rows
+            allowed = np.zeros(len(numbers), dtype=bool)
+            allowed[[numbers[p] for p in paper_ids if p in numbers]] = True
+            mask = allowed[rows]
+        return [(cid, cid.rsplit(":", 1)[0], score) for cid, score in self.search(query, n, mask)]
+
+    def save(self, directory: Path) -> None:
+        """Write the matrix under a new name, then point `meta.json` at it: each step is one atomic write, so a
+        reader (or a run killed in between) always finds a meta.json and the matrix it names."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"matrix-{secrets.token_hex(6)}.npz"
+        buffer = io.BytesIO()
+        sparse.save_npz(buffer, self.matrix.tocsc(), compressed=False)
+        atomic_write(directory / name, buffer.getvalue())
+        meta = {"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint, "matrix": name}
+        atomic_write(directory / "meta.json", json.dumps(meta))
+        for old in directory.glob("matrix*.npz"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
+        """Raises OSError or ValueError when the files are missing or damaged."""
         directory = Path(directory)
         meta = json.loads((directory / "meta.json").read_text())
-        matrix = sparse.load_npz(directory / "matrix.npz").tocsc()
+        matrix = sparse.load_npz(directory / meta.get("matrix", "matrix.npz")).tocsc()
+        if matrix.shape[0] != len(meta["ids"]):
+            raise ValueError(f"{directory}: the matrix does not match meta.json")
         return cls(meta["ids"], matrix, meta["vocab"], meta.get("fingerprint", ""))

@@ -8,8 +8,9 @@ import re
 from typing import Any
 
 from prompts import load_prompt
-from rag.generators.llm import call_with_retries, describe_error, fence_safe, make_chat_model
+from rag.generators.llm import call_with_retries, describe_error, make_chat_model
 from rag.settings import Settings
+from rag.untrusted import fence_safe
 
 # A reply wrapped in a Markdown code fence is still the JSON object asked for; anything else is not repaired.
 _FENCED = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)

@@ -23,6 +23,9 @@ ANSWER_KEYS = (
     "refusal_recall",
     "false_refusal_rate",
     "key_fact_recall",
+    "gold_cited_rate",
+    "answers_question_rate",
+    "answer_words_p50",
 )
 RECALL_CURVE_K = tuple(range(1, 11))
 
@@ -75,6 +78,11 @@ def answer_values(q: Question, answer: Any, similarity: SimilarityFactory = None
         "unsupported_sentences": list(answer.grounding.unsupported_sentences),
         "key_facts_stated": stated,
         "key_fact_recall": (sum(stated) / len(stated)) if (stated and q.answerable) else None,
+        # A gold paper among the citations (answerable questions); the answer's length in words, markers out.
+        "gold_cited": (bool(set(cited_norm) & set(gold)) if q.answerable else None),
+        "answer_words": None if answer.refused else len(plain.split()),
+        "answers_question": getattr(answer, "answers_question", None),
+        "intent": getattr(answer, "intent", None),
     }
 
 
@@ -122,6 +130,15 @@ def aggregate(records: Sequence[dict[str, Any]], retrieval_only: bool) -> dict[s
             "refusal_recall": m.refusal_recall([s for s, _ in flags], [f for _, f in flags]),
             "false_refusal_rate": m.false_refusal_rate([s for s, _ in flags], [f for _, f in flags]),
             "key_fact_recall": m.mean(r.get("key_fact_recall") for r in answerable if r.get("error") is None),
+            "gold_cited_rate": m.mean(
+                float(r["gold_cited"]) for r in answerable if r.get("error") is None and r.get("gold_cited") is not None
+            ),
+            "answers_question_rate": m.mean(
+                float(r["answers_question"]) for r in answered_answerable if r.get("answers_question") is not None
+            ),
+            "answer_words_p50": m.percentile(
+                [r["answer_words"] for r in answered if r.get("answer_words") is not None], 50
+            ),
         }
         scores = [r["judge_score"] for r in records if r.get("judge_score") is not None]
         if any("judge_score" in r for r in records):

@@ -111,14 +111,21 @@ class Assistant:
                 self._chain = build_chain(self)
             return self._chain
 
-    def ask(self, question: str, history: list[dict[str, str]] | None = None, **options: Any) -> Answer:
-        """Answer `question` with `[n]` citations to retrieved papers, or refuse."""
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None, **options: Any) -> Answer:
+        """Answer `question` with `[n]` citations to retrieved papers, or refuse.
+
+        `history` is the conversation so far, oldest first, in Gradio's messages shape:
+        `[{"role": "user" | "assistant", "content": str}, ...]`. An assistant entry may also carry the papers that
+        answer cited, `"citations": [{"n": int, "paper_id": str, "title": str}, ...]` (`rag.conversation.
+        history_messages(question, answer)` builds both entries from an `Answer`); with them "it", "the second one",
+        "[2]" or "both" are resolved to those papers, which are then retrieved first (`Answer.about`). Plain entries
+        work too: a follow-up is then read against the earlier question's text. Malformed entries are skipped.
+        `options` override settings for this call (`k`, `generator`, `retriever`, `filters`).
+        """
         return self.chain.invoke({"question": question, "history": history or [], **options})
 
     def stream(
-        self, question: str, history: list[dict[str, str]] | None = None, **options: Any
+        self, question: str, history: list[dict[str, Any]] | None = None, **options: Any
     ) -> Iterator[str | Answer]:
-        """Yield the answer text as it is produced (strings), then the final `Answer`."""
-        from rag.chain import stream_answer
-
-        yield from stream_answer(self, {"question": question, "history": history or [], **options})
+        """Yield the answer text as it is produced (strings), then the final `Answer`; `history` as in `ask`."""
+        yield from self.chain.stream({"question": question, "history": history or [], **options})

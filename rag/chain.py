@@ -1,9 +1,16 @@
 """The answering pipeline as one LangChain Runnable (LCEL):
 
-    prepare -> condense (with history) -> retrieve -> generate + verify -> Answer
+    prepare -> condense (with history) -> analyse -> retrieve -> generate + verify -> Answer
 
-`chain.invoke({"question": ..., "history": [...]})` returns an `Answer`; `chain.stream(...)` yields text
-pieces as they are produced and then the same final `Answer`. `batch` and `ainvoke` come from Runnable.
+`chain.invoke({"question": ..., "history": [...]})` returns an `Answer`; `chain.stream(...)` yields text pieces as
+they are produced and then the same final `Answer`. `batch` and `ainvoke` come from Runnable. The steps pass one
+typed `AnswerState`.
+
+Condense: `rag.conversation` resolves a follow-up against the history (assistant entries may carry the papers they
+cited) into a `Resolution`: the standalone query, the earlier papers referred to, and any ambiguity, which becomes
+part of the answer's warning. With the `openai` generator the LLM rewrites the question (its prompt gets the
+citations too) and the resolver is its fallback. Retrieval for a resolved follow-up puts the referred papers
+first, then the rest of the normal ranking.
 """
 
 from __future__ import annotations
@@ -11,63 +18,81 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
+from ingest.sentences import split_sentences
+from rag.conversation import FollowUpResolver, Resolution
+from rag.generators import registry
 from rag.generators.base import Draft
-from rag.generators.extractive import ExtractiveGenerator
-from rag.generators.llm import LLMGenerator, condense_with_llm
-from rag.query import clean_question, readable, retrieval_query
+from rag.generators.llm import condense_with_llm
+from rag.intent import Analysis, Intent, analyse
+from rag.query import clean_question, retrieval_query
 from rag.retrieval import SearchFilter
+from rag.sources import by_identifier, exact_title_first, named_first, referred_first
 from rag.types import Answer, Citation, Source
-from rag.verify import cited_numbers, ground, remove_invalid_markers
+from rag.untrusted import readable, strip_injections
+from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
 
 N_RELATED = 3
-_FOLLOW_UP = re.compile(
-    r"\b(it|its|they|them|their|this|that|these|those|the (paper|method|model|approach|first|second|third|latter|former|same)|"
-    r"above|previous|earlier|also|what about|how about)\b",
-    re.I,
-)
+# A list question draws from a wider pool than k: "list all" papers on a topic must not stop at five.
+LIST_K, LIST_ALL_K = 30, 50
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def build_generator(assistant: Assistant, name: str) -> Any:
-    # The index's callables read its current snapshot, so a changed index never leaves a stale idf here.
-    index = assistant.index
-    extractive = ExtractiveGenerator(embed=index.encode, idf=index.idf, embed_query=index.embed_query)
-    if name == "openai":
-        return LLMGenerator(assistant.settings, fallback=extractive, chat_model=assistant._llm)
-    return extractive
+@dataclass
+class AnswerState:
+    """What the chain knows about one question as it goes: the input, then what each step adds."""
 
+    question: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    k: int | None = None
+    generator: str | None = None
+    retriever: str | None = None
+    filters: SearchFilter | None = None
+    started: float = field(default_factory=time.perf_counter)
+    notes: list[str] = field(default_factory=list)
+    question_used: str = ""  # the question after cleaning and length limits
+    standalone: str = ""  # the question resolved against the conversation
+    resolution: Resolution | None = None  # what a follow-up refers to in the conversation
+    analysis: Analysis | None = None
+    sources: list[Source] = field(default_factory=list)
+    referred: int = 0  # how many of `sources` (from the front) are the papers a follow-up refers to
+    ranking_depth: int = 0  # papers to rank (the eval's @10), when more than the generator reads
+    ranking: list[Source] = field(default_factory=list)  # the ranking retrieval gave, `sources` its first k
+    retrieve_ms: float = 0.0
 
-def _prepare(inputs: Any) -> dict[str, Any]:
-    if isinstance(inputs, str):
-        inputs = {"question": inputs}
-    state = dict(inputs)
-    state["question"] = str(state.get("question") or "")
-    state["history"] = [
-        {**h, "content": readable(str(h["content"]))}
-        for h in (state.get("history") or [])
-        if isinstance(h, dict) and h.get("content")
-    ]
-    state["started"] = time.perf_counter()
-    state["notes"] = []
-    return state
-
-
-def heuristic_condense(question: str, history: list[dict[str, Any]]) -> str:
-    """Without an LLM: a short or referring follow-up is retrieved together with the previous user question."""
-    previous = [str(h["content"]) for h in history if h.get("role") == "user"]
-    if not previous or not (_FOLLOW_UP.search(question) or len(question.split()) <= 5):
-        return question
-    return f"{question} ({previous[-1][:500]})"
+    @classmethod
+    def from_input(cls, inputs: Any) -> AnswerState:
+        if isinstance(inputs, AnswerState):
+            return inputs
+        if isinstance(inputs, str):
+            inputs = {"question": inputs}
+        filters = inputs.get("filters")
+        if isinstance(filters, dict):
+            filters = SearchFilter(**filters)
+        history = [
+            {**h, "content": readable(str(h["content"]))}
+            for h in (inputs.get("history") or [])
+            if isinstance(h, dict) and h.get("content")
+        ]
+        return cls(
+            question=str(inputs.get("question") or ""),
+            history=history,
+            k=int(inputs["k"]) if inputs.get("k") else None,
+            generator=inputs.get("generator"),
+            retriever=inputs.get("retriever"),
+            filters=filters,
+            ranking_depth=int(inputs.get("ranking_depth") or 0),
+        )
 
 
 class AnswerPipeline:
@@ -79,119 +104,216 @@ class AnswerPipeline:
 
     def generator(self, name: str) -> Any:
         if name not in self._generators:
-            self._generators[name] = build_generator(self.assistant, name)
+            self._generators[name] = registry.create(name, self.assistant, self.generator)
         return self._generators[name]
 
-    def generator_name(self, state: dict[str, Any]) -> str:
-        requested = state.get("generator")
+    def resolver(self) -> FollowUpResolver:
+        """The follow-up resolver over the index's abstracts and BM25 idf (loaded once per question, if needed)."""
+        index = self.assistant.index
+        return FollowUpResolver(paper_text=index.abstracts, idf=index.idf)
+
+    def generator_name(self, state: AnswerState) -> str:
+        requested = state.generator
         s = self.assistant.settings
         if requested in (None, "", "auto"):
             return s.resolved_generator if requested is None else s.with_overrides(generator="auto").resolved_generator
         return str(requested)
 
-    def condense(self, state: dict[str, Any]) -> dict[str, Any]:
-        question, notes = clean_question(state["question"], self.assistant.settings.max_question_tokens)
-        state["notes"].extend(notes)
-        state["question_used"] = question
-        standalone = question
-        if state["history"] and question:
-            if self.generator_name(state) == "openai":
-                try:
-                    standalone = condense_with_llm(
-                        self.assistant.settings, question, state["history"], self.assistant._llm
-                    )
-                except Exception:
-                    standalone = heuristic_condense(question, state["history"])
-            else:
-                standalone = heuristic_condense(question, state["history"])
-        state["standalone"] = standalone
+    def prepare(self, inputs: Any) -> AnswerState:
+        return AnswerState.from_input(inputs)
+
+    def condense(self, state: AnswerState) -> AnswerState:
+        question, notes = clean_question(state.question, self.assistant.settings.max_question_tokens)
+        state.notes.extend(notes)
+        state.question_used = question
+        resolution = Resolution(question, question)
+        if question and state.history:
+            resolution = self.resolver().resolve(question, state.history)
+        standalone = resolution.query
+        if state.history and question and self.generator_name(state) == "openai":
+            try:
+                standalone = condense_with_llm(self.assistant.settings, question, state.history, self.assistant._llm)
+            except Exception:  # the backend failed: the resolver's query stands
+                standalone = resolution.query
+        if resolution.note:
+            state.notes.append(resolution.note)
+        state.resolution = resolution
+        state.standalone = standalone
         return state
 
-    def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+    def analyse(self, state: AnswerState) -> AnswerState:
+        cleaned, _ = strip_injections(state.standalone)
+        analysis = analyse(cleaned)
+        resolution = state.resolution
+        if resolution is not None and resolution.resolved:
+            # What is asked comes from the follow-up itself ("which datasets?" asks for names even when it was
+            # resolved against a question that asked for a figure); what it is about comes from the resolution.
+            own = analyse(strip_injections(state.question_used)[0])
+            if resolution.kind == "ellipsis" and own.intent not in (Intent.FACT, Intent.ABOUT):
+                # "which datasets?" alone reads as a lookup; about a known paper it asks for names
+                intent = Intent.ENTITY if own.intent == Intent.LOOKUP else own.intent
+                analysis.intent, analysis.asked, analysis.asked_groups = intent, own.asked, own.asked_groups
+            # Titles the resolution put in the query name papers retrieval already pinned; they are not names
+            # every answer sentence's paper must carry ("which of A and B ..." is answered by one of them).
+            titles = " ".join(p.title for p in resolution.papers).lower()
+            analysis.names = [n for n in analysis.names if n.lower() not in titles]
+            if analysis.intent in (Intent.LIST, Intent.SUMMARY) and re.search(r"\bother\b", state.question_used, re.I):
+                analysis.exclude = {p.paper_id for p in resolution.papers}  # "which other papers build on it?"
+        state.analysis = analysis
+        return state
+
+    def retrieve(self, state: AnswerState) -> AnswerState:
         t0 = time.perf_counter()
         self.assistant.index.check_health()  # never answer from a damaged index (e.g. BM25 alone, vectors gone)
-        query = retrieval_query(state["standalone"])
-        k = int(state.get("k") or self.assistant.settings.k)
-        # `ranking_depth` asks for a deeper ranking than the k papers the generator reads (the eval scores @10).
-        depth = max(k, int(state.get("ranking_depth") or 0))
-        filters = state.get("filters")
-        if isinstance(filters, dict):
-            filters = SearchFilter(**filters)
-        retriever = self.assistant.retriever(k=depth, mode=state.get("retriever"))
-        state["ranking"] = retriever.search(query, k=depth, filters=filters) if query else []
-        state["sources"] = state["ranking"][:k]
-        state["retrieve_ms"] = _ms(time.perf_counter() - t0)
+        query = retrieval_query(state.standalone)
+        k = int(state.k or self.assistant.settings.k)
+        # `ranking_depth` asks for a deeper ranking than the k papers the generator reads (the eval scores @10);
+        # one search serves both.
+        analysis = state.analysis
+        if analysis is not None and analysis.intent in (Intent.LIST, Intent.SUMMARY):
+            k = max(k, LIST_ALL_K if analysis.list_all else LIST_K)
+        depth = max(k, int(state.ranking_depth or 0))
+        retriever = self.assistant.retriever(k=depth, mode=state.retriever)
+        about = [p.paper_id for p in state.resolution.papers] if state.resolution else []
+        if not query:
+            sources = []
+        elif about:
+            sources = referred_first(retriever, query, depth, state.filters, about)
+            state.referred = sum(s.paper_id in about for s in sources)
+        else:
+            sources = retriever.search(query, k=depth, filters=state.filters)
+        if analysis is not None and sources and (not about or analysis.intent == Intent.COMPARE):
+            sources, added = named_first(analysis, sources, retriever, state.filters, k)
+            k += added
+        if analysis is not None and analysis.arxiv_ids:
+            sources = by_identifier(self.assistant.index, analysis.arxiv_ids, sources)
+        state.ranking = exact_title_first(query, sources)
+        state.sources = state.ranking[: max(k, state.referred)]
+        state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state
 
-    def finish(self, state: dict[str, Any], draft: Draft, generate_s: float) -> Answer:
-        """Verify the draft and build the `Answer`: invalid markers removed, grounding scored, citations resolved."""
-        sources: list[Source] = state["sources"]
+    def finish(self, state: AnswerState, draft: Draft, generate_s: float) -> Answer:
+        """Verify the draft and build the `Answer`: invalid markers removed, citations numbered 1, 2, 3 in order of
+        first appearance (sources reordered to match), grounding scored, the answer checked against the question."""
+        sources: list[Source] = state.sources
         text, removed = remove_invalid_markers(draft.text, len(sources))
         refused = draft.refused
+        if not refused:
+            text, sources, mapping = renumber(text, sources)
+            draft.supporting = {mapping[n]: s for n, s in draft.supporting.items() if n in mapping}
+            for q in draft.quotes:
+                q.cites = [mapping[n] for n in q.cites if n in mapping]
+                q.text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", q.text)
         citations: list[Citation] = []
         grounding = None
         if not refused:
-            grounding = ground(text, sources, self.assistant.index.encode)
-            best_for: dict[int, tuple[float, str]] = {}
-            for entry in grounding.sentence_scores:
-                for n in entry["cited"]:
-                    if entry.get("best_evidence") and entry["score"] > best_for.get(n, (-1.0, ""))[0]:
-                        best_for[n] = (entry["score"], entry["best_evidence"])
-            for n in sorted(cited_numbers(text)):
-                src = sources[n - 1]
-                supporting = draft.supporting.get(n) or best_for.get(n, (0.0, ""))[1]
-                citations.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
-        warnings = [w for w in (draft.warning, *state["notes"]) if w]
+            grounding = ground(text, sources, self.assistant.index.encode, draft.quotes)
+            citations = _citations(text, sources, draft, grounding)
+        analysis = state.analysis or draft.analysis
+        check = answer_check(analysis, text, refused, [sources[c.n - 1] for c in citations])
+        warnings = [w for w in (draft.warning, *state.notes) if w]
         if removed:
             warnings.append(
                 f"removed citation markers that matched no retrieved paper: {', '.join(f'[{n}]' for n in removed)}"
             )
         answer = Answer(
-            question=state["question"],
+            question=state.question,
             answer=text,
             refused=refused,
             citations=citations,
             sources=sources,
-            ranking=state.get("ranking") or sources,
             related=sources[:N_RELATED] if refused else [],
             warning="; ".join(warnings) or None,
+            note=draft.note,
             generator=draft.generator or self.generator_name(state),
+            intent=analysis.intent.value if analysis else None,
+            answers_question=check.answers,
+            answer_check=check,
             timings_ms={
-                "retrieve": state.get("retrieve_ms", 0.0),
+                "retrieve": state.retrieve_ms,
                 "generate": _ms(generate_s),
-                "total": _ms(time.perf_counter() - state["started"]),
+                "total": _ms(time.perf_counter() - state.started),
             },
-            standalone_question=state["standalone"] if state["standalone"] != state["question_used"] else None,
+            standalone_question=state.standalone if state.standalone != state.question_used else None,
+            about=[
+                p
+                for p in (state.resolution.papers if state.resolution else [])
+                if p.paper_id in {s.paper_id for s in sources}
+            ],
             settings=self.assistant.settings.public_dict(),
+            ranking=state.ranking or sources,
         )
         if grounding is not None:
             grounding.removed_citations = removed
             answer.grounding = grounding
         elif removed:
             answer.grounding.removed_citations = removed
+        answer.supported = bool(not refused and answer.grounding.supported_fraction >= 1.0)
         return answer
 
-    def overrule_unsupported(self, state: dict[str, Any], answer: Answer, t0: float) -> Answer:
+    def overrule_unsupported(self, state: AnswerState, answer: Answer, t0: float) -> Answer:
         """An LLM answer that not one cited abstract supports is not shown: it is what a model produces when it
         follows an instruction planted in a source or in the question, or makes things up. The extractive
         answer replaces it, with a warning."""
         g = answer.grounding
         if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction > 0:
             return answer
-        draft = self.generator("extractive").generate(state["standalone"], state["sources"])
+        draft = self.generator("extractive").generate(state.standalone, state.sources, state.analysis)
         draft.warning = (
             "the LLM answer was not supported by the abstracts it cited; answered with the extractive generator instead"
         )
         return self.finish(state, draft, time.perf_counter() - t0)
 
-    def generate(self, state: dict[str, Any]) -> Answer:
+    def _empty_index(self, state: AnswerState) -> Answer | None:
+        """An index with no papers is said to be empty, from every entry point, not refused as "not relevant"."""
+        if state.sources or not self.assistant.index.is_empty():
+            return None
+        draft = Draft(
+            text="The index is empty: no papers have been ingested yet. Run `rag ingest` (or `Assistant.ingest()`) first.",
+            refused=True,
+            reason="the index is empty",
+            generator=self.generator_name(state),
+        )
+        answer = self.finish(state, draft, 0.0)
+        answer.warning = "the index is empty; run `rag ingest` first"
+        return answer
+
+    def source_lists(self, state: AnswerState) -> list[list[Source]]:
+        """What the generator reads, in turn: a resolved follow-up's referred papers alone, then, when they do not
+        answer it, the widened ranking (they stay first in it, so their [n] are the same in both)."""
+        n, sources = state.referred, state.sources
+        several = state.analysis is not None and state.analysis.multi_paper
+        # a list or comparison needs the other papers too: no pass over the referred ones alone
+        return [sources[:n], sources] if 0 < n < len(sources) and not several else [sources]
+
+    def generate(self, state: AnswerState) -> Answer:
+        empty = self._empty_index(state)
+        if empty is not None:
+            return empty
         t0 = time.perf_counter()
-        draft = self.generator(self.generator_name(state)).generate(state["standalone"], state["sources"])
+        generator = self.generator(self.generator_name(state))
+        for sources in self.source_lists(state):
+            draft = generator.generate(state.standalone, sources, state.analysis)
+            if not draft.refused:
+                break
         return self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
 
-    def stream(self, state: dict[str, Any]) -> Iterator[str | Answer]:
+    def stream(self, state: AnswerState) -> Iterator[str | Answer]:
+        empty = self._empty_index(state)
+        if empty is not None:
+            yield empty.answer
+            yield empty
+            return
         t0 = time.perf_counter()
-        for piece in self.generator(self.generator_name(state)).stream(state["standalone"], state["sources"]):
+        generator = self.generator(self.generator_name(state))
+        *narrow, wide = self.source_lists(state)
+        for sources in narrow:  # not streamed: a refusal from the referred papers alone is never shown
+            draft = generator.generate(state.standalone, sources, state.analysis)
+            if not draft.refused:
+                yield from _sentences(draft.text)
+                yield self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
+                return
+        for piece in generator.stream(state.standalone, wide, state.analysis):
             if isinstance(piece, Draft):
                 answer = self.finish(state, piece, time.perf_counter() - t0)
                 yield self.overrule_unsupported(state, answer, t0)
@@ -199,36 +321,59 @@ class AnswerPipeline:
             yield piece
 
 
-class _GenerateStep(Runnable[dict, Answer]):
+def _sentences(text: str) -> Iterator[str]:
+    """A finished text as stream pieces, one sentence (or list item) at a time."""
+    for i, line in enumerate(text.split("\n")):
+        pieces = [line] if line.startswith("- ") or line.endswith(":") else (split_sentences(line) or [line])
+        for j, sentence in enumerate(pieces):
+            yield ("" if i == 0 and j == 0 else ("\n" if j == 0 else " ")) + sentence
+
+
+def _citations(text: str, sources: list[Source], draft: Draft, grounding: Any) -> list[Citation]:
+    """One citation per cited paper, in number order, with the abstract sentence that supports it: the one the
+    generator quoted, else the one the grounding check found closest."""
+    best_for: dict[int, tuple[float, str]] = {}
+    for entry in grounding.sentence_scores:
+        for n in entry["cited"]:
+            if entry.get("best_evidence") and entry["score"] > best_for.get(n, (-1.0, ""))[0]:
+                best_for[n] = (entry["score"], entry["best_evidence"])
+    out = []
+    for n in sorted(cited_numbers(text)):
+        src = sources[n - 1]
+        supporting = draft.supporting.get(n) or best_for.get(n, (0.0, ""))[1]
+        out.append(Citation(n=n, title=src.title, paper_id=src.paper_id, supporting=supporting))
+    return out
+
+
+class _GenerateStep(Runnable[AnswerState, Answer]):
     """The last step: `invoke` returns the Answer; `transform`/`stream` yield text pieces, then the Answer."""
 
     def __init__(self, pipeline: AnswerPipeline) -> None:
         self.pipeline = pipeline
 
-    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+    def invoke(self, input: AnswerState, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         return self._call_with_config(self.pipeline.generate, input, config, run_type="chain")
 
-    def transform(self, input: Iterator[dict], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def transform(
+        self, input: Iterator[AnswerState], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
         state = None
         for state in input:  # noqa: B007 - the previous step yields the whole state once
             pass
         if state is not None:
             yield from self.pipeline.stream(state)
 
-    def stream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+    def stream(self, input: AnswerState, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         yield from self.transform(iter([input]), config, **kwargs)
 
 
 def build_chain(assistant: Assistant) -> Runnable:
     pipeline = AnswerPipeline(assistant)
     chain = (
-        RunnableLambda(_prepare, name="prepare")
+        RunnableLambda(pipeline.prepare, name="prepare")
         | RunnableLambda(pipeline.condense, name="condense")
+        | RunnableLambda(pipeline.analyse, name="analyse")
         | RunnableLambda(pipeline.retrieve, name="retrieve")
         | _GenerateStep(pipeline)
     )
     return chain.with_config(run_name="rag_answer")
-
-
-def stream_answer(assistant: Assistant, inputs: dict[str, Any]) -> Iterator[str | Answer]:
-    yield from assistant.chain.stream(inputs)

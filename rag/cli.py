@@ -286,7 +286,8 @@ def eval_run(
     resume: Annotated[bool, typer.Option("--resume", help="Skip questions already in per_question.jsonl")] = False,
     judge: Annotated[bool, typer.Option("--judge", help="Also score answers with the LLM judge")] = False,
 ) -> None:
-    """Run an evaluation: `rag eval QUESTIONS.jsonl --out DIR`; `rag eval compare RUN_A RUN_B`."""
+    """Run an evaluation: `rag eval QUESTIONS.jsonl --out DIR`; `rag eval compare RUN_A RUN_B`;
+    `rag eval dialogues DIALOGUES.jsonl --out DIR`."""
     if ctx.invoked_subcommand is not None:
         return
     if questions is None:
@@ -311,6 +312,35 @@ def eval_run(
         )
         typer.echo(json.dumps({"retrieval": metrics.get("retrieval"), "answers": metrics.get("answers")}, indent=2))
         _err(f"report: {out / 'report.md'}")
+
+    _run(body)
+
+
+@eval_app.command("dialogues")
+def eval_dialogues(
+    dialogues: Annotated[Path, typer.Argument(help="Dialogues, JSON Lines (see eval/README)")],
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/dialogues"),
+    generator: Annotated[str | None, typer.Option(help="auto, extractive or openai")] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", min=1, help="Papers handed to the answerer")] = None,
+    kinds: Annotated[str | None, typer.Option(help="Only these dialogue kinds, comma-separated")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N dialogues")] = None,
+) -> None:
+    """Feed multi-turn dialogues turn by turn (history with citations) and score follow-ups and topic switches."""
+
+    def body() -> None:
+        from eval.dialogues import run_file
+
+        metrics = run_file(
+            dialogues,
+            out,
+            generator=generator,
+            k=k,
+            kinds=kinds.split(",") if kinds else None,
+            limit=limit,
+            progress=True,
+        )
+        typer.echo(json.dumps({key: v for key, v in metrics.items() if key not in ("settings", "by_kind")}, indent=2))
+        _err(f"report: {out / 'dialogue_report.md'}")
 
     _run(body)
 

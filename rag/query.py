@@ -4,20 +4,10 @@ so a query searched and the same question asked retrieve the same papers."""
 
 from __future__ import annotations
 
-import re
-
 from ingest.tokenizer import get_encoding
-from rag.generators.extractive import strip_injections
+from rag.untrusted import readable, strip_injections
 
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def readable(text: str) -> str:
-    """Text safe to tokenise, embed and send on: lone surrogates (from undecodable command-line bytes) become "?",
-    terminal escapes and control characters become spaces."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
+__all__ = ["clean_question", "readable", "retrieval_query", "search_query"]
 
 
 def clean_question(question: str, max_tokens: int) -> tuple[str, list[str]]:

@@ -29,11 +29,14 @@ class SearchFilter:
     source: str | None = None  # a source file name, or part of it
     date: str | None = None  # the paper's date starts with this (e.g. "2024-03" or "Mar 11")
     title_contains: str | None = None
+    paper_ids: frozenset[str] | None = None  # only these papers (a follow-up's referred papers)
 
     def __bool__(self) -> bool:
-        return bool(self.source or self.date or self.title_contains)
+        return bool(self.source or self.date or self.title_contains or self.paper_ids is not None)
 
     def matches(self, paper: PaperMeta) -> bool:
+        if self.paper_ids is not None and paper.paper_id not in self.paper_ids:
+            return False
         if self.source and not any(self.source.lower() in s.lower() for s in paper.sources):
             return False
         if self.date and not (paper.date or "").lower().startswith(self.date.lower().strip()):

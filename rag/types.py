@@ -1,4 +1,4 @@
-"""The records the product hands out: `Source`, `Citation`, `Grounding`, `Answer`, `IngestReport`."""
+"""The records the product hands out: `Source`, `Citation`, `PaperRef`, `Grounding`, `Answer`, `IngestReport`."""
 
 from __future__ import annotations
 
@@ -32,11 +32,34 @@ class Citation(BaseModel):
     supporting: str = Field("", description="the sentence of the abstract that best supports the answer")
 
 
+class PaperRef(BaseModel):
+    """A paper named by id and title: what a follow-up question was resolved to refer to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    paper_id: str
+    title: str
+
+
 class Grounding(BaseModel):
     supported_fraction: float = 1.0
     unsupported_sentences: list[str] = Field(default_factory=list)
     sentence_scores: list[dict[str, Any]] = Field(default_factory=list)
     removed_citations: list[int] = Field(default_factory=list, description="markers that pointed at no retrieved paper")
+
+
+class AnswerCheck(BaseModel):
+    """Whether an answer carries what its question asked: the expected kind of answer (a figure, a definition, a
+    list of papers ...), the question's names and most of its focus words. `confidence`: "high" (all there),
+    "medium" (answers, some focus words missing), "low" (does not carry it), "none" (refused), "unknown"."""
+
+    answers: bool | None = None
+    expected: str | None = Field(None, description="the kind of answer the question asks for, e.g. 'a figure'")
+    found_expected: bool | None = None
+    missing_names: list[str] = Field(default_factory=list)
+    missing_terms: list[str] = Field(default_factory=list, description="question words the answer does not use")
+    focus_coverage: float | None = None
+    confidence: str = "unknown"
 
 
 class Answer(BaseModel):
@@ -60,9 +83,19 @@ class Answer(BaseModel):
     grounding: Grounding = Field(default_factory=Grounding)
     related: list[Source] = Field(default_factory=list)
     warning: str | None = None
+    note: str | None = Field(None, description="said with the answer, e.g. how many more papers match a list")
     generator: str = "extractive"
+    intent: str | None = Field(None, description="what the question asks for (rag.intent.Intent)")
+    supported: bool = Field(False, description="every answer sentence is supported by the abstracts it cites")
+    answers_question: bool | None = Field(
+        None, description="the answer carries what was asked (see answer_check); different from `supported`"
+    )
+    answer_check: AnswerCheck = Field(default_factory=AnswerCheck)
     timings_ms: dict[str, float] = Field(default_factory=lambda: {"retrieve": 0.0, "generate": 0.0, "total": 0.0})
     standalone_question: str | None = None
+    about: list[PaperRef] = Field(
+        default_factory=list, description="earlier papers a follow-up was resolved to refer to (retrieved first)"
+    )
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -14,87 +14,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ingest.sentences import split_sentences
-from rag.index.sparse import tokenize
-from rag.types import Grounding, Source
+from rag.intent import Analysis, Intent, asked_share, surface
+from rag.text import numbers as numbers_of
+from rag.text import tokenize
+from rag.types import AnswerCheck, Grounding, Source
+from rag.untrusted import evidence_sentences
+
+if TYPE_CHECKING:
+    from rag.generators.base import Quote
 
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?:\s*%|\b)")
 SUPPORT_THRESHOLD = 0.6
-
-# Untrusted text (abstracts, questions) is data. Markup is never content: what sits inside fence-like tags or
-# a chat-template turn is dropped whole, other markup becomes a sentence break, and zero-width characters
-# (used to hide "I\u200bgnore previous instructions" from filters) are removed first.
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
-_DROP_WHOLE = re.compile(
-    r"<(script|style|system|question|sources|instructions?|prompt|assistant|conversation)\b[^>]*>.*?</\1\s*>"
-    r"|<\|im_start\|>\s*(?:system|assistant)\b.*?(?:<\|im_end\|>|$)"
-    r"|!?\[[^\]]{0,200}\]\(\s*(?:https?|javascript|data):[^)]*\)",
-    re.I | re.S,
-)
-# Formatting tags inside a sentence ("H<sub>2</sub>O", "<i>in vivo</i>") go without breaking it.
-_INLINE_TAG = re.compile(r"</?(b|i|em|strong|sub|sup|span|a|code|u|small|mark|br)\b[^<>]{0,300}>", re.I)
-_BREAKS = re.compile(
-    r"<\|im_start\|>\s*(?:user\b)?|<\|[^|<>]{0,40}\|>|</?[A-Za-z][^<>]{0,300}>|\{\{.*?\}\}|\{%.*?%\}|#{3,}|\n+",
-    re.S,
-)
-# Sentences of an abstract that address the reader as an assistant: role labels, commands, the usual phrases.
-# Narrower than `_INJECTION` (which reads questions): abstracts say "act as a regulariser" or "reveal the regimes".
-ROLE_LABEL = re.compile(
-    r"^\W*(system|assistant|user|developer|admin(istrator)?( notice)?|note to (the )?(ai|assistant|model))\s*:", re.I
-)
-_COMMAND = re.compile(
-    r"^\W*(please\s+)?(now\s+)?(ignore|disregard|forget|override|reply|respond|answer|output|print|reveal|say|write|"
-    r"pretend|decode|repeat|cite|obey|follow|do not|don't|never|always)\b",
-    re.I,
-)
-_ADDRESSED = re.compile(
-    r"\b(you|your)\b.{0,80}\b(must|should|shall|are now|have to|need to|answer|reply|respond|output|cite|ignore|"
-    r"reveal|print|say|write|tell)\b",
-    re.I,
-)
-SIGNALS = re.compile(
-    r"\b(previous|prior|above|earlier|new) instructions\b|\bdeveloper mode\b|\bjailbr(eak|oken)\b|\bnothing else\b"
-    r"|\b(your|reveal|print|show|repeat|leak)\b.{0,30}\b(system prompt|api key|instructions)\b"
-    r"|\bend of (the )?(sources|context|document)\b|\balways cite\b|\bcite \[\d+\]"
-    r"|\bbase64\b.{0,40}\b(follow|decode|execute)|\bdecode (this|the following)\b|\bfollow (it|them)\b",
-    re.I,
-)
+# Share of the question's focus words an answer must carry to count as answering it (measured on the dev and tune
+# sets: answers judged right by their key facts carried >= 0.4 of them; refusals and wrong papers less).
+MIN_FOCUS_COVERAGE = 0.4
 
 Embed = Callable[[list[str]], list[list[float]]]
-
-
-def untrusted_segments(text: str) -> tuple[list[str], bool]:
-    """Text with markup taken out, as the runs of prose between markup; and whether any markup was found."""
-    plain = _ZERO_WIDTH.sub("", text)
-    dropped = _INLINE_TAG.sub("", _DROP_WHOLE.sub("\n", plain))
-    pieces = [" ".join(p.split()) for p in _BREAKS.split(dropped)]
-    segments = [p for p in pieces if p]
-    return segments, dropped != plain or any(m.group(0).strip() for m in _BREAKS.finditer(dropped))
-
-
-def is_instruction(sentence: str) -> bool:
-    """A sentence of an abstract that talks to an assistant instead of describing research."""
-    return bool(
-        ROLE_LABEL.search(sentence)
-        or _COMMAND.search(sentence)
-        or _ADDRESSED.search(sentence)
-        or SIGNALS.search(sentence)
-    )
-
-
-def evidence_sentences(abstract: str) -> list[str]:
-    """The sentences of an abstract that may answer a question: no markup, no instructions, no fragments."""
-    segments, _ = untrusted_segments(abstract)
-    out = []
-    for segment in segments:
-        for sentence in split_sentences(segment):
-            if len(tokenize(sentence)) >= 2 and not is_instruction(sentence):
-                out.append(sentence)
-    return out
 
 
 def normalise_markers(text: str) -> str:
@@ -133,23 +73,40 @@ def strip_markers(text: str) -> str:
 
 
 def numbers_in(text: str) -> set[str]:
-    """Numbers as written, without thousands separators; single digits 0-9 are too common to check."""
-    out = set()
-    for m in _NUMBER.finditer(text):
-        n = m.group(1).replace(",", "")
-        if len(n) > 1:
-            out.add(n)
-    return out
+    """Numbers a text states (`rag.text.numbers`); single digits 0-9 are too common to check."""
+    return {n for n in numbers_of(text) if len(n.replace(".", "")) > 1}
 
 
 def answer_sentences(answer: str) -> list[str]:
-    """Answer sentences with their trailing markers kept attached (markers may follow the period)."""
+    """Answer sentences with their trailing markers kept attached (markers may follow the period). A list item
+    cites once, after its label ("- Title [2]: first sentence. Second sentence."): every sentence of the item
+    carries the item's markers. A header line ending in ":" with no marker ("3 papers match:") is structure,
+    not a claim, and is left out."""
     text = normalise_markers(answer)
     text = re.sub(r"([.!?])((?:\s*\[\d+\])+)", r"\2\1", text)  # "... end. [1]" -> "... end [1]."
     out = []
-    for line in text.splitlines():
-        out.extend(split_sentences(line.strip().lstrip("-*• ").strip()))
+    for raw in text.splitlines():
+        bullet = raw.lstrip().startswith(("- ", "* ", "• "))
+        line = raw.strip().lstrip("-*• ").strip()
+        if not line or (line.endswith(":") and not CITE.search(line)):
+            continue
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(re.findall(r"\[(\d+)\]", line)))
+        for sentence in _split_outside_quotes(line):
+            if bullet and marks and not CITE.search(sentence):
+                sentence = f"{sentence.rstrip()} {marks}"
+            out.append(sentence)
     return [s for s in out if strip_markers(s)]
+
+
+_PROTECT = str.maketrans({".": "\u2024", "!": "\u01c3", "?": "\u0294"})
+_RESTORE = str.maketrans({"\u2024": ".", "\u01c3": "!", "\u0294": "?"})
+
+
+def _split_outside_quotes(line: str) -> list[str]:
+    """Sentences of a line, never split inside a quoted title (“You are caught stealing my winning lottery ticket!
+    Making ...”)."""
+    protected = re.sub(r"“[^”]*”", lambda m: m.group(0).translate(_PROTECT), line)
+    return [x.translate(_RESTORE) for x in split_sentences(protected)]
 
 
 def lexical_support(sentence: str, evidence: str) -> float:
@@ -159,12 +116,84 @@ def lexical_support(sentence: str, evidence: str) -> float:
     return len(words & set(tokenize(evidence))) / len(words)
 
 
+# Words an extractive line may add to its quote: resolved references and the composer's own phrases.
+_ADDED = frozenset(
+    tokenize(
+        "the authors their them paper method approach model framework stands for is by dated both are about subject of"
+    )
+)
+
+
+def is_faithful(text: str, quote: str, names: Sequence[str] = ()) -> bool:
+    """Whether an extractive line says no more than its verbatim `quote`: apart from the words a resolution or
+    the composer may add (`_ADDED`, the paper's and method's names in `names`), its words occur in the quote,
+    in the same order. (Dropping openers and resolving "we/our/this paper" are the only edits allowed.)"""
+    from rag.generators.extractive.rewrite import repair
+
+    allowed = set(_ADDED)
+    for n in names:
+        allowed |= set(tokenize(n))
+    quote_words = tokenize(repair(quote))
+    pos = 0
+    for w in (w for w in tokenize(text) if w not in allowed):
+        try:
+            pos = quote_words.index(w, pos) + 1
+        except ValueError:
+            return False
+    return True
+
+
+def _segments(line: str) -> list[str]:
+    """The parts of a composed line that each come from one source: "figure — sentence", "Title: gist"."""
+    body = strip_markers(line).lstrip("-*• ").strip()
+    return [p.strip(" .…") for p in re.split(r"\s+—\s+|:\s+(?=[A-Z])", body) if p.strip(" .…")]
+
+
+def faithful_lines(quotes: Sequence[Quote], sources: Sequence[Source]) -> dict[str, bool]:
+    """For each extractive line (`Draft.quotes`), whether every sentence of every part of it is its cited title
+    or a faithful rewrite of one of its verbatim sentences, each of which must be in a cited abstract. A list
+    item's label (the text before its first ": ") names the paper and is not a claim."""
+    out: dict[str, bool] = {}
+    for quote in quotes:
+        srcs = [sources[n - 1] for n in quote.cites if 1 <= n <= len(sources)]
+        titles = [s.title for s in srcs]
+        names = [*titles, *(t.split(":")[0] for t in titles), *quote.names]
+        sentences = [q for q in quote.verbatim if any(q in evidence_sentences(s.text) or q in s.text for s in srcs)]
+        ok = bool(srcs) and len(sentences) == len(quote.verbatim)
+        segments = _segments(quote.text)
+        if quote.text.lstrip().startswith("- ") and len(segments) > 1:
+            segments = segments[1:]
+        for seg in segments:
+            for part in (p for piece in split_sentences(seg) or [seg] for p in piece.split("; ")):
+                part = part.strip(" .…")
+                if not ok or not part:
+                    continue
+                ok = any(is_faithful(part, t) for t in titles) or any(is_faithful(part, q, names) for q in sentences)
+        out[_key(quote.text)] = ok
+    return out
+
+
+def _key(text: str) -> str:
+    return " ".join(tokenize(strip_markers(text)))
+
+
 def ground(
-    answer: str, sources: Sequence[Source], embed: Embed | None = None, threshold: float = SUPPORT_THRESHOLD
+    answer: str,
+    sources: Sequence[Source],
+    embed: Embed | None = None,
+    quotes: Sequence[Quote] = (),
+    threshold: float = SUPPORT_THRESHOLD,
 ) -> Grounding:
-    """Score each answer sentence for support by the papers it cites (see the module docstring)."""
+    """Score each answer sentence for support by the papers it cites (see the module docstring). `quotes` are
+    an extractive draft's lines with their verbatim sentences: a line that is not a faithful rewrite of them
+    is unsupported whatever its overlap."""
     scores: list[dict] = []
     pending: list[tuple[int, str, list[str]]] = []
+    faithful = faithful_lines(quotes, sources) if quotes else {}
+    line_of = {}
+    for quote in quotes:
+        for sentence in answer_sentences(quote.text):
+            line_of[_key(sentence)] = _key(quote.text)
     for sentence in answer_sentences(answer):
         cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(sources)]
         bare = strip_markers(sentence)
@@ -174,7 +203,8 @@ def ground(
             entry["reason"] = "no citation"
             continue
         # Only what the abstracts state is evidence: not their markup, not an instruction planted in them.
-        evidence = [s for n in cited for s in evidence_sentences(sources[n - 1].text)]
+        # A title is evidence too (a list bullet names its paper).
+        evidence = [s for n in cited for s in (sources[n - 1].title, *evidence_sentences(sources[n - 1].text))]
         abstracts = " ".join(evidence)
         missing = sorted(numbers_in(bare) - numbers_in(abstracts))
         if not evidence:
@@ -185,6 +215,16 @@ def ground(
         entry["score"], entry["best_evidence"] = round(lex[best], 3), evidence[best]
         if missing:
             entry["reason"] = f"numbers not in the cited abstracts: {', '.join(missing)}"
+            continue
+        line = line_of.get(_key(sentence))
+        if line is not None and not faithful.get(line, True):
+            entry["reason"] = "not a faithful rewrite of the quoted abstract sentence"
+            continue
+        if line is not None and faithful.get(line):
+            # an extractive line checked against its verbatim sentences: openers dropped and references resolved
+            # only, so it is supported whatever its word overlap with any single sentence
+            entry["supported"] = True
+            entry["score"] = max(entry["score"], 1.0 if lex[best] >= threshold else entry["score"])
             continue
         if lex[best] >= threshold:
             entry["supported"] = True
@@ -210,3 +250,77 @@ def ground(
     unsupported = [e["sentence"] for e in scores if not e["supported"]]
     fraction = 1.0 if not scores else round(1 - len(unsupported) / len(scores), 4)
     return Grounding(supported_fraction=fraction, unsupported_sentences=unsupported, sentence_scores=scores)
+
+
+def renumber(text: str, sources: Sequence[Source]) -> tuple[str, list[Source], dict[int, int]]:
+    """Citations numbered 1, 2, 3 in order of first appearance: markers rewritten, the cited sources moved to the
+    front in that order (their `rank` set to their new number), the others after them in their retrieval order.
+    Returns (text, sources, old number -> new number)."""
+    order = cited_numbers(text)
+    order = [n for n in order if 1 <= n <= len(sources)]
+    rest = [n for n in range(1, len(sources) + 1) if n not in order]
+    mapping = {old: new for new, old in enumerate([*order, *rest], start=1)}
+    if all(old == new for old, new in mapping.items()):
+        return text, list(sources), mapping
+    new_text = re.sub(
+        r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", normalise_markers(text)
+    )
+    reordered = [
+        sources[old - 1].model_copy(update={"rank": new}) for old, new in sorted(mapping.items(), key=lambda kv: kv[1])
+    ]
+    return new_text, reordered, mapping
+
+
+def answer_check(analysis: Analysis | None, text: str, refused: bool, cited: Sequence[Source] = ()) -> AnswerCheck:
+    """Whether the answer carries what was asked (`AnswerCheck`): the question's names (in the answer or the
+    titles it cites), most of its focus words, and the kind of answer its intent expects (a figure, a definition,
+    a list of papers, points on two papers ...). For a lookup ("which paper ..."), the words are looked for in
+    the cited paper itself: a description is answered by a paper that fits it, not by repeating it. Different
+    from grounding: a fully supported quote can still miss the question."""
+    if analysis is None:
+        return AnswerCheck(answers=None, expected=None, confidence="unknown")
+    if refused:
+        return AnswerCheck(answers=False, expected=analysis.expected, found_expected=False, confidence="none")
+    body = strip_markers(text)
+    titles = " ".join(s.title for s in cited)
+    shown = f"{body} {titles}"
+    words = set(tokenize(shown))
+    n_cited = len(cited)
+    names_missing = [
+        n
+        for n in analysis.names
+        if n.lower().replace(" ", "") not in shown.lower().replace(" ", "") and not set(tokenize(n)) <= words
+    ]
+    focus = [t for t in analysis.focus if not any(t in tokenize(n) for n in analysis.names)]
+    intent = analysis.intent
+    if intent in (Intent.LOOKUP, Intent.ABOUT):
+        words |= {t for s in cited for t in tokenize(s.text)}
+    # an asked attribute said another way counts ("how much faster" is answered by "1.31x throughput")
+    said = {t for g in analysis.asked_groups if asked_share([g], body, words) for t in g}
+    covered = [t for t in focus if t in words or t in said]
+    coverage = len(covered) / len(focus) if focus else 1.0
+    q_numbers = set(numbers_of(analysis.question))
+    if intent == Intent.QUANTITY:
+        found = any(n not in q_numbers for n in numbers_of(body))
+    elif intent == Intent.DEFINITION:
+        # the thing defined is named in the answer or in the title it cites
+        found = n_cited >= 1 and ("stands for" in body or coverage >= MIN_FOCUS_COVERAGE or not names_missing)
+    elif intent in (Intent.LIST, Intent.SUMMARY):
+        found = n_cited >= 2 or (n_cited == 1 and "(1 found)" not in body)
+    elif intent == Intent.COMPARE:
+        found = n_cited >= 2
+        coverage = max(coverage, 0.5) if found else coverage  # the papers compared are what a comparison needs
+    else:
+        found = n_cited >= 1
+    missing = [t for t in focus if t not in words and t not in said]
+    answers = found and not names_missing and coverage >= MIN_FOCUS_COVERAGE
+    confidence = "high" if answers and coverage >= 0.7 else "medium" if answers else "low"
+    return AnswerCheck(
+        answers=answers,
+        expected=analysis.expected,
+        found_expected=found,
+        missing_names=names_missing,
+        focus_coverage=round(coverage, 3),
+        missing_terms=surface(analysis.question, missing, 8).split(),
+        confidence=confidence,
+    )

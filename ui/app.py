@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from rag.conversation import history_messages
 from ui import render
 from ui.style import launch_style
 
@@ -32,30 +34,35 @@ Turn = dict[str, Any]  # {"question": str, "answer": Answer dump | None, "partia
 
 
 # ---- conversation state -------------------------------------------------------------------------------------
-def history_of(turns: list[Turn]) -> list[dict[str, str]]:
-    """The conversation as the chain reads it: raw question and answer texts, finished turns only."""
-    history: list[dict[str, str]] = []
+def history_of(turns: list[Turn]) -> list[dict[str, Any]]:
+    """The conversation as the chain reads it: finished turns only, each answer with the papers it cited (so that
+    "it", "the second one" or "[2]" can be resolved)."""
+    history: list[dict[str, Any]] = []
     for t in turns:
         if t.get("answer"):
-            history.append({"role": "user", "content": t["question"]})
-            history.append({"role": "assistant", "content": t["answer"]["answer"]})
+            history += history_messages(t["question"], t["answer"])
     return history
 
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
-    """The chatbot value: HTML we built (everything escaped). Only the latest answer links its [n] markers,
-    because the sources panel shows that answer's cards."""
+    """The chatbot value: HTML we built (everything escaped). Every answer links its [n] markers to its own
+    cards in the sources panel (`render.sources_panel`)."""
     messages: list[dict[str, str]] = []
-    for i, t in enumerate(turns):
+    for i, t in enumerate(turns, start=1):
         messages.append({"role": "user", "content": render.user_html(t["question"])})
         if t.get("error"):
             content = render.error_html(t["error"])
         elif t.get("answer"):
-            content = render.answer_html(t["answer"], linked=i == len(turns) - 1)
+            content = render.answer_html(t["answer"], turn=i)
         else:
             content = render.streaming_html(t.get("partial", ""))
         messages.append({"role": "assistant", "content": content})
     return messages
+
+
+def sources_of(turns: list[Turn], pending: bool = False) -> str:
+    """The sources panel: every answer's cards, the latest shown."""
+    return render.sources_panel([(i, t["question"], t.get("answer")) for i, t in enumerate(turns, start=1)], pending)
 
 
 def llm_configured(settings: Any) -> bool:
@@ -86,9 +93,98 @@ def _user_message(exc: Exception) -> str:
 
 
 # ---- the app ------------------------------------------------------------------------------------------------
+@dataclass
+class ChatTab:
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    send: gr.Button
+    clear: gr.Button
+    sources: gr.HTML
+
+
+@dataclass
+class SearchTab:
+    query: gr.Textbox
+    k: gr.Slider
+    button: gr.Button
+    source: gr.Dropdown
+    date: gr.Textbox
+    title: gr.Textbox
+    results: gr.HTML
+
+
+@dataclass
+class CollectionTab:
+    stats: gr.HTML
+    refresh: gr.Button
+    upload: gr.File
+    status: gr.HTML
+    ingest: gr.Button
+
+
+@dataclass
+class SettingsTab:
+    k: gr.Slider
+    generator: gr.Radio
+
+
 def create_app(assistant: Any) -> gr.Blocks:
     """Build the UI for `assistant` (an `rag.Assistant`). Nothing is started; call `.launch()` or `launch()`."""
-    settings = assistant.settings
+    stats = assistant.stats()
+    with gr.Blocks(title="Paper QA", analytics_enabled=False) as demo:
+        header = gr.HTML(_header(stats), elem_id="rag-header", js_on_load=None)
+        turns = gr.State([])
+        with gr.Tabs():
+            chat = build_chat_tab()
+            search = build_search_tab(assistant, stats)
+            collection = build_collection_tab(assistant, stats)
+            options = build_settings_tab(assistant.settings)
+        # The chat reads the Settings tab's controls and the Collection tab refreshes the Search tab's source
+        # list, so these events are wired once every tab exists.
+        wire_chat(assistant, chat, turns, options)
+        wire_collection(assistant, collection, search.source, header)
+        demo.load(refresh_fn(assistant), None, [collection.stats, search.source, header], api_visibility="private")
+        wire_api(assistant)
+    return demo
+
+
+# ---- chat tab -----------------------------------------------------------------------------------------------
+def build_chat_tab() -> ChatTab:
+    """The conversation beside the sources panel of the latest answer (layout only; see `wire_chat`)."""
+    with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                elem_id="rag-chat",
+                height="68vh",
+                render_markdown=False,  # our own escaped HTML; markdown would re-interpret paper text
+                sanitize_html=True,
+                allow_tags=False,
+                feedback_options=None,
+                buttons=["copy"],
+                examples=[{"text": q} for q in EXAMPLES],
+                placeholder="**Ask about the papers in the collection.** Answers cite their sources.",
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    label="Question",
+                    placeholder="Ask a question, or a follow-up…",
+                    show_label=False,
+                    scale=8,
+                    lines=1,
+                    max_lines=6,
+                    autofocus=True,
+                    elem_id="rag-question",
+                )
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-send")
+                clear = gr.Button("Clear", scale=1, min_width=80, elem_id="rag-clear")
+        with gr.Column(scale=2, min_width=340):
+            sources = gr.HTML(render.sources_html(None), elem_id="rag-sources", js_on_load=None)
+    return ChatTab(chatbot=chatbot, question=question, send=send, clear=clear, sources=sources)
+
+
+def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """The chat handler: streams the answer into the conversation, then shows its source cards."""
 
     def respond(question: str, turns: list[Turn], k: float, generator: str) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
@@ -98,7 +194,7 @@ def create_app(assistant: Any) -> gr.Blocks:
         history = history_of(turns)
         turns = [*turns, {"question": question, "answer": None, "partial": "", "error": None}]
         current = turns[-1]
-        yield "", chat_messages(turns), render.sources_pending(), turns
+        yield "", chat_messages(turns), sources_of(turns, pending=True), turns
         try:
             for piece in assistant.stream(question, history, **answer_options(k, generator)):
                 if isinstance(piece, str):
@@ -111,15 +207,68 @@ def create_app(assistant: Any) -> gr.Blocks:
             current["error"] = f"Could not answer: {_user_message(exc)}"
         if current["answer"] is None and current["error"] is None:
             current["error"] = "The answering chain ended without an answer."
-        yield "", chat_messages(turns), render.sources_html(current["answer"]), turns
+        yield "", chat_messages(turns), sources_of(turns), turns
 
-    def clear() -> tuple[Any, ...]:
-        return "", [], render.sources_html(None), []
+    return respond
 
-    def pick_example(evt: gr.SelectData) -> str:
-        value = evt.value
-        return value.get("text", "") if isinstance(value, dict) else str(value)
 
+def clear_chat() -> tuple[Any, ...]:
+    return "", [], render.sources_html(None), []
+
+
+def pick_example(evt: gr.SelectData) -> str:
+    value = evt.value
+    return value.get("text", "") if isinstance(value, dict) else str(value)
+
+
+def wire_chat(assistant: Any, chat: ChatTab, turns: gr.State, options: SettingsTab) -> None:
+    """Chat events: Enter (also the public `/chat` endpoint), the Ask button, an example, Clear."""
+    chat_io: dict[str, Any] = {
+        "fn": respond_fn(assistant),
+        "inputs": [chat.question, turns, options.k, options.generator],
+        "outputs": [chat.question, chat.chatbot, chat.sources, turns],
+        "show_progress": "hidden",
+        "concurrency_id": "answer",
+    }
+    chat.question.submit(**chat_io, api_name="chat")
+    chat.send.click(**chat_io, api_visibility="private")
+    chat.chatbot.example_select(pick_example, None, chat.question, api_visibility="private").then(
+        **chat_io, api_visibility="private"
+    )
+    reset = [chat.question, chat.chatbot, chat.sources, turns]
+    chat.clear.click(clear_chat, None, reset, api_visibility="private", queue=False)
+    chat.chatbot.clear(clear_chat, None, reset, api_visibility="private", queue=False)
+
+
+# ---- search tab ---------------------------------------------------------------------------------------------
+def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
+    """Retrieval only: a query, k and metadata filters, ranked papers with the query words highlighted."""
+    with gr.Tab("Search", id="search"):
+        with gr.Row():
+            query = gr.Textbox(placeholder="Search titles and abstracts…", show_label=False, scale=6)
+            k = gr.Slider(1, 50, value=assistant.settings.search_k, step=1, label="k", scale=2)
+            button = gr.Button("Search", variant="primary", scale=1, min_width=80)
+        with gr.Row():
+            source = gr.Dropdown(
+                choices=_source_choices(stats), value=ALL_SOURCES, label="Source file", allow_custom_value=True
+            )
+            date = gr.Textbox(label="Date starts with", placeholder="e.g. Mar 11 or 2024-03")
+            title = gr.Textbox(label="Title contains")
+        results = gr.HTML('<div class="src-empty">Retrieval only: ranked papers, no answer.</div>', js_on_load=None)
+    tab = SearchTab(query=query, k=k, button=button, source=source, date=date, title=title, results=results)
+    search_io: dict[str, Any] = {
+        "fn": search_fn(assistant),
+        "inputs": [query, k, source, date, title],
+        "outputs": results,
+        "api_visibility": "private",
+        "concurrency_id": "retrieval",
+    }
+    query.submit(**search_io)
+    button.click(**search_io)
+    return tab
+
+
+def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], str]:
     def search_tab(query: str, k: float, source: str | None, date: str, title: str) -> str:
         query = (query or "").strip()
         if not query:
@@ -137,9 +286,39 @@ def create_app(assistant: Any) -> gr.Blocks:
             return f'<div class="rag-status error">Search failed: {render.esc(_user_message(exc))}</div>'
         return render.search_html(query, [h.model_dump(mode="json") for h in hits])
 
+    return search_tab
+
+
+# ---- collection tab -----------------------------------------------------------------------------------------
+def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab:
+    """Index statistics and an upload that is validated before anything is written (layout only)."""
+    with gr.Tab("Collection", id="collection"), gr.Row():
+        with gr.Column(scale=3):
+            stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
+            refresh = gr.Button("Refresh", size="sm")
+        with gr.Column(scale=2):
+            gr.Markdown(
+                "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
+                "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
+                "any line is malformed."
+            )
+            upload = gr.File(label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath")
+            status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
+            ingest = gr.Button("Add to the index", variant="primary", interactive=False)
+    return CollectionTab(stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest)
+
+
+def refresh_fn(assistant: Any) -> Callable[[], tuple[str, Any, str]]:
     def refresh() -> tuple[str, Any, str]:
         stats = assistant.stats()
         return render.stats_html(stats), gr.update(choices=_source_choices(stats)), _header(stats)
+
+    return refresh
+
+
+def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdown, header: gr.HTML) -> None:
+    """Refresh, validate on upload, ingest; each updates the stats, the Search tab's sources and the header."""
+    refresh = refresh_fn(assistant)
 
     def validate(files: list[str] | None) -> tuple[str, Any]:
         if not files:
@@ -149,12 +328,45 @@ def create_app(assistant: Any) -> gr.Blocks:
 
     def ingest(files: list[str] | None) -> tuple[str, Any, str, Any, str]:
         message = ingest_files(assistant, files) if files else ""
-        stats_view, choices, header = refresh()
-        return message, gr.update(interactive=False), stats_view, choices, header
+        stats_view, choices, head = refresh()
+        return message, gr.update(interactive=False), stats_view, choices, head
 
-    # The API the issue names: plain JSON in and out, for gradio_client users.
-    def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        """Answer a question with [n] citations; returns the `rag ask --json` object."""
+    tab.refresh.click(refresh, None, [tab.stats, source_filter, header], api_visibility="private")
+    tab.upload.change(validate, tab.upload, [tab.status, tab.ingest], api_visibility="private")
+    tab.ingest.click(
+        ingest,
+        tab.upload,
+        [tab.status, tab.ingest, tab.stats, source_filter, header],
+        api_visibility="private",
+        concurrency_limit=1,  # one writer at a time; the index also holds a file lock
+    )
+
+
+# ---- settings tab -------------------------------------------------------------------------------------------
+def build_settings_tab(settings: Any) -> SettingsTab:
+    """Per-question answering options (k, generator) and the configuration in use."""
+    with gr.Tab("Settings", id="settings"):
+        gr.Markdown("These apply to your next question.")
+        with gr.Row():
+            k = gr.Slider(1, 20, value=settings.k, step=1, label="Papers given to the answerer (k)")
+            generator = gr.Radio(
+                generator_choices(settings),
+                value=settings.generator,
+                label="Generator",
+                info=None if llm_configured(settings) else "openai: set RAG_LLM_BASE_URL or OPENAI_API_KEY",
+            )
+        gr.HTML(render.settings_html(settings.public_dict()), js_on_load=None)
+    return SettingsTab(k=k, generator=generator)
+
+
+# ---- the public API -----------------------------------------------------------------------------------------
+def wire_api(assistant: Any) -> None:
+    """The named endpoints for gradio_client users: plain JSON in and out."""
+
+    def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Answer a question with [n] citations; returns the `rag ask --json` object. `history` is the conversation
+        so far, `[{"role": "user" | "assistant", "content": str}, ...]`; an assistant entry may carry the papers it
+        cited, `"citations": [{"n", "paper_id", "title"}]`, so that "it" or "the second one" can be resolved."""
         if not (question or "").strip():
             raise gr.Error("question is empty")
         return assistant.ask(question.strip(), history or []).model_dump(mode="json")
@@ -165,118 +377,8 @@ def create_app(assistant: Any) -> gr.Blocks:
             raise gr.Error("query is empty")
         return [s.model_dump(mode="json") for s in assistant.search(query.strip(), k=int(k))]
 
-    stats = assistant.stats()
-    with gr.Blocks(title="Paper QA", analytics_enabled=False) as demo:
-        header = gr.HTML(_header(stats), elem_id="rag-header", js_on_load=None)
-        turns = gr.State([])
-        with gr.Tabs():
-            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=420):
-                    chatbot = gr.Chatbot(
-                        label="Conversation",
-                        elem_id="rag-chat",
-                        height="68vh",
-                        render_markdown=False,  # our own escaped HTML; markdown would re-interpret paper text
-                        sanitize_html=True,
-                        allow_tags=False,
-                        feedback_options=None,
-                        buttons=["copy"],
-                        examples=[{"text": q} for q in EXAMPLES],
-                        placeholder="**Ask about the papers in the collection.** Answers cite their sources.",
-                    )
-                    with gr.Row():
-                        question = gr.Textbox(
-                            label="Question",
-                            placeholder="Ask a question, or a follow-up…",
-                            show_label=False,
-                            scale=8,
-                            lines=1,
-                            max_lines=6,
-                            autofocus=True,
-                            elem_id="rag-question",
-                        )
-                        send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-send")
-                        clear_btn = gr.Button("Clear", scale=1, min_width=80, elem_id="rag-clear")
-                with gr.Column(scale=2, min_width=340):
-                    sources = gr.HTML(render.sources_html(None), elem_id="rag-sources", js_on_load=None)
-            with gr.Tab("Search", id="search"):
-                with gr.Row():
-                    query = gr.Textbox(placeholder="Search titles and abstracts…", show_label=False, scale=6)
-                    search_k = gr.Slider(1, 50, value=settings.search_k, step=1, label="k", scale=2)
-                    search_btn = gr.Button("Search", variant="primary", scale=1, min_width=80)
-                with gr.Row():
-                    source_filter = gr.Dropdown(
-                        choices=_source_choices(stats), value=ALL_SOURCES, label="Source file", allow_custom_value=True
-                    )
-                    date_filter = gr.Textbox(label="Date starts with", placeholder="e.g. Mar 11 or 2024-03")
-                    title_filter = gr.Textbox(label="Title contains")
-                results = gr.HTML(
-                    '<div class="src-empty">Retrieval only: ranked papers, no answer.</div>', js_on_load=None
-                )
-            with gr.Tab("Collection", id="collection"), gr.Row():
-                with gr.Column(scale=3):
-                    stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
-                    refresh_btn = gr.Button("Refresh", size="sm")
-                with gr.Column(scale=2):
-                    gr.Markdown(
-                        "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
-                        "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
-                        "any line is malformed."
-                    )
-                    upload = gr.File(label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath")
-                    upload_status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
-                    ingest_btn = gr.Button("Add to the index", variant="primary", interactive=False)
-            with gr.Tab("Settings", id="settings"):
-                gr.Markdown("These apply to your next question.")
-                with gr.Row():
-                    k = gr.Slider(1, 20, value=settings.k, step=1, label="Papers given to the answerer (k)")
-                    generator = gr.Radio(
-                        generator_choices(settings),
-                        value=settings.generator,
-                        label="Generator",
-                        info=None if llm_configured(settings) else "openai: set RAG_LLM_BASE_URL or OPENAI_API_KEY",
-                    )
-                gr.HTML(render.settings_html(settings.public_dict()), js_on_load=None)
-
-        chat_io: dict[str, Any] = {
-            "fn": respond,
-            "inputs": [question, turns, k, generator],
-            "outputs": [question, chatbot, sources, turns],
-            "show_progress": "hidden",
-            "concurrency_id": "answer",
-        }
-        question.submit(**chat_io, api_name="chat")
-        send.click(**chat_io, api_visibility="private")
-        chatbot.example_select(pick_example, None, question, api_visibility="private").then(
-            **chat_io, api_visibility="private"
-        )
-        clear_btn.click(clear, None, [question, chatbot, sources, turns], api_visibility="private", queue=False)
-        chatbot.clear(clear, None, [question, chatbot, sources, turns], api_visibility="private", queue=False)
-
-        search_io: dict[str, Any] = {
-            "fn": search_tab,
-            "inputs": [query, search_k, source_filter, date_filter, title_filter],
-            "outputs": results,
-            "api_visibility": "private",
-            "concurrency_id": "retrieval",
-        }
-        query.submit(**search_io)
-        search_btn.click(**search_io)
-
-        refresh_btn.click(refresh, None, [stats_view, source_filter, header], api_visibility="private")
-        upload.change(validate, upload, [upload_status, ingest_btn], api_visibility="private")
-        ingest_btn.click(
-            ingest,
-            upload,
-            [upload_status, ingest_btn, stats_view, source_filter, header],
-            api_visibility="private",
-            concurrency_limit=1,  # one writer at a time; the index also holds a file lock
-        )
-        demo.load(refresh, None, [stats_view, source_filter, header], api_visibility="private")
-
-        gr.api(ask, api_name="ask", concurrency_id="answer")
-        gr.api(search, api_name="search", concurrency_id="retrieval")
-    return demo
+    gr.api(ask, api_name="ask", concurrency_id="answer")
+    gr.api(search, api_name="search", concurrency_id="retrieval")
 
 
 def _source_choices(stats: dict[str, Any]) -> list[str]:

@@ -105,21 +105,40 @@ def display_url(url: str | None) -> str | None:
 
 
 # ---- answers ------------------------------------------------------------------------------------------------
-def _text_with_markers(text: str, cited: set[int], linked: bool) -> str:
+def card_id(n: int, turn: int | None = None) -> str:
+    """The id of source card n: `src-n`, or `src-<turn>-<n>` when every answer of a conversation keeps its cards."""
+    return f"src-{n}" if turn is None else f"src-{int(turn)}-{n}"
+
+
+def _text_with_markers(text: str, cited: set[int], linked: bool, turn: int | None = None) -> str:
     """Escaped text whose [n] markers become links to source card n (or inert spans)."""
 
     def marker(m: re.Match[str]) -> str:
         n = int(m.group(1))
         if linked and n in cited:
-            return f'<a class="cite" href="#src-{n}" title="Show source [{n}]">[{n}]</a>'
+            return f'<a class="cite" href="#{card_id(n, turn)}" title="Show source [{n}]">[{n}]</a>'
         return f'<span class="cite">[{n}]</span>'
 
     return _MARKER.sub(marker, esc(text))
 
 
 def _paragraphs(pieces_html: str) -> str:
-    paras = [p.strip() for p in re.split(r"\n\s*\n", pieces_html) if p.strip()]
-    return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paras)
+    """Paragraphs of escaped HTML; a run of "- " lines (the papers of a list, the points of a comparison) becomes
+    a <ul>, other lines within a paragraph are joined by <br>."""
+    out: list[str] = []
+    for para in (p.strip() for p in re.split(r"\n\s*\n", pieces_html) if p.strip()):
+        # consecutive lines of the same kind (list item or text) form one block
+        blocks: list[tuple[bool, list[str]]] = []
+        for line in para.split("\n"):
+            item = line.startswith("- ")
+            if not blocks or blocks[-1][0] != item:
+                blocks.append((item, []))
+            blocks[-1][1].append(line[2:] if item else line)
+        for item, lines in blocks:
+            out.append(
+                f"<ul>{''.join(f'<li>{x}</li>' for x in lines)}</ul>" if item else f"<p>{'<br>'.join(lines)}</p>"
+            )
+    return "".join(out)
 
 
 def streaming_html(text: str) -> str:
@@ -166,9 +185,10 @@ def _sentence_spans(answer: str, scores: Sequence[dict[str, Any]], unsupported: 
     return _merge(spans)
 
 
-def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
+def answer_html(answer: dict[str, Any], *, linked: bool = True, turn: int | None = None) -> str:
     """A final answer: sentences with linked [n] markers, unsupported sentences marked, refusal and warning
-    shown as such, and a one-line footer (generator, grounding, time)."""
+    shown as such, what a follow-up was resolved to, and a one-line footer (generator, grounding, time).
+    With `turn`, the markers link to that answer's own cards (`sources_panel`)."""
     text = answer.get("answer") or ""
     refused = bool(answer.get("refused"))
     cited = {c["n"] for c in answer.get("citations", [])}
@@ -179,35 +199,85 @@ def answer_html(answer: dict[str, Any], *, linked: bool = True) -> str:
     for start, end in _sentence_spans(
         text, grounding.get("sentence_scores", []), grounding.get("unsupported_sentences", [])
     ):
-        body.append(_text_with_markers(text[pos:start], cited, linked))
-        inner = _text_with_markers(text[start:end], cited, linked)
+        body.append(_text_with_markers(text[pos:start], cited, linked, turn))
+        inner = _text_with_markers(text[start:end], cited, linked, turn)
         body.append(f'<span class="unsupported" title="Not supported by the cited abstracts">{inner}</span>')
         pos = end
-    body.append(_text_with_markers(text[pos:], cited, linked))
+    body.append(_text_with_markers(text[pos:], cited, linked, turn))
     kind = "rag-refusal" if refused else "rag-answered"
     if refused:
         parts.append('<div class="rag-badge refusal">Not answered by the collection</div>')
     parts.append(_paragraphs("".join(body)))
+    if answer.get("note"):
+        parts.append(f'<div class="rag-note">{esc(answer["note"])}</div>')
+    if not refused:
+        parts.append(signals_html(answer))
     if answer.get("warning"):
         parts.append(f'<div class="rag-warning" role="status">⚠ {esc(answer["warning"])}</div>')
     if refused and answer.get("related"):
         items = "".join(f"<li>{esc(r['title'])}</li>" for r in answer["related"][:5])
         parts.append(f'<div class="rag-related"><div>Closest papers (not citations):</div><ul>{items}</ul></div>')
+    resolved = resolved_html(answer)
+    if resolved:
+        parts.append(resolved)
     parts.append(f'<div class="rag-foot">{esc(_footer(answer))}</div>')
     return f'<div class="rag-answer {kind}">{"".join(parts)}</div>'
 
 
+def signals_html(answer: dict[str, Any]) -> str:
+    """Two signals, said plainly: whether every sentence is supported by the abstract it cites (grounding), and
+    whether the answer carries what was asked (the kind of answer and the question's words). They differ: a
+    supported quote can miss the question."""
+    grounding = answer.get("grounding") or {}
+    scores = grounding.get("sentence_scores") or []
+    bad = [e for e in scores if not e.get("supported", True)]
+    if not scores:
+        support = ""
+    elif not bad:
+        support = '<span class="sig ok" title="Each sentence is stated by the abstract it cites">✓ Supported by the cited abstracts</span>'
+    else:
+        n = len(bad)
+        support = (
+            f'<span class="sig warn" title="Underlined sentences were not found in the cited abstracts">'
+            f"⚠ {n} sentence{'s' if n != 1 else ''} not supported by the cited abstracts</span>"
+        )
+    check = answer.get("answer_check") or {}
+    answers = answer.get("answers_question")
+    if answers is None:
+        fit = ""
+    elif answers and check.get("confidence") == "high":
+        fit = f'<span class="sig ok" title="{esc(check.get("expected") or "")}">✓ Answers the question</span>'
+    elif answers:
+        missing = ", ".join(check.get("missing_terms") or [])
+        why = f"; does not mention {missing}" if missing else ""
+        fit = f'<span class="sig partial">◐ Partly answers the question{esc(why)}</span>'
+    else:
+        missing = check.get("missing_names") or check.get("missing_terms") or []
+        expected = check.get("expected") or "what was asked"
+        why = f"no {expected}" if not check.get("found_expected") else f"does not mention {', '.join(missing[:4])}"
+        fit = f'<span class="sig low">Low confidence: this may not answer the question ({esc(why)})</span>'
+    inner = " ".join(x for x in (support, fit) if x)
+    return f'<div class="rag-signals">{inner}</div>' if inner else ""
+
+
+def resolved_html(answer: dict[str, Any]) -> str:
+    """What a follow-up was taken to mean, only when something was resolved: the text searched for and the
+    earlier papers it was about ("searched as: ... · about: *Title*"). Empty for a standalone question."""
+    standalone = (answer.get("standalone_question") or "").strip()
+    if standalone == (answer.get("question") or "").strip():
+        standalone = ""
+    about = [a.get("title", "") for a in answer.get("about") or [] if isinstance(a, dict)]
+    bits = [f"searched as: {esc(standalone)}"] if standalone else []
+    if about:
+        bits.append("about: " + ", ".join(f"<em>{esc(t)}</em>" for t in about))
+    return f'<div class="rag-resolved">{" · ".join(bits)}</div>' if bits else ""
+
+
 def _footer(answer: dict[str, Any]) -> str:
     bits = [str(answer.get("generator") or "")]
-    grounding = answer.get("grounding") or {}
-    if not answer.get("refused") and grounding.get("sentence_scores"):
-        bits.append(f"{round(100 * float(grounding.get('supported_fraction', 0)))}% of sentences supported")
     total = (answer.get("timings_ms") or {}).get("total")
     if total:
         bits.append(f"{total / 1000:.1f} s")
-    standalone = answer.get("standalone_question")
-    if standalone and standalone.strip() != (answer.get("question") or "").strip():
-        bits.append(f"searched as: {standalone}")
     return " · ".join(b for b in bits if b)
 
 
@@ -240,9 +310,15 @@ def _title(source: dict[str, Any]) -> str:
     return title
 
 
-def source_card(n: int, source: dict[str, Any], supporting: Sequence[str], supports: Sequence[dict[str, Any]]) -> str:
+def source_card(
+    n: int,
+    source: dict[str, Any],
+    supporting: Sequence[str],
+    supports: Sequence[dict[str, Any]],
+    turn: int | None = None,
+) -> str:
     """One cited paper: title, source/date, score, the answer sentences it supports, and its abstract with the
-    supporting sentences highlighted. The card's id is `src-n`, the target of the answer's [n] links."""
+    supporting sentences highlighted. The card's id (`card_id`) is the target of the answer's [n] links."""
     text = source.get("text", "")
     spans = [span for s in supporting if (span := find_passage(text, s))]
     items = []
@@ -258,7 +334,7 @@ def source_card(n: int, source: dict[str, Any], supporting: Sequence[str], suppo
         else ""
     )
     return (
-        f'<article class="src-card" id="src-{n}">'
+        f'<article class="src-card" id="{card_id(n, turn)}">'
         f'<header><span class="src-n">[{n}]</span><h4 class="src-title">{_title(source)}</h4></header>'
         f"{_meta_line(source)}{supports_html}"
         f'<p class="src-abstract">{marked(text, spans, "support")}</p>'
@@ -266,8 +342,8 @@ def source_card(n: int, source: dict[str, Any], supporting: Sequence[str], suppo
     )
 
 
-def sources_html(answer: dict[str, Any] | None) -> str:
-    """The right-hand panel for the latest answer: one card per cited paper (or the related papers of a refusal)."""
+def sources_html(answer: dict[str, Any] | None, turn: int | None = None) -> str:
+    """The cards of one answer: one per cited paper (or the related papers of a refusal); `turn` as in `card_id`."""
     if not answer:
         return (
             '<div class="src-empty">Sources for the latest answer appear here: each cited paper with the '
@@ -282,7 +358,7 @@ def sources_html(answer: dict[str, Any] | None) -> str:
             continue
         supports = [s for s in scores if c["n"] in (s.get("cited") or [])]
         supporting = [c.get("supporting", ""), *(e for s in supports for e in _evidence(s))]
-        cards.append(source_card(c["n"], source, supporting, supports))
+        cards.append(source_card(c["n"], source, supporting, supports, turn))
     head = f'<div class="src-head">{len(cards)} cited paper{"s" if len(cards) != 1 else ""}</div>'
     if answer.get("refused") or not cards:
         related = answer.get("related") or []
@@ -291,6 +367,24 @@ def sources_html(answer: dict[str, Any] | None) -> str:
         head = '<div class="src-head">No citations: the closest papers in the collection</div>'
         cards = [related_card(r) for r in related]
     return head + "".join(cards)
+
+
+def sources_panel(answers: Sequence[tuple[int, str, dict[str, Any] | None]], pending: bool = False) -> str:
+    """The right-hand panel of a conversation: each answered turn's cards in its own group (`src-group-<turn>`),
+    only the latest shown. A click on [n] in an earlier answer shows that answer's group (see `ui.style`).
+    `answers` holds (turn number from 1, question, answer dump or None); `pending` puts the "finding" note on top."""
+    done = [(t, q, a) for t, q, a in answers if a]
+    if not done:
+        return sources_pending() if pending else sources_html(None)
+    groups = []
+    for t, q, a in done:
+        shown = t == done[-1][0] and not pending
+        label = f'<div class="src-turn">Answer {t}: {esc(q[:90])}{"…" if len(q) > 90 else ""}</div>'
+        groups.append(
+            f'<section class="src-group" id="src-group-{t}" data-turn="{t}"{"" if shown else " hidden"}>'
+            f"{label if len(done) > 1 else ''}{sources_html(a, t)}</section>"
+        )
+    return (sources_pending() if pending else "") + "".join(groups)
 
 
 def sources_pending() -> str:

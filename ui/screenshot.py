@@ -28,7 +28,7 @@ QUESTION = "Which papers reduce the memory footprint of 3D Gaussian Splatting?"
 
 def ask_and_open_citation(page: Any, url: str, question: str, timeout_ms: float = 180_000) -> str | None:
     """Open the app, ask `question`, wait for the final answer, click its first [n] link; returns that link's
-    target id (e.g. "src-1"), or None when the answer has no citation (a refusal)."""
+    target id (e.g. "src-1-1": answer 1, card 1), or None when the answer has no citation (a refusal)."""
     page.goto(url)
     page.wait_for_selector("#rag-question textarea", timeout=timeout_ms)
     page.fill("#rag-question textarea", question)

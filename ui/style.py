@@ -22,6 +22,19 @@ CSS = """
   border: 1px solid #fed7aa; font-size: .9em; }
 .rag-related { font-size: .9em; margin-top: .4em; }
 .rag-related ul { margin: .2em 0 0 1.2em; }
+.rag-answer ul { margin: .3em 0 .3em 1.2em; padding: 0; }
+.rag-answer li { margin: .2em 0; }
+.rag-note { font-size: .85em; margin-top: .3em; }
+.rag-signals { margin-top: .4em; display: flex; flex-wrap: wrap; gap: .4em; font-size: .78em; }
+.rag-signals .sig { padding: .1em .5em; border-radius: 999px; border: 1px solid currentColor; }
+.rag-signals .sig.ok { color: #15803d; }
+.rag-signals .sig.partial { color: #a16207; }
+.rag-signals .sig.warn, .rag-signals .sig.low { color: #b45309; }
+.rag-resolved { margin-top: .4em; font-size: .78em; color: var(--body-text-color-subdued); }
+.rag-resolved em { font-style: italic; color: var(--body-text-color); }
+.src-group[hidden] { display: none !important; }
+.src-turn { font-size: .8rem; color: var(--body-text-color-subdued); margin: 0 0 .3rem; white-space: nowrap;
+  overflow: hidden; text-overflow: ellipsis; }
 .rag-foot { margin-top: .4em; font-size: .75em; color: var(--body-text-color-subdued); }
 .rag-pending .rag-dots::after { content: " …"; animation: rag-blink 1s steps(2) infinite; }
 @keyframes rag-blink { 50% { opacity: .2; } }
@@ -62,6 +75,7 @@ CSS = """
 
 # Citation links live in the chat; their targets live in the sources panel, a separate scroll container.
 # Handle the click ourselves so it works whatever the chat renderer does with links (e.g. opening a new tab).
+# Each answer's cards are a group in the panel; a click on [n] in an earlier answer shows that answer's group.
 HEAD = """
 <script>
 document.addEventListener("click", function (event) {
@@ -72,6 +86,10 @@ document.addEventListener("click", function (event) {
   if (!card) return;
   event.preventDefault();
   event.stopPropagation();
+  var group = card.closest(".src-group");
+  if (group && group.hidden) {
+    group.parentNode.querySelectorAll(".src-group").forEach(function (g) { g.hidden = g !== group; });
+  }
   var panel = card.closest("#rag-sources");
   if (panel) panel.scrollTo({top: card.offsetTop - panel.offsetTop - 8, behavior: "smooth"});
   else card.scrollIntoView({behavior: "smooth", block: "nearest"});

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rag.types import Source
+
+if TYPE_CHECKING:
+    from rag.intent import Analysis
 
 REFUSAL = "The collection does not answer this question."
 
@@ -22,6 +25,18 @@ def is_refusal(text: str) -> bool:
 
 
 @dataclass
+class Quote:
+    """One line of an extractive answer as checked against its sources: the line as it appears in the answer
+    (markers included), the ranks it cites, the verbatim abstract sentences it rewrites, and the names a rewrite
+    may add to them (the paper's short title, the method's name)."""
+
+    text: str
+    cites: list[int]
+    verbatim: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Draft:
     """A generator's output before verification: text with [n] markers (n = source rank), or a refusal."""
 
@@ -31,11 +46,18 @@ class Draft:
     warning: str | None = None
     generator: str = ""
     supporting: dict[int, str] = field(default_factory=dict)  # source rank -> the sentence used
+    analysis: Analysis | None = None  # what the question asked, when the generator analysed it
+    quotes: list[Quote] = field(default_factory=list)  # extractive lines with their verbatim sentences
+    note: str | None = None  # shown with the answer, e.g. "12 more papers match; see Search"
 
 
 class Generator(Protocol):
+    """What the chain needs of a generator (see `rag.generators.registry` for how one is added)."""
+
     name: str
 
-    def generate(self, question: str, sources: Sequence[Source]) -> Draft: ...
+    def generate(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft: ...
 
-    def stream(self, question: str, sources: Sequence[Source]) -> Iterator[str | Draft]: ...
+    def stream(
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+    ) -> Iterator[str | Draft]: ...

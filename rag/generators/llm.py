@@ -12,19 +12,19 @@ than that. A `Retry-After` that does not fit in what is left of the budget ends 
 from __future__ import annotations
 
 import email.utils
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from prompts import load_prompt
 from rag.generators.base import REFUSAL, Draft, is_refusal, refusal_text
+from rag.generators.registry import register
+from rag.intent import Analysis, Intent
 from rag.settings import Settings
 from rag.types import Source
+from rag.untrusted import fence_safe
 from rag.verify import cited_numbers
 
-_FENCE_TAG = re.compile(r"</?\s*(sources|question|conversation|candidate|system)\b[^>]*>", re.I)
-_CHAT_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>|<\|(begin|end)_of_text\|>", re.I)
 MAX_SENTENCES = 5
 # Waits between attempts when the backend names none: 0.5 s, 1 s, 2 s, then 4 s.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 4.0
@@ -33,10 +33,24 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 T = TypeVar("T")
 
 
-def fence_safe(text: str) -> str:
-    """Untrusted text must not close or open our fences, nor carry chat-template tokens (`<|im_start|>`), which
-    some local servers read as real turn boundaries."""
-    return _CHAT_TOKEN.sub("[token removed]", _FENCE_TAG.sub("[tag removed]", text))
+# The answer's shape follows the question's intent, as the extractive composer's does (rag.intent).
+SHAPES = {
+    Intent.LIST: 'List every source that matches the question, one bullet per paper: "- <title> [n]: <one line on '
+    'what it does>". Leave out sources that do not match. If more sources match than you list, say how many.',
+    Intent.SUMMARY: 'Group the matching sources by approach, one bullet per paper: "- <title> [n]: <its approach in '
+    'one line>".',
+    Intent.COMPARE: 'Answer with parallel bullets, one per paper, in the order the question names them: "- <name> [n]: '
+    'what it does; how; what it reports". Then one sentence on what differs or is shared, only where the abstracts '
+    "say so.",
+    Intent.QUANTITY: "Lead with the figure and its unit, then the sentence that states it.",
+    Intent.DEFINITION: "Lead with the expansion or the definition.",
+    Intent.LOOKUP: "Lead with the paper's title, then what it does.",
+}
+
+
+@register("openai")
+def make_openai(assistant: Any, get: Callable[[str], Any]) -> LLMGenerator:
+    return LLMGenerator(assistant.settings, fallback=get("extractive"), chat_model=assistant._llm)
 
 
 def make_chat_model(settings: Settings, streaming: bool = False, max_retries: int | None = None) -> Any:
@@ -153,52 +167,58 @@ class LLMGenerator:
             self._chat = make_chat_model(self.settings, max_retries=0)
         return self._chat
 
-    def messages(self, question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
+    def messages(
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+    ) -> list[tuple[str, str]]:
         system = load_prompt("system").render(refusal=REFUSAL, max_sentences=MAX_SENTENCES)
         user = load_prompt("answer").render(
             sources=[{"title": fence_safe(s.title), "text": fence_safe(s.text)} for s in sources],
             question=fence_safe(question),
             refusal=REFUSAL,
+            shape=SHAPES.get(analysis.intent, "") if analysis else "",
         )
         return [("system", system), ("human", user)]
 
-    def _finish(self, text: str, question: str, sources: Sequence[Source]) -> Draft:
+    def _finish(self, text: str, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft:
         text = text.strip()
         if not text:
-            return self._fallback(question, sources, "the LLM returned an empty answer")
+            return self._fallback(question, sources, "the LLM returned an empty answer", analysis)
         if is_refusal(text) and not cited_numbers(text):
             return Draft(
                 text=refusal_text(),
                 refused=True,
                 reason="the model found no answer in the sources",
                 generator=self.name,
+                analysis=analysis,
             )
         valid = [n for n in cited_numbers(text) if 1 <= n <= len(sources)]
         if not valid:
-            return self._fallback(question, sources, "the LLM answer cited no retrieved paper")
-        return Draft(text=text, generator=self.name)
+            return self._fallback(question, sources, "the LLM answer cited no retrieved paper", analysis)
+        return Draft(text=text, generator=self.name, analysis=analysis)
 
-    def _fallback(self, question: str, sources: Sequence[Source], why: str) -> Draft:
-        draft = self.fallback.generate(question, sources)
+    def _fallback(self, question: str, sources: Sequence[Source], why: str, analysis: Analysis | None = None) -> Draft:
+        draft = self.fallback.generate(question, sources, analysis)
         draft.warning = f"{why}; answered with the extractive generator instead"
         return draft
 
-    def generate(self, question: str, sources: Sequence[Source]) -> Draft:
+    def generate(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft:
         if not sources:
-            return self.fallback.generate(question, sources)
-        model, messages = self._model(streaming=False), self.messages(question, sources)
+            return self.fallback.generate(question, sources, analysis)
+        model, messages = self._model(streaming=False), self.messages(question, sources, analysis)
         try:
             msg = call_with_retries(self.settings, lambda timeout: model.invoke(messages, timeout=timeout))
         except Exception as exc:
-            return self._fallback(question, sources, describe_error(exc))
+            return self._fallback(question, sources, describe_error(exc), analysis)
         content = msg.content if isinstance(msg.content, str) else str(msg.content)
-        return self._finish(content, question, sources)
+        return self._finish(content, question, sources, analysis)
 
-    def stream(self, question: str, sources: Sequence[Source]) -> Iterator[str | Draft]:
+    def stream(
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+    ) -> Iterator[str | Draft]:
         if not sources:
-            yield from self.fallback.stream(question, sources)
+            yield from self.fallback.stream(question, sources, analysis)
             return
-        model, messages = self._model(streaming=True), self.messages(question, sources)
+        model, messages = self._model(streaming=True), self.messages(question, sources, analysis)
         s = self.settings
         deadline = time.monotonic() + s.llm_timeout * (s.llm_retries + 1)
         parts: list[str] = []
@@ -226,20 +246,31 @@ class LLMGenerator:
                     raise OutOfTime("the LLM backend timed out")
                 chunk = next(stream, None)
         except Exception as exc:
-            yield self._fallback(question, sources, describe_error(exc) + (" mid-answer" if parts else ""))
+            yield self._fallback(question, sources, describe_error(exc) + (" mid-answer" if parts else ""), analysis)
             return
-        yield self._finish("".join(parts), question, sources)
+        yield self._finish("".join(parts), question, sources, analysis)
 
 
-def condense_with_llm(settings: Settings, question: str, history: list[dict[str, str]], chat_model: Any = None) -> str:
-    """Rewrite a follow-up into a standalone question with the LLM; raises on backend failure."""
-    prompt = load_prompt("condense").render(
-        history=[
-            {"role": h.get("role", "user"), "content": fence_safe(str(h.get("content", "")))[:2000]}
-            for h in history[-6:]
-        ],
-        question=fence_safe(question),
-    )
+def condense_with_llm(settings: Settings, question: str, history: list[dict[str, Any]], chat_model: Any = None) -> str:
+    """Rewrite a follow-up into a standalone question with the LLM; raises on backend failure.
+
+    `history` is the chain's conversation; an assistant entry's `citations` ([{"n", "paper_id", "title"}]) are
+    listed under it in the prompt as "[n] Title", so that "[2]" or "the second one" can be resolved."""
+    turns = []
+    for h in history[-6:]:
+        cited = h.get("citations") if isinstance(h.get("citations"), list) else []
+        turns.append(
+            {
+                "role": h.get("role", "user"),
+                "content": fence_safe(str(h.get("content", "")))[:2000],
+                "citations": [
+                    {"n": int(c["n"]), "title": fence_safe(str(c["title"]))[:300]}
+                    for c in cited[:20]
+                    if isinstance(c, dict) and str(c.get("n", "")).isdigit() and c.get("title")
+                ],
+            }
+        )
+    prompt = load_prompt("condense").render(history=turns, question=fence_safe(question))
     model = chat_model or make_chat_model(settings, max_retries=0)
     out = call_with_retries(settings, lambda timeout: model.invoke([("human", prompt)], timeout=timeout))
     text = (out.content if isinstance(out.content, str) else "").strip().strip('"').strip()

@@ -3,6 +3,7 @@ routes every write to the writer. Nothing outside `rag/index/` touches Chroma or
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from rag.index.snapshot import Snapshot, StaleSnapshot
 from rag.index.sparse import BM25Index
 from rag.index.writer import Progress, Writer
 from rag.settings import Settings
-from rag.types import IngestReport
+from rag.types import IngestReport, Source
 
 T = TypeVar("T")
 
@@ -232,6 +233,32 @@ class Index:
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
         return self.read(lambda snap: snap.abstracts(paper_ids))
+
+    def papers_by_arxiv_id(self, arxiv_ids: list[str]) -> list[Source]:
+        """The indexed papers with these arXiv ids (version suffixes ignored), as sources ranked 1, 2, ... in the
+        order asked: found by the arXiv link a source recorded for them."""
+        snap = self.snapshot()
+        out: list[Source] = []
+        for aid in arxiv_ids:
+            bare = re.sub(r"v\d+$", "", aid)
+            pattern = re.compile(rf"arxiv\.org/(?:abs|pdf)/{re.escape(bare)}(?:v\d+)?(?:\.pdf)?$", re.I)
+            hit = next((p for p in snap.papers.values() if p.url and pattern.search(p.url)), None)
+            if hit is None or any(s.paper_id == hit.paper_id for s in out):
+                continue
+            text = snap.abstracts([hit.paper_id]).get(hit.paper_id, "")
+            out.append(
+                Source(
+                    rank=len(out) + 1,
+                    title=hit.title,
+                    paper_id=hit.paper_id,
+                    score=1.0,
+                    text=text,
+                    sources=list(hit.sources),
+                    date=hit.date,
+                    url=hit.url,
+                )
+            )
+        return out
 
     def dense_search(
         self, query: str, n: int, paper_ids: Collection[str] | None = None

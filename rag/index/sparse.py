@@ -9,42 +9,18 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import secrets
 from collections.abc import Collection, Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import Stemmer
 from scipy import sparse
 
 from rag.files import atomic_write
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
-STOPWORDS = frozenset(
-    "a about above after again against all am an and any are as at be because been before being below between "
-    "both but by can could did do does doing down during each few for from further had has have having he her "
-    "here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not "
-    "now of off on once only or other our ours ourselves out over own same she should so some such than that the "
-    "their theirs them themselves then there these they this those through to too under until up very was we "
-    "were what when where which while who whom why will with would you your yours yourself yourselves paper "
-    "papers propose proposed show shows also using use used via based".split()
-)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens, stop words dropped, Snowball-stemmed; hyphenated and dotted terms also split."""
-    out: list[str] = []
-    for tok in _TOKEN.findall(text.lower()):
-        parts = [tok] if not re.search(r"[.-]", tok) else [tok, *re.split(r"[.-]", tok)]
-        out.extend(p for p in parts if p and p not in STOPWORDS)
-    return _stemmer().stemWords(out)
+# One tokenizer and stop-word list for BM25 and every lexical overlap (rag/text.py).
+from rag.text import STOPWORDS, tokenize  # noqa: F401
 
 
 class BM25Index:

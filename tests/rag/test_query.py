@@ -37,8 +37,12 @@ def test_search_query_strips_instructions_addressed_to_the_assistant():
 def test_search_ranks_what_ask_retrieves_for_the_same_text(tiny_assistant, query):
     searched = [s.paper_id for s in tiny_assistant.search(query, k=6)]
     answer = tiny_assistant.ask(query, ranking_depth=6)
-    assert searched == [s.paper_id for s in answer.ranking]
-    assert searched[:4] == [s.paper_id for s in answer.sources]  # the generator read the top k=4 of it
+    ranking = [s.paper_id for s in answer.ranking]
+    assert searched == ranking[:6]
+    # the generator read the top of that same ranking: k=4 papers, or the wider pool a list question draws from
+    # (the answer's sources are renumbered in citation order, so compared as a set)
+    read = {s.paper_id for s in answer.sources}
+    assert len(read) >= 4 and read == set(ranking[: len(read)])
 
 
 def test_control_characters_and_injections_do_not_change_what_search_finds(tiny_assistant):

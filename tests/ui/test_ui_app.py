@@ -30,17 +30,36 @@ def test_answering_endpoints_share_one_concurrency_group(demo):
     assert groups["search"] == "retrieval"
 
 
-def _turn(q: str, a: str | None, error: str | None = None) -> dict:
-    answer = None if a is None else {"question": q, "answer": a, "citations": [], "sources": [], "grounding": {}}
+def _turn(q: str, a: str | None, error: str | None = None, cites: tuple[str, ...] = ()) -> dict:
+    citations = [{"n": n, "title": f"Paper {p}", "paper_id": p, "supporting": "s"} for n, p in enumerate(cites, 1)]
+    sources = [
+        {"rank": n, "title": f"Paper {p}", "paper_id": p, "score": 1.0, "text": "t"} for n, p in enumerate(cites, 1)
+    ]
+    answer = (
+        None if a is None else {"question": q, "answer": a, "citations": citations, "sources": sources, "grounding": {}}
+    )
     return {"question": q, "answer": answer, "partial": "", "error": error}
 
 
-def test_history_holds_raw_finished_turns_only():
-    turns = [_turn("q1 <b>", "a1 [1]"), _turn("q2", None, error="failed"), _turn("q3", None)]
+def test_history_holds_finished_turns_with_the_papers_each_answer_cited():
+    turns = [_turn("q1 <b>", "a1 [1]", cites=("p1",)), _turn("q2", None, error="failed"), _turn("q3", None)]
     assert app.history_of(turns) == [
         {"role": "user", "content": "q1 <b>"},
-        {"role": "assistant", "content": "a1 [1]"},
+        {"role": "assistant", "content": "a1 [1]", "citations": [{"n": 1, "paper_id": "p1", "title": "Paper p1"}]},
     ]
+
+
+def test_every_answer_links_its_markers_to_its_own_cards():
+    turns = [_turn("q1", "a1 [1]", cites=("p1",)), _turn("q2", "a2 [1] [2]", cites=("p2", "p3"))]
+    messages = app.chat_messages(turns)
+    assert 'href="#src-1-1"' in messages[1]["content"] and 'href="#src-2-2"' in messages[3]["content"]
+    panel = app.sources_of(turns)
+    first, second = panel.index('id="src-group-1"'), panel.index('id="src-group-2"')
+    assert 'id="src-1-1"' in panel[first:second] and "Paper p1" in panel[first:second]
+    assert 'id="src-2-1"' in panel[second:] and 'id="src-2-2"' in panel[second:] and "Paper p1" not in panel[second:]
+    assert 'data-turn="1" hidden' in panel and 'data-turn="2">' in panel  # the latest answer's cards are shown
+    pending = app.sources_of([*turns, _turn("q3", None)], pending=True)
+    assert "Finding the papers" in pending and 'data-turn="2" hidden' in pending  # older cards stay reachable
 
 
 def test_chat_messages_render_each_turn_escaped():

@@ -29,10 +29,10 @@ def test_question_gets_a_cited_answer_whose_citation_opens_a_highlighted_card(ui
     target = ask_and_open_citation(
         page, ui_server.url, "Which papers reduce the memory footprint of 3D Gaussian Splatting?"
     )
-    assert target == "src-1"
+    assert target == "src-1-1"
     answer = page.inner_text("#rag-chat .rag-answer.rag-answered")
     assert "[1]" in answer and "Gaussian" in answer
-    card = page.locator("#src-1")
+    card = page.locator("#src-1-1")
     assert card.is_visible()
     highlighted = card.locator("mark.support").first.inner_text()
     assert len(highlighted) > 20 and highlighted in card.locator(".src-abstract").inner_text()
@@ -163,3 +163,54 @@ def test_an_example_asks_itself_and_clear_resets_the_conversation(ui_server, pag
     page.wait_for_selector("#rag-sources .src-empty")
     assert page.locator("#rag-chat .rag-answer").count() == 0
     assert page.locator("#rag-sources .src-card").count() == 0
+
+
+def _ask(page, question: str, n_answers: int) -> None:
+    page.fill("#rag-question textarea", question)
+    page.click("#rag-send")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#rag-chat .rag-answer.rag-answered, #rag-chat .rag-answer.rag-refusal')"
+        ".length >= n && document.querySelector('#rag-sources .src-empty') === null",
+        arg=n_answers,
+    )
+
+
+# Whether the card with this id is displayed (its answer's group is the one shown).
+SHOWN = "id => { const c = document.getElementById(id); return !!c && c.offsetParent !== null; }"
+
+
+def _shown_cards(page) -> list[str]:
+    return page.evaluate(
+        "[...document.querySelectorAll('#rag-sources .src-card')].filter(c => c.offsetParent !== null).map(c => c.id)"
+    )
+
+
+def test_a_citation_in_an_earlier_answer_shows_that_answers_cards(ui_server, page):
+    page.goto(ui_server.url)
+    page.wait_for_selector("#rag-question textarea")
+    _ask(page, "What does the Switch Transformer do?", 1)
+    _ask(page, "How much faster is its pre-training?", 2)
+    _ask(page, "Which papers reduce the memory footprint of 3D Gaussian Splatting?", 3)
+    answers = page.locator("#rag-chat .rag-answer")
+    assert "about: Switch Transformers" in answers.nth(1).inner_text()  # the follow-up says what it was about
+    assert "about:" not in answers.nth(0).inner_text() and "about:" not in answers.nth(2).inner_text()
+    assert all(c.startswith("src-3-") for c in _shown_cards(page))  # the latest answer's cards
+
+    link = answers.nth(0).locator("a.cite").first  # the first [n] of the first answer
+    target = link.get_attribute("href").lstrip("#")
+    assert target.startswith("src-1-")
+    link.click()
+    page.wait_for_function(SHOWN, arg=target)
+    shown = _shown_cards(page)
+    assert target in shown and all(c.startswith("src-1-") for c in shown)
+    card = page.locator(f"#{target}")
+    assert card.is_visible() and "Switch Transformer" in card.inner_text()
+    assert card.locator("mark.support").count() >= 1  # its supporting sentence, from that answer
+    assert not page.locator("#src-group-3").is_visible()
+
+    link = answers.nth(2).locator("a.cite").first  # and back to the latest answer's cards
+    target = link.get_attribute("href").lstrip("#")
+    link.click()
+    page.wait_for_function(SHOWN, arg=target)
+    assert target.startswith("src-3-") and all(c.startswith("src-3-") for c in _shown_cards(page))
+    assert "Gaussian" in page.inner_text("#src-group-3")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.types import Answer, Citation, Grounding, Source
+from rag.types import Answer, Citation, Grounding, PaperRef, Source
 from ui import render
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
@@ -77,6 +77,29 @@ def test_markers_of_older_answers_are_not_links():
     assert '<span class="cite">[1]</span>' in html
 
 
+def test_markers_of_a_numbered_answer_link_to_that_answers_own_cards():
+    html = render.answer_html(_answer(), turn=3)
+    assert '<a class="cite" href="#src-3-1"' in html and '<a class="cite" href="#src-3-2"' in html
+    panel = render.sources_html(_answer(), turn=3)
+    assert 'id="src-3-1"' in panel and 'id="src-3-2"' in panel
+
+
+def test_the_resolved_reference_is_shown_only_when_something_was_resolved():
+    plain = render.answer_html(_answer())
+    assert "searched as" not in plain and "about:" not in plain
+    same = render.answer_html(_answer(standalone_question=None, about=[]))
+    assert "rag-resolved" not in same
+    resolved = render.answer_html(
+        _answer(
+            question="how fast is it?",
+            standalone_question="how fast is Fast Sampling?",
+            about=[PaperRef(paper_id="p1", title="Fast Sampling <b>")],
+        )
+    )
+    line = re.search(r'<div class="rag-resolved">(.*?)</div>', resolved).group(1)
+    assert line == "searched as: how fast is Fast Sampling? · about: <em>Fast Sampling &lt;b&gt;</em>"
+
+
 def test_a_marker_without_a_citation_is_not_linked():
     html = render.answer_html(_answer(answer="It cuts sampling to 4 steps [1] [3]."))
     assert 'href="#src-3"' not in html and "[3]" in html
@@ -87,7 +110,7 @@ def test_unsupported_sentences_are_marked_in_the_answer():
     marked = re.findall(r'<span class="unsupported"[^>]*>(.*?)</span>(?!</span>)', html)
     assert len(marked) == 1
     assert "9 GPUs" in marked[0] and "4 steps" not in marked[0]
-    assert "50% of sentences supported" in html
+    assert "1 sentence not supported by the cited abstracts" in html
 
 
 def test_sentence_span_finds_a_sentence_whose_marker_sits_before_the_period():
@@ -138,12 +161,14 @@ def test_untrusted_text_everywhere_is_escaped():
         grounding=Grounding(sentence_scores=[{"sentence": f"Quote {EVIL}.", "cited": [1], "supported": False}]),
         warning=EVIL,
         standalone_question=EVIL,
+        about=[PaperRef(paper_id=s.paper_id, title=s.title)],
     ).model_dump(mode="json")
     pieces = [
         render.user_html(EVIL),
         render.answer_html(ans),
         render.streaming_html(f"partial {EVIL} [1]"),
         render.sources_html(ans),
+        render.sources_panel([(1, EVIL, ans), (2, EVIL, ans)]),
         render.search_html("script onerror", [s.model_dump()]),
         render.error_html(EVIL),
         render.stats_html({"papers": 1, "sources": {EVIL: 1}, "embedding_model": EVIL}),

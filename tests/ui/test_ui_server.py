@@ -12,6 +12,7 @@ from fake_llm import FakeLLMServer, Reply, closed_base_url
 from gradio_client import Client
 from uitools import llm_assistant, serve
 
+from rag.conversation import history_messages
 from rag.settings import Settings
 from rag.types import Answer, Source
 
@@ -49,6 +50,17 @@ def test_ask_returns_the_answer_object_with_citations(client):
         "generator",
         "timings_ms",
     }
+
+
+def test_ask_takes_a_history_whose_answers_carry_their_citations(client):
+    first = client.predict("Which papers reduce the memory footprint of 3D Gaussian Splatting?", api_name="/ask")
+    history = history_messages(first["question"], first)
+    second_paper = next(c for c in first["citations"] if c["n"] == max(c["n"] for c in first["citations"]))
+    follow_up = client.predict(f"what does [{second_paper['n']}] propose?", history, api_name="/ask")
+    assert [a["title"] for a in follow_up["about"]] == [second_paper["title"]]
+    assert follow_up["sources"][0]["title"] == second_paper["title"]
+    plain = [{"role": h["role"], "content": h["content"]} for h in history]  # without citations: still accepted
+    assert Answer.model_validate(client.predict("how much memory does it save?", plain, api_name="/ask"))
 
 
 def test_search_returns_ranked_papers(client, corpus_assistant):
@@ -92,8 +104,13 @@ def test_follow_up_question_uses_the_conversation(ui_server):
     assert len(messages) == 4  # both turns are in the conversation
     html = _last_assistant_html(second)
     assert "searched as:" in html and "Switch Transformer" in html  # the follow-up was condensed with history
+    assert "about: <em>Switch Transformers" in html  # the paper the first answer cited, carried in the history
     first_answer = messages[1]["content"][0]["text"]
-    assert '<a class="cite"' not in first_answer  # only the latest answer links to the (latest) cards
+    assert '<a class="cite" href="#src-1-' in first_answer  # every answer links to its own cards
+    assert '<a class="cite" href="#src-2-' in html
+    panel = second[2]
+    assert 'id="src-group-1" data-turn="1" hidden' in panel and 'id="src-1-' in panel
+    assert 'id="src-group-2" data-turn="2">' in panel  # the latest answer's cards are the ones shown
 
 
 class _SlowFakeAssistant:
@@ -193,4 +210,4 @@ def test_llm_answer_streams_word_by_word(corpus_home, embeddings):
     streamed = [h for h in partial if "rag-streaming" in h]
     assert len(streamed) >= 3, "expected several growing partial answers while the LLM streams"
     assert len(set(streamed)) >= 3
-    assert "single expert" in final and '<a class="cite" href="#src-1"' in final
+    assert "single expert" in final and '<a class="cite" href="#src-1-1"' in final

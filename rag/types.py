@@ -17,8 +17,17 @@ class Source(BaseModel):
     text: str
     chunks: list[str] = Field(default_factory=list, description="ids of the matching chunks, best first")
     sources: list[str] = Field(default_factory=list, description="files the paper came from")
-    date: str | None = None
+    date: str | None = Field(None, description="ISO date (YYYY, YYYY-MM or YYYY-MM-DD) or a dump's 'Mar 11'")
     url: str | None = None
+    # Bibliographic metadata, when a source gives it (filled by the index; shown on cards, used by filters).
+    authors: list[str] = Field(default_factory=list, description="author names, in order")
+    year: int | None = None
+    arxiv_id: str | None = None
+    doi: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    source_labels: list[str] = Field(
+        default_factory=list, description="readable source names, e.g. 'Daily Papers, Mar 11'"
+    )
     dense_rank: int | None = None
     bm25_rank: int | None = None
     dense_score: float | None = Field(None, description="cosine similarity of the best chunk")

@@ -11,6 +11,7 @@ from itertools import pairwise
 from rag.generators.extractive.compose import (
     _OWN_WORK,
     _PROPOSE,
+    ANAPHORA,
     COMPARE_WORDS,
     Composition,
     Line,
@@ -113,9 +114,10 @@ def _side_coverage(analysis: Analysis, weights: dict[str, float], present: set[s
 
 def topic_phrases(analysis: Analysis) -> list[tuple[str, str]]:
     """Adjacent topic words of the question, stemmed ("dataset distillation" -> ("dataset", "distil")): a paper on
-    knowledge distillation that also mentions a dataset is not on dataset distillation."""
+    knowledge distillation that also mentions a dataset is not on dataset distillation. Words as written: the
+    parts of a hyphenated word ("prototype-based") are not a phrase of their own."""
     words = set(topic_words(analysis))
-    seq = [t for t in tokenize(analysis.question)]
+    seq = [toks[0] for w in re.findall(r"[\w-]+", analysis.question) if (toks := tokenize(w))]
     return list(dict.fromkeys((a, b) for a, b in pairwise(seq) if a in words and b in words))
 
 
@@ -203,6 +205,8 @@ def compare(analysis: Analysis, papers: list[Paper], labels: list[str] | None = 
             bonus = 0.10 * (s is contrib) + 0.08 * bool(s.figures) + 0.12 * bool(_OWN_WORK.search(s.text))
             if s.index <= 1 and _BACKGROUND.search(s.text):
                 bonus -= 0.15
+            if ANAPHORA.search(s.text):
+                bonus -= 0.15  # "... we address these with X" leans on a sentence the bullet does not show
             return s.score + bonus
 
         picked: list[Sentence] = []

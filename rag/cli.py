@@ -211,19 +211,48 @@ def ask(
         if as_json:
             typer.echo(json.dumps(answer.model_dump(exclude={"settings"})))
             return
-        typer.echo(answer.answer)
-        if answer.warning:
-            _err(f"warning: {answer.warning}")
-        if answer.citations:
-            typer.echo("\nSources:")
-            for c in answer.citations:
-                typer.echo(f"  [{c.n}] {c.title}")
-        elif answer.related:
-            typer.echo("\nRelated papers (not cited):")
-            for s in answer.related:
-                typer.echo(f"  - {s.title}")
+        _print_answer(answer)
 
     _run(body)
+
+
+def _print_answer(answer: Any) -> None:
+    """An answer as text: the answer, its note and signals, warnings on stderr, then the cited papers (or the
+    related ones a refusal offers)."""
+    typer.echo(answer.answer)
+    if answer.note:
+        typer.echo(answer.note)
+    if not answer.refused:
+        typer.echo(_signals(answer))
+    if answer.warning:
+        _err(f"warning: {answer.warning}")
+    if answer.citations:
+        typer.echo("\nSources:")
+        for c in answer.citations:
+            typer.echo(f"  [{c.n}] {c.title}")
+    elif answer.related:
+        typer.echo("\nRelated papers (not cited):")
+        for s in answer.related:
+            typer.echo(f"  - {s.title}")
+
+
+def _signals(answer: Any) -> str:
+    """The answer's two signals in one line: grounding (every sentence supported by the abstract it cites) and
+    whether it carries what was asked; low confidence said plainly."""
+    bad = len(answer.grounding.unsupported_sentences)
+    support = (
+        "supported by the cited abstracts" if not bad else f"{bad} sentence(s) NOT supported by the cited abstracts"
+    )
+    check = answer.answer_check
+    if answer.answers_question and check.confidence == "high":
+        fit = "answers the question"
+    elif answer.answers_question:
+        fit = "partly answers the question" + (
+            f" (no mention of {', '.join(check.missing_terms[:4])})" if check.missing_terms else ""
+        )
+    else:
+        fit = f"LOW CONFIDENCE: may not answer the question (expected {check.expected or 'what was asked'})"
+    return f"[{support}; {fit}]"
 
 
 @app.command()

@@ -82,6 +82,7 @@ _COMPARE = re.compile(
     r"|\bhow (does|do) .{2,60} (relate|compare) to\b|\bsame thing\b|\b(both|each of) (the )?(two|papers)\b"
     r"|\b(disagree|agree)\b|\bhow (does|do|did) .{2,80}\b(extend|generalize|generalise|simplify|simplifies)\b|\bboth\b.{0,40}\.\s*(what|how)\b"
     r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b"
+    r"|^\s*(which|who)\b[^,]{0,60},\s*[\w'\"‘’“” .:/()-]{2,60}\s+or\s+[\w'\"‘’“” .:/()-]{2,60}\?\s*$"
     r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b"
     r"|\b(both|each of|either of|neither of)\s+.{2,90}\s+(and|or|nor)\s+"
     r"|^what (do|are|did)\s+[A-Z0-9].{1,80}\s+and\s+.{2,80}\s+(do|propose|study|show|report|find|about)\b",
@@ -134,6 +135,7 @@ _LOOKUP = re.compile(
 _ABOUT = re.compile(
     r"^\s*(tell me (more )?about|what is .{2,120} about\b|what's .{2,120} about\b|describe|explain|summari[sz]e)\b"
     r"|\bwhat does (the )?(paper|work|study|article)\b.{0,120}\b(do|propose|present|contribute|show|about)\b"
+    r"|^\s*what (does|do|did) [\w'‘’“”\"+.-]+( [\w'‘’“”\"+.-]+){0,5} (do|propose|offer|introduce|contribute)\s*\??\s*$"
     r"|\bmain (contribution|idea|finding|result)s?\b|\bin a nutshell\b|\bkey (idea|contribution|finding)s?\b",
     re.I,
 )
@@ -252,6 +254,7 @@ def _targets(question: str) -> list[str]:
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+(?:are|is)\b",
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",
+        r"^(?:which|who)\b[^,]{0,60},\s*(.+?)\s+or\s+(.+?)\s*$",
     ]
     for pattern in patterns:
         m = re.search(pattern, q, re.I)

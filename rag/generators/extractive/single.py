@@ -223,12 +223,11 @@ def _defining(paper: Paper, names: list[str]) -> Sentence | None:
     """ "X is a ...", "X, a ...", "we propose X, a ...", "... we refer to as X": the sentence that defines a name,
     unless it only names X at the end of a sentence about something else ("... we address these with X")."""
     best: Sentence | None = None
+    key = lambda s: s.score - 0.2 * bool(ANAPHORA.search(s.text))  # noqa: E731 - prefer one that stands alone
     for s in paper.sentences:
-        if ANAPHORA.search(s.text):
-            continue
         for name in names:
             defines = re.search(
-                rf"{re.escape(name)}\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means|states|says|posits)\b|:)",
+                rf"{re.escape(name)}s?\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means|states|says|posits)\b|:)",
                 s.text,
                 re.I,
             ) or re.search(
@@ -237,7 +236,7 @@ def _defining(paper: Paper, names: list[str]) -> Sentence | None:
                 s.text,
                 re.I,
             )
-            if defines and (best is None or s.score > best.score):
+            if defines and (best is None or key(s) > key(best)):
                 best = s
     return best
 

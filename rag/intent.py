@@ -158,7 +158,7 @@ QUESTION_WORDS = frozenset(
 )
 # Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.
 _SALIENT = re.compile(
-    r"(?<![\w-])(?:[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
+    r"(?<![\w-])(?:[A-Z][a-z]+-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
 )
 _GENERIC_SUFFIX = re.compile(
     r"-(level|based|like|style|free|aware|scale|sized?|driven|guided|specific|only|wise|efficient|friendly|agnostic)$",
@@ -214,7 +214,7 @@ def salient_terms(question: str) -> list[str]:
     """Specific names the question asks about: acronyms, CamelCase or digit-bearing tokens, quoted phrases and
     capitalised words inside a sentence ("France", "Llama"). Generic acronyms (LLM, GPU) are not names."""
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question) if len(m.group(1).split()) <= 12]
-    for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}\b", question):
+    for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?![\w-])", question):
         if m.group(0).lower() not in _WH:
             terms.append(m.group(0))
     first_word = question.split(" ", 1)[0]

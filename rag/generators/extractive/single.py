@@ -100,15 +100,17 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
     picked = [first]
     several = (
         len(analysis.asked_groups) > 1
-        or len(re.findall(r"\b(and|also)\s+(how|what|which|by how)\b|,\s*(how|what)\b", analysis.question, re.I)) > 0
+        or re.search(r"\b(and|also)\s+((with|in|at|for|on|by|after)\s+)?(how|what|which)\b|,\s*(how|what)\b", analysis.question, re.I)
+        is not None
     )
+    listed = re.search(r"\b\w+,\s+[\w -]+,?\s+and\s+\w+|\b(each|respectively|both)\b", analysis.question, re.I)
     budget = SINGLE_WORDS + (25 if several else 0)
     second = _second(paper, first, analysis, [s for s in paper.sentences if s.figures], budget)
     if second:
         picked.append(second)
     picked.sort(key=lambda s: s.index)
     keys = set(analysis.asked) | set(analysis.focus)
-    limit = 3 if several else 1
+    limit = 3 if several or listed else 1
     phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys, limit)]
     lead = "; ".join(list(dict.fromkeys(phrases))[:limit]) if phrases else None
     return _one_paper(paper, picked, lead)

@@ -25,8 +25,11 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from ingest.sentences import split_sentences
 from rag.conversation import FollowUpResolver, Resolution
+from rag.conversation.cues import NAMED
+from rag.conversation.history import parse_history
 from rag.generators import registry
 from rag.generators.base import Draft
+from rag.generators.extractive.evidence import paper_names
 from rag.generators.llm import condense_with_llm
 from rag.intent import Analysis, Intent, analyse
 from rag.query import clean_question, retrieval_query
@@ -101,6 +104,7 @@ class AnswerPipeline:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self._generators: dict[str, Any] = {}
+        self._names: tuple[str, set[str]] = ("", set())
 
     def generator(self, name: str) -> Any:
         if name not in self._generators:
@@ -108,9 +112,24 @@ class AnswerPipeline:
         return self._generators[name]
 
     def resolver(self) -> FollowUpResolver:
-        """The follow-up resolver over the index's abstracts and BM25 idf (loaded once per question, if needed)."""
+        """The follow-up resolver over the index's abstracts, BM25 idf and paper names (each loaded when needed)."""
         index = self.assistant.index
-        return FollowUpResolver(paper_text=index.abstracts, idf=index.idf)
+        return FollowUpResolver(paper_text=index.abstracts, idf=index.idf, paper_names=self.paper_names)
+
+    def paper_names(self) -> set[str]:
+        """Lower-cased names of the collection's papers: the names in their titles ("STARFlow", "TC-GS") and the
+        method names their abstracts introduce (`evidence.paper_names`); computed once per index version."""
+        index = self.assistant.index
+        key = index.fingerprint()
+        if self._names[0] != key:
+            papers = index.papers()
+            abstracts = index.abstracts(list(papers))
+            found: set[str] = set()
+            for pid, meta in papers.items():
+                found.update(n.lower() for n in NAMED.findall(meta.title))
+                found.update(n.lower() for n in paper_names(meta.title, abstracts.get(pid, "")) if n)
+            self._names = (key, found)
+        return self._names[1]
 
     def generator_name(self, state: AnswerState) -> str:
         requested = state.generator
@@ -157,8 +176,22 @@ class AnswerPipeline:
             # every answer sentence's paper must carry ("which of A and B ..." is answered by one of them).
             titles = " ".join(p.title for p in resolution.papers).lower()
             analysis.names = [n for n in analysis.names if n.lower() not in titles]
+            if resolution.kind == "more":  # "any other papers on that?": a list, whatever the last question was
+                analysis.intent, analysis.names = Intent.LIST, own.names
+            if resolution.kind == "ellipsis" and resolution.papers:
+                # names of the earlier question the follow-up was read after are not asked again ("and how fast
+                # is it?" after "which paper uses the Hutchinson estimator?" need not say "Hutchinson")
+                analysis.names = [n for n in analysis.names if n in own.names]
             if analysis.intent in (Intent.LIST, Intent.SUMMARY) and re.search(r"\bother\b", state.question_used, re.I):
                 analysis.exclude = {p.paper_id for p in resolution.papers}  # "which other papers build on it?"
+        if (
+            not analysis.exclude
+            and analysis.intent in (Intent.LIST, Intent.SUMMARY)
+            and re.search(r"\b(other|more|else|besides|apart from these)\b", state.question_used, re.I)
+            and (turns := parse_history(state.history or []))
+        ):
+            # "which other papers use flow matching?": the papers the last answer already cited are left out
+            analysis.exclude = {p.paper_id for p in turns[-1].cited}
         state.analysis = analysis
         return state
 

@@ -163,6 +163,8 @@ class ExtractiveGenerator:
         best = max(papers, key=lambda p: p.best().score if p.best() else 0.0)
         if not kept or refuse.off_topic(best.best(), best, papers):
             topic = surface(analysis.question, topic_words(analysis), 8)
+            if analysis.exclude:  # "which other papers ...?": the earlier answer had them all
+                return f"no paper in the collection besides those already cited is about {topic or 'this'}"
             return f"no paper in the collection is about {topic or 'this'}"
         # Names in a list question are often examples ("(NNGP/NTK-style theory)"): refuse only when none of them
         # is in any retrieved paper.

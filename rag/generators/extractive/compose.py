@@ -150,6 +150,9 @@ def _is_figure(word: str) -> bool:
     return not re.match(r"^\(?(19|20)\d\d\)?[,.;]?$", word)
 
 
+_MEASURED_BY = frozenset(("of", "=", "is", "was", "reaches", "reached", "achieves"))
+
+
 def _span(words: list[str], i: int) -> tuple[int, int]:
     """The words of the figure at `i`: a qualifier before it ("up to", "more than"), up to five words after it,
     stopping at a clause break, another figure or a word that ends nothing ("on", "from")."""
@@ -167,10 +170,9 @@ def _span(words: list[str], i: int) -> tuple[int, int]:
         end -= 1
     while start < i and words[start].lower() in ("by", "to", "as", "at", "from", "between"):
         start += 1  # "by 29%" reads as "29%"
-    if start == i and end == i + 1 and re.fullmatch(r"[~(]?\d[\d.,]*[),.;:]?", words[i]) and i >= 2:
-        # a bare number says nothing alone: "a Precision of 0.942" -> "Precision of 0.942"
-        if words[i - 1].lower() in ("of", "=", "is", "was", "reaches", "reached", "achieves") and words[i - 2][-1:].isalnum():
-            start = i - 2
+    bare = start == i and end == i + 1 and i >= 2 and re.fullmatch(r"[~(]?\d[\d.,]*[),.;:]?", words[i])
+    if bare and words[i - 1].lower() in _MEASURED_BY and words[i - 2][-1:].isalnum():
+        start = i - 2  # a bare number says nothing alone: "a Precision of 0.942" -> "Precision of 0.942"
     return start, end
 
 

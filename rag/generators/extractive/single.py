@@ -100,7 +100,11 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
     picked = [first]
     several = (
         len(analysis.asked_groups) > 1
-        or re.search(r"\b(and|also)\s+((with|in|at|for|on|by|after)\s+)?(how|what|which)\b|,\s*(how|what)\b", analysis.question, re.I)
+        or re.search(
+            r"\b(and|also)\s+((with|in|at|for|on|by|after)\s+)?(how|what|which)\b|,\s*(how|what)\b",
+            analysis.question,
+            re.I,
+        )
         is not None
     )
     listed = re.search(r"\b\w+,\s+[\w -]+,?\s+and\s+\w+|\b(each|respectively|both)\b", analysis.question, re.I)
@@ -222,25 +226,34 @@ def _expanded(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:
 
 
 def _defining(paper: Paper, names: list[str]) -> Sentence | None:
-    """ "X is a ...", "X, a ...", "we propose X, a ...", "... we refer to as X": the sentence that defines a name,
-    unless it only names X at the end of a sentence about something else ("... we address these with X")."""
-    best: Sentence | None = None
-    key = lambda s: s.score - 0.2 * bool(ANAPHORA.search(s.text))  # noqa: E731 - prefer one that stands alone
+    """The sentence that defines a name, strongest form first: "we propose X, a ...", "X, a ...", "X is a ...",
+    "... called X", "<expansion> (X)"; then weaker ones ("X is trained on ...", "X refers to ..."). Among equals the
+    best-scoring, one that leans on an earlier sentence ("This insight leads to ...") a little behind. A sentence
+    that only names X at the end of a sentence about something else ("... we address these with X") is none."""
+    best: tuple[int, float, Sentence] | None = None
     for s in paper.sentences:
         for name in names:
-            defines = re.search(
-                rf"{re.escape(name)}s?\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means|states|says|posits)\b|:)",
-                s.text,
-                re.I,
-            ) or re.search(
-                rf"\b(propose|present|introduce|call|term|name|articulate|refer(?:red)? to as|dub)\w*\b[^.]{{0,60}}"
-                rf"{re.escape(_head(name))}",
-                s.text,
-                re.I,
-            )
-            if defines and (best is None or key(s) > key(best)):
-                best = s
-    return best
+            strength = _definition_strength(s.text, name)
+            if strength:
+                key = (strength, s.score - 0.2 * bool(ANAPHORA.search(s.text)), s)
+                if best is None or key[:2] > best[:2]:
+                    best = key
+    return best[2] if best else None
+
+
+def _definition_strength(text: str, name: str) -> int:
+    """2 for a sentence that says what `name` is (an apposition, "is a", "proposes X", "... (X)"), 1 for one that
+    says something about it in definition form ("X is equivalent to ...", "X refers to ..."), 0 otherwise."""
+    n = rf"(?<![\w-])(?i:{re.escape(name)})"
+    strong = (
+        rf"{n}s?\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are)\s+(a|an|the|one|two)\b|:)",
+        rf"\b(propose|present|introduce|call|term|name|articulate|refer(?:red)? to as|dub)\w*\b[^.]{{0,60}}(?<![\w-]){re.escape(_head(name))}",
+        rf"\b[A-Z][\w'-]*(\s+[\w'-]+){{1,9}}\s+\(\s*{n}\s*\)",
+    )
+    if any(re.search(p, text, re.I if i < 2 else 0) for i, p in enumerate(strong)):
+        return 2
+    weak = rf"{n}s?\s*(\([^)]*\)\s*)?\s+(is|are|refers to|denotes|means|states|says|posits)\b"
+    return 1 if re.search(weak, text, re.I) else 0
 
 
 def _introduced(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:

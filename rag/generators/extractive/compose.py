@@ -222,6 +222,12 @@ def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | N
 
 
 # A sentence that leans on the one before it: "we address these with X", "to solve this problem".
+# A sentence that states a problem rather than what a paper does ("However, X suffers from ...").
+PROBLEM = re.compile(
+    r"^(however|but|yet|unfortunately|despite|while|although)\b|\b(suffers?|struggles?|remains? (a |an )?(challenge|"
+    r"challenging|open|difficult|unclear)|is (costly|expensive|slow|limited|difficult)|limitations?|bottleneck)\b",
+    re.I,
+)
 ANAPHORA = re.compile(
     r"\b(these|those)\b(?!\s+[a-z-]+s\b)|\b(this|these|such|the above|the aforementioned) "
     r"(issue|issues|problem|problems|challenge|challenges|limitation|limitations|gap|shortcoming|shortcomings|drawback|drawbacks|degradation)\b",

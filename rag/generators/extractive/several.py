@@ -13,6 +13,7 @@ from rag.generators.extractive.compose import (
     _PROPOSE,
     ANAPHORA,
     COMPARE_WORDS,
+    PROBLEM,
     Composition,
     Line,
     _text,
@@ -25,6 +26,7 @@ from rag.generators.extractive.single import _SMALL
 from rag.intent import Analysis, Intent, topic_words
 from rag.text import tokenize
 
+_PROPOSING = re.compile(r"\b(propos|introduc|present|develop|design|establish)(e|es|ed|ing|s)?\b", re.I)
 GIST_WORDS = 24  # a list bullet's gist
 SHORT_GIST_WORDS = 0  # bullets after the first FULL_BULLETS give the title (and method) only
 SHORT_LIST_GIST_WORDS = 16  # gist in a list of five or more papers (answers of lists stay under ~160 words)
@@ -141,7 +143,8 @@ def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
 
 def gist(paper: Paper, analysis: Analysis, words: int) -> tuple[str, str] | None:
     """(one-line gist, its verbatim sentence) for a bullet: the sentence that best says what the paper does
-    about the question (its score, plus a little for a "we propose" sentence and for naming the method)."""
+    about the question (its score, plus a little for a "we propose" sentence and for naming the method, less a
+    little for one that leans on an earlier sentence ("addresses this problem") or only states the problem)."""
     if not paper.sentences:
         return None
     # What the paper contributes, not the field's background: "we propose / we show" sentences first.
@@ -154,7 +157,13 @@ def gist(paper: Paper, analysis: Analysis, words: int) -> tuple[str, str] | None
 
     def key(s: Sentence) -> float:
         bonus = 0.10 * bool(_PROPOSE.search(s.text)) + 0.20 * bool(paper.method and paper.method in s.text)
-        return s.score + bonus - (0.1 if rewrite(s.text).dangling else 0.0) - 0.005 * s.index
+        shown = rewrite(s.text)  # the openers a bullet drops ("To overcome such problems, ...") do not count
+        leans = (
+            0.0
+            if _PROPOSING.search(shown.text)
+            else 0.1 * bool(ANAPHORA.search(shown.text)) + 0.05 * bool(PROBLEM.search(shown.text))
+        )
+        return s.score + bonus - leans - (0.1 if shown.dangling else 0.0) - 0.005 * s.index
 
     s = max(pool, key=key)
     return trim(_text(paper, s), words), s.text

@@ -15,6 +15,7 @@ from rag.generators.extractive.compose import (
     _OWN_WORK,
     _PROPOSE,
     ANAPHORA,
+    PROBLEM,
     SINGLE_WORDS,
     Line,
     _text,
@@ -290,13 +291,6 @@ def single(analysis: Analysis, paper: Paper) -> list[Line]:
     return _one_paper(paper, picked)
 
 
-_PROBLEM = re.compile(
-    r"^(however|but|yet|unfortunately|despite|while|although)\b|\b(suffers?|struggles?|remains? (a |an )?(challenge|"
-    r"challenging|open|difficult|unclear)|is (costly|expensive|slow|limited|difficult)|limitations?|bottleneck)\b",
-    re.I,
-)
-
-
 def mechanism(s: Sentence) -> float:
     """How much a sentence says how a method works: a mechanism cue in the paper's own words counts for, a result
     (a figure) or the problem statement against."""
@@ -307,7 +301,7 @@ def mechanism(s: Sentence) -> float:
         bonus += 0.06
     if s.figures:
         bonus -= 0.12
-    if _PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
+    if PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
         bonus -= 0.15
     if ANAPHORA.search(s.text) or s.text.rstrip().endswith("?"):
         bonus -= 0.10

@@ -83,6 +83,7 @@ _COMPARE = re.compile(
     r"|\b(disagree|agree)\b|\bhow (does|do|did) .{2,80}\b(extend|generalize|generalise|simplify|simplifies)\b|\bboth\b.{0,40}\.\s*(what|how)\b"
     r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b"
     r"|^\s*(which|who)\b[^,]{0,60},\s*[\w'\"‘’“” .:/()-]{2,60}\s+or\s+[\w'\"‘’“” .:/()-]{2,60}\?\s*$"
+    r"|^\s*(which|who)\s+(one\s+)?(is|are|was|were)\s+(\w+er|better|worse|best|more\s+\w+|less\s+\w+)\s*[,:]?\s+\S.{0,60}\s+or\s+\S"
     r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b"
     r"|\b(both|each of|either of|neither of)\s+.{2,90}\s+(and|or|nor)\s+"
     r"|^what (do|are|did)\s+[A-Z0-9].{1,80}\s+and\s+.{2,80}\s+(do|propose|study|show|report|find|about)\b",
@@ -231,6 +232,14 @@ def salient_terms(question: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+# "which is faster, HetuMoE or SE-MoE (compared to DeepSpeed)?", "which one is more accurate A or B"
+_WHICH_IS_BETTER = (
+    r"^(?:which|who)\s+(?:one\s+)?(?:is|are|was|were)\s+(?:\w+er|better|worse|best|more\s+\w+|less\s+\w+)(?:\s+\w+ed)?\s*[,:]?\s+"
+    r"(.+?)\s+or\s+(.+?)(?:\s+(?:on|in|for|at|when|compared|relative|according)\b|[?,.;:]|$)"
+)
+_WH_LEAD = re.compile(r"^(?:how|what|why|where|when|in what ways?)\s+(?:do|does|did|are|is|can|could|would)\s+", re.I)
+
+
 def _targets(question: str) -> list[str]:
     """The things a comparison names, in order: "compare A and B", "A vs B", "how does A differ from B",
     "compare A, B and C" (up to four)."""
@@ -255,15 +264,24 @@ def _targets(question: str) -> list[str]:
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",
         r"^(?:which|who)\b[^,]{0,60},\s*(.+?)\s+or\s+(.+?)\s*$",
+        _WHICH_IS_BETTER,
     ]
     for pattern in patterns:
         m = re.search(pattern, q, re.I)
         if m:
             a, b = (x.strip(" '\"‘’“”") for x in m.groups())
+            a = _WH_LEAD.sub("", a)  # "How do LLaMA-MoE and Drop-Upcycling differ": not "How do LLaMA-MoE"
             named = all(re.search(r"[A-Z0-9]", x) for x in (a, b))
             if a and b and (named or not pattern.startswith(r"\b(?:both")):
                 return [a, b]
     return quoted[:2] if len(quoted) >= 2 else []
+
+
+def _named_pair(question: str) -> bool:
+    """Whether a comparison's two targets are both names (a capital or a digit): "GMFlow or DD", not "speed or
+    memory"."""
+    targets = _targets(question)
+    return len(targets) >= 2 and all(re.search(r"[A-Z0-9]", t) for t in targets)
 
 
 def _alias_map(question: str) -> dict[str, str]:
@@ -294,6 +312,8 @@ def _summary_or_about(q: str) -> Intent:
 _RULES: list[tuple[Callable[[str, bool], bool], Intent | Callable[[str], Intent]]] = [
     (lambda q, c: bool(ARXIV_ID.search(q)), Intent.ABOUT),
     (lambda q, c: bool(_METADATA.search(q)), Intent.METADATA),
+    # "which one is more accurate, GMFlow or DD?" picks between two named things: a comparison, not a lookup
+    (lambda q, c: c and bool(re.match(r"\s*(which|who)\b.*\bor\b", q, re.I)) and _named_pair(q), Intent.COMPARE),
     (
         lambda q, c: bool(_LOOKUP_START.search(q)) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q),
         _lookup_or_quantity,

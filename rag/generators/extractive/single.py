@@ -203,10 +203,37 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
             return introduced
         best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(ANAPHORA.search(s.text))))
     picked = [best]
-    second = _second(paper, best, analysis)
-    if second and second.index > best.index and not ANAPHORA.search(second.text):
-        picked.append(second)
+    after = [x for x in paper.sentences if x.index == best.index + 1]
+    alias = re.findall(r"\(([A-Z][\w-]*)\)", best.text)  # "(ECBMs)": the short name the next sentence uses
+    if after and _only_names(best.text, names) and _continues(after[0].text, names + alias):
+        # "... the authors propose ECBMs." says nothing yet: what follows does ("Their ECBMs use ...")
+        picked.append(after[0])
+    else:
+        second = _second(paper, best, analysis)
+        if second and second.index > best.index and not ANAPHORA.search(second.text):
+            picked.append(second)
     return _one_paper(paper, picked)
+
+
+def _continues(text: str, names: list[str]) -> bool:
+    """Whether a sentence goes on about the thing just named: it names it or opens with a reference to it."""
+    opens = re.match(r"\s*(it|they|their|its|our|this (method|model|approach|framework|algorithm))\b", text, re.I)
+    return bool(opens) or any(re.search(rf"(?<![\w-]){re.escape(n)}", text, re.I) for n in names if n)
+
+
+def _only_names(text: str, names: list[str]) -> bool:
+    """Whether a sentence ends on the name it introduces ("we propose Energy-based Concept Bottleneck Models
+    (ECBMs).", "... algorithm: ShampoO with Adam in the Preconditioner's eigenbasis (SOAP)."), so that what the
+    thing is comes in the next sentence."""
+    body = text.rstrip(" .;:")
+    paren = re.search(r"\(([^()]*)\)$", body)
+    tail = body[: paren.start()].rstrip().lower() if paren else body.lower()
+    wanted = {n.lower() for n in names if n} | {_head(n).lower() for n in names if n}
+    if paren and paren.group(1).strip().lower().rstrip("s") in {w.rstrip("s") for w in wanted}:
+        return True
+    return any(tail.endswith(w) or tail.endswith(w + "s") for w in wanted) or bool(
+        re.search(r"\b(propose|introduce|present)\w*\s+([\w-]+\s+){0,6}\([A-Z][\w-]*\)$", body)
+    )
 
 
 def _expanded(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:

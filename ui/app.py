@@ -2,22 +2,26 @@
 
 `create_app(assistant)` builds the Blocks without starting anything (tests call it directly); `launch()` adds
 the queue, the optional login and the styling, then serves it. Every answer goes through `Assistant`; this
-module only turns its results into HTML (see `ui.render`).
+module only turns its results into HTML (see `ui.render`, `ui.cards`) and Markdown (`ui.export`).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import gradio as gr
 
 from rag.conversation import history_messages
-from ui import render
+from ui import cards, collection, render
+from ui.export import conversation_markdown
 from ui.style import launch_style
 
 log = logging.getLogger(__name__)
@@ -46,7 +50,7 @@ def history_of(turns: list[Turn]) -> list[dict[str, Any]]:
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
     """The chatbot value: HTML we built (everything escaped). Every answer links its [n] markers to its own
-    cards in the sources panel (`render.sources_panel`)."""
+    cards in the sources panel (`cards.sources_panel`)."""
     messages: list[dict[str, str]] = []
     for i, t in enumerate(turns, start=1):
         messages.append({"role": "user", "content": render.user_html(t["question"])})
@@ -62,7 +66,7 @@ def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
 
 def sources_of(turns: list[Turn], pending: bool = False) -> str:
     """The sources panel: every answer's cards, the latest shown."""
-    return render.sources_panel([(i, t["question"], t.get("answer")) for i, t in enumerate(turns, start=1)], pending)
+    return cards.sources_panel([(i, t["question"], t.get("answer")) for i, t in enumerate(turns, start=1)], pending)
 
 
 def llm_configured(settings: Any) -> bool:
@@ -86,6 +90,68 @@ def answer_options(k: int | float | None, generator: str | None) -> dict[str, An
     return options
 
 
+# ---- the session's LLM endpoint ---------------------------------------------------------------------------
+# Where langchain-openai (the `openai` generator) sends requests when no base URL is configured.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def session_endpoint(base_url: str, model: str, settings: Any) -> tuple[dict[str, Any] | None, str]:
+    """Check the Settings tab's endpoint fields: (endpoint, status HTML), endpoint None when they are not usable.
+
+    The endpoint is {"base_url", "model", "send_key"}. The API key stays in the server's environment: it is sent
+    only to the endpoint it was configured for (same scheme, host and port), never to one typed into the page,
+    where anyone with the page could otherwise have it sent to a server of theirs."""
+    base_url, model = (base_url or "").strip(), (model or "").strip() or settings.llm_model
+    if not render.safe_url(base_url):
+        return None, _status(
+            "error", "Not changed: the base URL must be an http(s) address, e.g. http://127.0.0.1:8080/v1"
+        )
+    if urlsplit(base_url).username or urlsplit(base_url).password:
+        return None, _status("error", "Not changed: put no credentials in the URL; the key stays in the environment.")
+    configured = settings.llm_base_url or DEFAULT_BASE_URL
+    send_key = bool(settings.openai_api_key) and _origin(base_url) == _origin(configured)
+    if send_key:
+        key_note = "the API key from the environment is sent to it"
+    elif settings.openai_api_key:
+        key_note = "it is called without the environment's API key, which goes only to the configured endpoint"
+    else:
+        key_note = "no API key is set"
+    message = f"This session now answers with {render.display_url(base_url)}, model {model}; {key_note}."
+    return {"base_url": base_url, "model": model, "send_key": send_key}, _status("ok", message)
+
+
+class SessionViews:
+    """The app's assistant as each session's endpoint needs it: one view per endpoint (sharing the index and
+    its loaded model), kept for reuse, at most `limit` of them."""
+
+    def __init__(self, assistant: Any, limit: int = 16) -> None:
+        self.assistant = assistant
+        self.limit = limit
+        self._views: dict[tuple[str, str, bool], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, endpoint: dict[str, Any] | None) -> Any:
+        if not endpoint:
+            return self.assistant
+        key = (endpoint["base_url"], endpoint["model"], bool(endpoint.get("send_key")))
+        with self._lock:
+            view = self._views.pop(key, None)
+            if view is None:
+                overrides: dict[str, Any] = {"llm_base_url": key[0], "llm_model": key[1]}
+                if not key[2]:
+                    overrides["openai_api_key"] = None
+                view = self.assistant.with_settings(**overrides)
+            self._views[key] = view  # most recently used last
+            while len(self._views) > self.limit:
+                self._views.pop(next(iter(self._views)))
+            return view
+
+
 def _user_message(exc: Exception) -> str:
     """One line for the user; the traceback goes to the log."""
     text = str(exc).strip() or type(exc).__name__
@@ -99,6 +165,7 @@ class ChatTab:
     question: gr.Textbox
     send: gr.Button
     clear: gr.Button
+    export: gr.DownloadButton
     sources: gr.HTML
 
 
@@ -120,30 +187,44 @@ class CollectionTab:
     upload: gr.File
     status: gr.HTML
     ingest: gr.Button
+    browser: collection.Browser
 
 
 @dataclass
 class SettingsTab:
     k: gr.Slider
     generator: gr.Radio
+    base_url: gr.Textbox
+    model: gr.Textbox
+    apply: gr.Button
+    reset: gr.Button
+    status: gr.HTML
+    config: gr.HTML
+    endpoint: gr.State  # this session's LLM endpoint (`session_endpoint`), None for the configured one
 
 
 def create_app(assistant: Any) -> gr.Blocks:
     """Build the UI for `assistant` (an `rag.Assistant`). Nothing is started; call `.launch()` or `launch()`."""
     stats = assistant.stats()
+    views = SessionViews(assistant)
+    exports = Path(tempfile.mkdtemp(prefix="rag-ui-export-"))
     with gr.Blocks(title="Paper QA", analytics_enabled=False) as demo:
         header = gr.HTML(_header(stats), elem_id="rag-header", js_on_load=None)
         turns = gr.State([])
         with gr.Tabs():
             chat = build_chat_tab()
             search = build_search_tab(assistant, stats)
-            collection = build_collection_tab(assistant, stats)
+            papers = build_collection_tab(assistant, stats)
             options = build_settings_tab(assistant.settings)
         # The chat reads the Settings tab's controls and the Collection tab refreshes the Search tab's source
         # list, so these events are wired once every tab exists.
-        wire_chat(assistant, chat, turns, options)
-        wire_collection(assistant, collection, search.source, header)
-        demo.load(refresh_fn(assistant), None, [collection.stats, search.source, header], api_visibility="private")
+        wire_chat(views, chat, turns, options, exports)
+        wire_collection(assistant, papers, search.source, header)
+        wire_settings(assistant.settings, options)
+        browse = collection.list_fn(assistant)
+        b = papers.browser
+        demo.load(refresh_fn(assistant), None, [papers.stats, search.source, header], api_visibility="private")
+        demo.load(lambda: browse("", 1), None, [b.table, b.count, b.page, b.shown], api_visibility="private")
         wire_api(assistant)
     return demo
 
@@ -155,13 +236,15 @@ def build_chat_tab() -> ChatTab:
         with gr.Column(scale=3, min_width=420):
             chatbot = gr.Chatbot(
                 label="Conversation",
+                show_label=False,  # Gradio floats the label over the first message once the chat scrolls
                 elem_id="rag-chat",
                 height="68vh",
                 render_markdown=False,  # our own escaped HTML; markdown would re-interpret paper text
                 sanitize_html=True,
                 allow_tags=False,
+                latex_delimiters=[],  # math is marked up by ui.latex and typeset once, by the page's KaTeX
                 feedback_options=None,
-                buttons=["copy"],
+                buttons=[],  # Gradio's copy takes the message's HTML; each answer has a Markdown Copy button
                 examples=[{"text": q} for q in EXAMPLES],
                 placeholder="**Ask about the papers in the collection.** Answers cite their sources.",
             )
@@ -178,28 +261,55 @@ def build_chat_tab() -> ChatTab:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-send")
                 clear = gr.Button("Clear", scale=1, min_width=80, elem_id="rag-clear")
+            with gr.Row():
+                export = gr.DownloadButton(
+                    "Export conversation (Markdown + BibTeX)",
+                    value=None,
+                    interactive=False,
+                    size="sm",
+                    variant="secondary",
+                    elem_id="rag-export",
+                )
         with gr.Column(scale=2, min_width=340):
-            sources = gr.HTML(render.sources_html(None), elem_id="rag-sources", js_on_load=None)
-    return ChatTab(chatbot=chatbot, question=question, send=send, clear=clear, sources=sources)
+            sources = gr.HTML(cards.sources_html(None), elem_id="rag-sources", js_on_load=None)
+    return ChatTab(chatbot=chatbot, question=question, send=send, clear=clear, export=export, sources=sources)
 
 
-def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
-    """The chat handler: streams the answer into the conversation, then shows its source cards."""
+def write_export(directory: Path, session: str, turns: list[Turn]) -> str:
+    """The conversation as a Markdown file for the export button, one file per session, rewritten each turn."""
+    folder = directory / "".join(c for c in session if c.isalnum())[:64]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "paper-qa-conversation.md"
+    path.write_text(conversation_markdown(turns), encoding="utf-8")
+    return str(path)
 
-    def respond(question: str, turns: list[Turn], k: float, generator: str) -> Iterator[tuple[Any, ...]]:
+
+def respond_fn(views: SessionViews, exports: Path) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """The chat handler: streams the answer into the conversation, then shows its source cards and makes the
+    conversation downloadable."""
+
+    def respond(
+        question: str,
+        turns: list[Turn],
+        k: float,
+        generator: str,
+        endpoint: dict[str, Any] | None = None,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        assistant = views.get(endpoint)
         history = history_of(turns)
         turns = [*turns, {"question": question, "answer": None, "partial": "", "error": None}]
         current = turns[-1]
-        yield "", chat_messages(turns), sources_of(turns, pending=True), turns
+        yield "", chat_messages(turns), sources_of(turns, pending=True), turns, gr.skip()
         try:
             for piece in assistant.stream(question, history, **answer_options(k, generator)):
                 if isinstance(piece, str):
                     current["partial"] += piece
-                    yield gr.skip(), chat_messages(turns), gr.skip(), gr.skip()
+                    yield gr.skip(), chat_messages(turns), gr.skip(), gr.skip(), gr.skip()
                 else:
                     current["answer"] = piece.model_dump(mode="json")
         except Exception as exc:  # the user sees one line, not a stack
@@ -207,13 +317,19 @@ def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
             current["error"] = f"Could not answer: {_user_message(exc)}"
         if current["answer"] is None and current["error"] is None:
             current["error"] = "The answering chain ended without an answer."
-        yield "", chat_messages(turns), sources_of(turns), turns
+        session = getattr(request, "session_hash", None) or "api"
+        try:
+            export: Any = gr.update(value=write_export(exports, session, turns), interactive=True)
+        except OSError as exc:  # a full disk costs the download, not the answer
+            log.warning("conversation export not written: %s", exc)
+            export = gr.skip()
+        yield "", chat_messages(turns), sources_of(turns), turns, export
 
     return respond
 
 
 def clear_chat() -> tuple[Any, ...]:
-    return "", [], render.sources_html(None), []
+    return "", [], cards.sources_html(None), [], gr.update(value=None, interactive=False)
 
 
 def pick_example(evt: gr.SelectData) -> str:
@@ -221,12 +337,12 @@ def pick_example(evt: gr.SelectData) -> str:
     return value.get("text", "") if isinstance(value, dict) else str(value)
 
 
-def wire_chat(assistant: Any, chat: ChatTab, turns: gr.State, options: SettingsTab) -> None:
+def wire_chat(views: SessionViews, chat: ChatTab, turns: gr.State, options: SettingsTab, exports: Path) -> None:
     """Chat events: Enter (also the public `/chat` endpoint), the Ask button, an example, Clear."""
     chat_io: dict[str, Any] = {
-        "fn": respond_fn(assistant),
-        "inputs": [chat.question, turns, options.k, options.generator],
-        "outputs": [chat.question, chat.chatbot, chat.sources, turns],
+        "fn": respond_fn(views, exports),
+        "inputs": [chat.question, turns, options.k, options.generator, options.endpoint],
+        "outputs": [chat.question, chat.chatbot, chat.sources, turns, chat.export],
         "show_progress": "hidden",
         "concurrency_id": "answer",
     }
@@ -235,18 +351,18 @@ def wire_chat(assistant: Any, chat: ChatTab, turns: gr.State, options: SettingsT
     chat.chatbot.example_select(pick_example, None, chat.question, api_visibility="private").then(
         **chat_io, api_visibility="private"
     )
-    reset = [chat.question, chat.chatbot, chat.sources, turns]
+    reset = [chat.question, chat.chatbot, chat.sources, turns, chat.export]
     chat.clear.click(clear_chat, None, reset, api_visibility="private", queue=False)
     chat.chatbot.clear(clear_chat, None, reset, api_visibility="private", queue=False)
 
 
 # ---- search tab ---------------------------------------------------------------------------------------------
 def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
-    """Retrieval only: a query, k and metadata filters, ranked papers with the query words highlighted."""
+    """Retrieval only: a query, how many papers, metadata filters; ranked papers with the query words marked."""
     with gr.Tab("Search", id="search"):
         with gr.Row():
             query = gr.Textbox(placeholder="Search titles and abstracts…", show_label=False, scale=6)
-            k = gr.Slider(1, 50, value=assistant.settings.search_k, step=1, label="k", scale=2)
+            k = gr.Slider(1, 50, value=assistant.settings.search_k, step=1, label="Papers to show", scale=2)
             button = gr.Button("Search", variant="primary", scale=1, min_width=80)
         with gr.Row():
             source = gr.Dropdown(
@@ -284,28 +400,33 @@ def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], st
         except Exception as exc:
             log.exception("search %r failed", query)
             return f'<div class="rag-status error">Search failed: {render.esc(_user_message(exc))}</div>'
-        return render.search_html(query, [h.model_dump(mode="json") for h in hits])
+        return cards.search_html(query, [h.model_dump(mode="json") for h in hits])
 
     return search_tab
 
 
 # ---- collection tab -----------------------------------------------------------------------------------------
 def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab:
-    """Index statistics and an upload that is validated before anything is written (layout only)."""
-    with gr.Tab("Collection", id="collection"), gr.Row():
-        with gr.Column(scale=3):
-            stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
-            refresh = gr.Button("Refresh", size="sm")
-        with gr.Column(scale=2):
-            gr.Markdown(
-                "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
-                "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
-                "any line is malformed."
-            )
-            upload = gr.File(label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath")
-            status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
-            ingest = gr.Button("Add to the index", variant="primary", interactive=False)
-    return CollectionTab(stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest)
+    """The papers (browse, open, delete), index statistics, and an upload that is validated before anything is
+    written (layout only)."""
+    with gr.Tab("Collection", id="collection"):
+        browser = collection.build_browser()
+        with gr.Row():
+            with gr.Column(scale=3):
+                stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
+                refresh = gr.Button("Refresh", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown(
+                    "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
+                    "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
+                    "any line is malformed."
+                )
+                upload = gr.File(label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath")
+                status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
+                ingest = gr.Button("Add to the index", variant="primary", interactive=False)
+    return CollectionTab(
+        stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest, browser=browser
+    )
 
 
 def refresh_fn(assistant: Any) -> Callable[[], tuple[str, Any, str]]:
@@ -317,8 +438,12 @@ def refresh_fn(assistant: Any) -> Callable[[], tuple[str, Any, str]]:
 
 
 def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdown, header: gr.HTML) -> None:
-    """Refresh, validate on upload, ingest; each updates the stats, the Search tab's sources and the header."""
+    """Refresh, validate on upload, ingest, browse and delete; each change updates the stats, the Search tab's
+    sources, the header and the list of papers."""
     refresh = refresh_fn(assistant)
+    browse = collection.list_fn(assistant)
+    b = tab.browser
+    listing = [b.table, b.count, b.page, b.shown]
 
     def validate(files: list[str] | None) -> tuple[str, Any]:
         if not files:
@@ -331,7 +456,9 @@ def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdo
         stats_view, choices, head = refresh()
         return message, gr.update(interactive=False), stats_view, choices, head
 
-    tab.refresh.click(refresh, None, [tab.stats, source_filter, header], api_visibility="private")
+    tab.refresh.click(refresh, None, [tab.stats, source_filter, header], api_visibility="private").then(
+        browse, [b.query, b.page], listing, api_visibility="private"
+    )
     tab.upload.change(validate, tab.upload, [tab.status, tab.ingest], api_visibility="private")
     tab.ingest.click(
         ingest,
@@ -339,24 +466,86 @@ def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdo
         [tab.status, tab.ingest, tab.stats, source_filter, header],
         api_visibility="private",
         concurrency_limit=1,  # one writer at a time; the index also holds a file lock
-    )
+    ).then(browse, [b.query, b.page], listing, api_visibility="private")
+    collection.wire_browser(assistant, b, refresh, [tab.stats, source_filter, header])
 
 
 # ---- settings tab -------------------------------------------------------------------------------------------
 def build_settings_tab(settings: Any) -> SettingsTab:
-    """Per-question answering options (k, generator) and the configuration in use."""
+    """Per-question answering options, this session's LLM endpoint, and the configuration in use (layout only)."""
     with gr.Tab("Settings", id="settings"):
         gr.Markdown("These apply to your next question.")
         with gr.Row():
-            k = gr.Slider(1, 20, value=settings.k, step=1, label="Papers given to the answerer (k)")
+            k = gr.Slider(
+                1,
+                20,
+                value=settings.k,
+                step=1,
+                label="Papers to use",
+                info="How many of the best-matching papers the answer is written from (lists read more).",
+                elem_id="rag-k",
+            )
             generator = gr.Radio(
                 generator_choices(settings),
                 value=settings.generator,
-                label="Generator",
-                info=None if llm_configured(settings) else "openai: set RAG_LLM_BASE_URL or OPENAI_API_KEY",
+                label="Answer with",
+                info=(
+                    "extractive: sentences quoted from the papers (offline); openai: an OpenAI-compatible LLM; "
+                    "auto: the LLM when one is configured"
+                ),
+                elem_id="rag-generator",
             )
-        gr.HTML(render.settings_html(settings.public_dict()), js_on_load=None)
-    return SettingsTab(k=k, generator=generator)
+        gr.Markdown(
+            "**LLM endpoint for this session.** Any OpenAI-compatible server (vLLM, llama.cpp, Ollama, OpenAI). "
+            "The API key is never shown here: it stays in the server's environment (`OPENAI_API_KEY`) and is "
+            "sent only to the endpoint it was configured for."
+        )
+        with gr.Row():
+            base_url = gr.Textbox(
+                label="Base URL",
+                placeholder="http://127.0.0.1:8080/v1",
+                value=render.display_url(settings.llm_base_url) or "",
+                scale=4,
+                elem_id="rag-llm-url",
+            )
+            model = gr.Textbox(label="Model", value=settings.llm_model, scale=2, elem_id="rag-llm-model")
+            apply = gr.Button("Use for this session", variant="primary", scale=1, elem_id="rag-llm-apply")
+            reset = gr.Button("Back to the configured one", scale=1, elem_id="rag-llm-reset")
+        status = gr.HTML("", js_on_load=None, elem_id="rag-llm-status")
+        config = gr.HTML(render.settings_html(settings.public_dict()), js_on_load=None, elem_id="rag-config")
+    return SettingsTab(
+        k=k,
+        generator=generator,
+        base_url=base_url,
+        model=model,
+        apply=apply,
+        reset=reset,
+        status=status,
+        config=config,
+        endpoint=gr.State(None),
+    )
+
+
+def wire_settings(settings: Any, tab: SettingsTab) -> None:
+    """Set this session's LLM endpoint (checked; the next answer uses it) or go back to the configured one."""
+
+    def apply(base_url: str, model: str, current: dict[str, Any] | None) -> tuple[Any, ...]:
+        endpoint, message = session_endpoint(base_url, model, settings)
+        if endpoint is None:
+            return current, message, gr.skip(), gr.skip()
+        public = settings.with_overrides(llm_base_url=endpoint["base_url"], llm_model=endpoint["model"]).public_dict()
+        public["openai_api_key_set"] = endpoint["send_key"]
+        radio = gr.update(choices=["auto", "extractive", "openai"], value="openai")
+        return endpoint, message, radio, render.settings_html(public, endpoint)
+
+    def reset() -> tuple[Any, ...]:
+        radio = gr.update(choices=generator_choices(settings), value=settings.generator)
+        url, config = render.display_url(settings.llm_base_url) or "", render.settings_html(settings.public_dict())
+        return None, _status("info", "Back to the configured endpoint."), radio, config, url, settings.llm_model
+
+    outputs = [tab.endpoint, tab.status, tab.generator, tab.config]
+    tab.apply.click(apply, [tab.base_url, tab.model, tab.endpoint], outputs, api_visibility="private")
+    tab.reset.click(reset, None, [*outputs, tab.base_url, tab.model], api_visibility="private")
 
 
 # ---- the public API -----------------------------------------------------------------------------------------

@@ -268,6 +268,8 @@ def build_chat_tab() -> ChatTab:
                     interactive=False,
                     size="sm",
                     variant="secondary",
+                    scale=0,
+                    min_width=300,
                     elem_id="rag-export",
                 )
         with gr.Column(scale=2, min_width=340):

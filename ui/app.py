@@ -423,7 +423,9 @@ def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab
                     "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
                     "any line is malformed."
                 )
-                upload = gr.File(label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath")
+                upload = gr.File(
+                    label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload"
+                )
                 status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
                 ingest = gr.Button("Add to the index", variant="primary", interactive=False)
     return CollectionTab(

@@ -115,6 +115,7 @@ button.rag-copy:hover { color: var(--body-text-color); }
 .rag-status.error { background: var(--rag-error-bg); color: var(--rag-error-fg);
   border: 1px solid var(--rag-error-border); white-space: pre-wrap; }
 .rag-status.info { background: var(--background-fill-secondary); color: var(--body-text-color); }
+#rag-papers { --font-mono: var(--font); }  /* titles read as prose, not code */
 .rag-paper-count { font-size: .85rem; color: var(--rag-text-subdued); }
 """
 

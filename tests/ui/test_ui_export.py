@@ -9,7 +9,7 @@ import pytest
 
 from rag import Settings
 from rag.types import Answer, Citation, Grounding, Source
-from ui import app, cards, collection, export, latex
+from ui import cards, collection, export, latex, settings_tab
 
 S4 = Source(
     rank=1,
@@ -147,14 +147,14 @@ def test_the_answer_carries_its_markdown_and_a_copy_button():
 
 def test_the_environment_key_goes_only_to_the_endpoint_it_was_configured_for(tmp_path):
     keyed = Settings(home=tmp_path, openai_api_key="sk-env-secret", llm_base_url="http://llm.local:8000/v1")
-    same, msg = app.session_endpoint("http://llm.local:8000/v1/", "m2", keyed)
+    same, msg = settings_tab.session_endpoint("http://llm.local:8000/v1/", "m2", keyed)
     assert same == {"base_url": "http://llm.local:8000/v1/", "model": "m2", "send_key": True} and "rag-status ok" in msg
-    other, msg = app.session_endpoint("http://127.0.0.1:9999/v1", "", keyed)
+    other, msg = settings_tab.session_endpoint("http://127.0.0.1:9999/v1", "", keyed)
     assert other["send_key"] is False and other["model"] == keyed.llm_model and "without" in msg
     openai_default = Settings(home=tmp_path, openai_api_key="sk-env-secret")
-    assert app.session_endpoint("https://api.openai.com/v1", "gpt-x", openai_default)[0]["send_key"] is True
+    assert settings_tab.session_endpoint("https://api.openai.com/v1", "gpt-x", openai_default)[0]["send_key"] is True
     for bad in ("javascript:alert(1)", "ftp://x/v1", "not a url", "http://user:pw@llm.local/v1"):
-        endpoint, msg = app.session_endpoint(bad, "m", keyed)
+        endpoint, msg = settings_tab.session_endpoint(bad, "m", keyed)
         assert endpoint is None and "rag-status error" in msg
     assert "sk-env-secret" not in msg
 
@@ -163,7 +163,7 @@ def test_session_views_share_the_index_and_drop_the_key_for_other_endpoints(tmp_
     from rag import Assistant
 
     base = Assistant(Settings(home=tmp_path / "i", openai_api_key="sk-env-secret"), embeddings=fake_embeddings)
-    views = app.SessionViews(base, limit=2)
+    views = settings_tab.SessionViews(base, limit=2)
     assert views.get(None) is base
     view = views.get({"base_url": "http://127.0.0.1:1/v1", "model": "m", "send_key": False})
     assert view.index is base.index and view.settings.openai_api_key is None

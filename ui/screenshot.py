@@ -40,6 +40,12 @@ SHOTS = [
 ]
 
 
+# The chat scrolls to the end of a long answer; a screenshot reads better from the question down.
+SHOW_QUESTION = """() => document.querySelectorAll('#rag-chat *').forEach(function (el) {
+  if (el.scrollHeight > el.clientHeight + 4 && getComputedStyle(el).overflowY !== 'visible') el.scrollTop = 0;
+})"""
+
+
 def ask(page: Any, url: str, question: str, timeout_ms: float = 180_000) -> None:
     """Open the app, ask `question` and wait for the final answer and its cards."""
     page.goto(url)
@@ -95,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 page = context.new_page()
                 target = ask_and_open_citation(page, demo.local_url, question, which=which)
                 page.wait_for_timeout(900)  # let the smooth scroll to the card finish and KaTeX typeset
+                page.evaluate(SHOW_QUESTION)
+                page.wait_for_timeout(300)
                 page.screenshot(path=str(args.out / name))
                 context.close()
                 print(f"saved {args.out / name} ({scheme}; opened citation: {target or 'none'})", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Answers and conversations as Markdown with their references, and BibTeX for the papers that carry metadata.
 
 What the chat's Copy button puts on the clipboard (`answer_markdown`) and what "Export conversation" downloads
-(`conversation_markdown`). Pure functions of `Answer.model_dump()` dicts; BibTeX is written by pybtex.
+(`conversation_markdown`). Pure functions of `Answer.model_dump()` dicts; BibTeX is written by bibtexparser.
 """
 
 from __future__ import annotations
@@ -131,32 +131,50 @@ def has_bib_metadata(source: dict[str, Any]) -> bool:
 
 def bibtex(sources: Iterable[dict[str, Any]]) -> str:
     """BibTeX `@misc` entries (arXiv's own export style: eprint, archivePrefix, primaryClass) for the papers with
-    metadata, each once, keys like `gu2021efficiently`; '' when none has any."""
-    from pybtex.database import BibliographyData, Entry, Person
+    metadata, each once, keys like `gu2021efficiently`; '' when none has any. Written by bibtexparser: text is
+    LaTeX-encoded by pylatexenc (math kept, braces and `%`, `&` escaped), values enclosed in braces."""
+    import bibtexparser
+    from bibtexparser import middlewares as mw
+    from bibtexparser.model import Entry, Field
 
-    entries: dict[str, Any] = {}
+    library = bibtexparser.Library()
+    raw: dict[str, list[tuple[str, str]]] = {}  # identifiers and links: written as they are, not LaTeX-encoded
     seen: set[str] = set()
     for s in sources:
         pid = str(s.get("paper_id") or s.get("title"))
         if pid in seen or not has_bib_metadata(s):
             continue
         seen.add(pid)
-        fields = [("title", _balanced(_one_line(s.get("title", ""))))]
-        if s.get("year"):
-            fields.append(("year", str(s["year"])))
-        if s.get("arxiv_id"):
-            fields += [("eprint", str(s["arxiv_id"])), ("archivePrefix", "arXiv")]
-            if s.get("categories"):
-                fields.append(("primaryClass", str(s["categories"][0])))
-        if s.get("doi"):
-            fields.append(("doi", _balanced(str(s["doi"]))))
-        link = paper_links(s)
-        if link.get("url") or link.get("arxiv"):
-            fields.append(("url", link.get("url") or link["arxiv"]))
-        persons = {"author": [Person(_balanced(a)) for a in s.get("authors") or [] if a]}
-        key = _unique(_cite_key(s), entries)
-        entries[key] = Entry("misc", fields=fields, persons=persons if persons["author"] else None)
-    return BibliographyData(entries=entries).to_string("bibtex") if entries else ""
+        text = [("title", _one_line(s.get("title", "")))]
+        authors = [_one_line(a) for a in s.get("authors") or [] if a]
+        if authors:
+            text.append(("author", " and ".join(authors)))
+        key = _unique(_cite_key(s), {e.key for e in library.entries})
+        library.add(Entry("misc", key, [Field(k, v) for k, v in text]))
+        raw[key] = _identifiers(s)
+    if not library.entries:
+        return ""
+    library = mw.LatexEncodingMiddleware(keep_math=True, enclose_urls=False).transform(library)
+    for entry in library.entries:
+        for k, v in raw[entry.key]:
+            entry.set_field(Field(k, v.replace("{", "").replace("}", "")))  # an identifier never needs braces
+    enclose = mw.AddEnclosingMiddleware(reuse_previous_enclosing=False, enclose_integers=False, default_enclosing="{")
+    return bibtexparser.write_string(library, unparse_stack=[enclose])
+
+
+def _identifiers(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """The year, arXiv, DOI and link fields of an entry."""
+    out = [("year", str(s["year"]))] if s.get("year") else []
+    if s.get("arxiv_id"):
+        out += [("eprint", str(s["arxiv_id"])), ("archivePrefix", "arXiv")]
+        if s.get("categories"):
+            out.append(("primaryClass", str(s["categories"][0])))
+    if s.get("doi"):
+        out.append(("doi", str(s["doi"])))
+    link = paper_links(s)
+    if link.get("url") or link.get("arxiv"):
+        out.append(("url", link.get("url") or link["arxiv"]))
+    return out
 
 
 def _cite_key(source: dict[str, Any]) -> str:
@@ -171,7 +189,7 @@ def _cite_key(source: dict[str, Any]) -> str:
 _SMALL = frozenset({"a", "an", "the", "on", "of", "for", "to", "in", "and", "with", "is", "are", "towards"})
 
 
-def _unique(key: str, taken: dict[str, Any]) -> str:
+def _unique(key: str, taken: set[str]) -> str:
     if key not in taken:
         return key
     return next(f"{key}{c}" for c in "bcdefghijklmnopqrstuvwxyz" if f"{key}{c}" not in taken)
@@ -183,13 +201,3 @@ def _ascii(text: str) -> str:
 
 def _one_line(text: object) -> str:
     return " ".join(str(text or "").split())
-
-
-def _balanced(text: str) -> str:
-    """BibTeX values need balanced braces; a title with a stray one loses its braces."""
-    depth = 0
-    for ch in text:
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if depth < 0:
-            break
-    return text if depth == 0 else text.replace("{", "").replace("}", "")

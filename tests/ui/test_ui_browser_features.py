@@ -236,8 +236,8 @@ def test_export_downloads_the_conversation_as_markdown_with_bibtex(meta_server, 
     assert text.count("References:") == 2 and "- [1] William Fedus" in text
     bib = re.search(r"```bibtex\n(.*?)\n```", text, re.S).group(1)
     assert "@misc{fedus2021switch," in bib and "@misc{gu2021efficiently," in bib
-    assert 'eprint = "2111.00396"' in bib and 'doi = "10.48550/arXiv.2111.00396"' in bib
-    assert 'author = "Fedus, William and Zoph, Barret and Shazeer, Noam"' in bib
+    assert "eprint = {2111.00396}" in bib and "doi = {10.48550/arXiv.2111.00396}" in bib
+    assert "author = {William Fedus and Barret Zoph and Noam Shazeer}" in bib
 
 
 def test_card_shows_authors_year_readable_source_and_links(meta_server, page, make_assistant, tmp_path):

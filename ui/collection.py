@@ -113,11 +113,15 @@ def build_browser() -> Browser:
     )
     detail = gr.HTML("", js_on_load=None, elem_id="rag-paper")
     with gr.Row():
-        delete = gr.Button("Delete this paper…", variant="stop", size="sm", visible=False, elem_id="rag-delete")
+        delete = gr.Button(
+            "Delete this paper…", variant="stop", size="sm", visible=False, scale=0, min_width=200, elem_id="rag-delete"
+        )
     with gr.Row(visible=False, elem_id="rag-confirm") as confirm_row:
         confirm_text = gr.HTML("", js_on_load=None)
-        confirm = gr.Button("Yes, delete it", variant="stop", size="sm", elem_id="rag-confirm-delete")
-        cancel = gr.Button("Cancel", size="sm", elem_id="rag-cancel-delete")
+        confirm = gr.Button(
+            "Yes, delete it", variant="stop", size="sm", scale=0, min_width=160, elem_id="rag-confirm-delete"
+        )
+        cancel = gr.Button("Cancel", size="sm", scale=0, min_width=120, elem_id="rag-cancel-delete")
     status = gr.HTML("", js_on_load=None, elem_id="rag-delete-status")
     return Browser(
         query=query,

@@ -109,6 +109,8 @@ button.rag-copy:hover { color: var(--body-text-color); }
 .rag-table { border-collapse: collapse; width: 100%; font-size: .9rem; margin-bottom: 1rem; border: none !important; }
 .rag-table th, .rag-table td { text-align: left; padding: .35rem .6rem; border: none !important;
   border-bottom: 1px solid var(--border-color-primary) !important; background: transparent; }
+.rag-table, .rag-table tr, .rag-table thead, .rag-table tbody, .rag-table th, .rag-table td {
+  border-left: none !important; border-right: none !important; border-top: none !important; box-shadow: none !important; }
 .rag-table.kv th { width: 35%; font-weight: 600; color: var(--rag-text-subdued); }
 .rag-status { font-size: .9rem; padding: .6rem .8rem; border-radius: 8px; }
 .rag-status.ok { background: var(--rag-ok-bg); color: var(--rag-ok-fg); border: 1px solid var(--rag-ok-border); }

@@ -45,6 +45,22 @@ class Assistant:
         self._chain: Any = None
         self._lock = threading.Lock()
 
+    # Settings that decide what the index is: a view may not change them (it shares this assistant's index).
+    _INDEX_FIELDS = ("home", "chroma_url", "collection", "embedding_model", "chunk_tokens", "chunk_overlap")
+
+    def with_settings(self, **overrides: Any) -> Assistant:
+        """An assistant over the same index (same snapshot, same loaded model) that answers with other settings,
+        e.g. another LLM endpoint for one UI session. Unlike `Settings.with_overrides`, a None value clears a
+        field (`openai_api_key=None` sends no key). Raises ValueError for a setting that would change the index."""
+        changed = [k for k in self._INDEX_FIELDS if k in overrides and overrides[k] != getattr(self.settings, k)]
+        if changed:
+            raise ValueError(f"a view shares this assistant's index; it cannot change {', '.join(changed)}")
+        settings = type(self.settings).model_validate({**self.settings.model_dump(), **overrides})
+        view = Assistant.__new__(Assistant)
+        view.settings, view.index, view._llm = settings, self.index, None
+        view._chain, view._lock = None, threading.Lock()
+        return view
+
     # ---- retrieval -------------------------------------------------------------------------------------
     def retriever(
         self, k: int | None = None, mode: Mode | None = None, filters: SearchFilter | None = None
@@ -95,6 +111,13 @@ class Assistant:
         files = expand_paths(paths) if paths else bundled_corpus()
         papers = load_papers(files)
         return self.index.ingest(papers, prune=prune, reset=reset, progress=progress, files=[str(f) for f in files])
+
+    def delete(self, paper_ids: Sequence[str]) -> IngestReport:
+        """Remove papers from the index by id (their catalogue rows, chunks, vectors and BM25 entries) in one
+        commit through the index writer; ids not in the index are ignored. Returns a report whose `removed`
+        counts the papers deleted. A paper comes back if a file that contains it is ingested again. Raises
+        IndexBusy while another process writes, IndexWriteFailed on a full disk or read-only index."""
+        return self.index.delete(list(paper_ids))
 
     def stats(self) -> dict[str, Any]:
         return self.index.stats()

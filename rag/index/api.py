@@ -303,6 +303,10 @@ class Index:
         """See `Writer.ingest`; readers of this index see the result on their next query."""
         return self.writer.ingest(papers, prune=prune, reset=reset, progress=progress, files=files)
 
+    def delete(self, paper_ids: Collection[str]) -> IngestReport:
+        """See `Writer.delete`; readers of this index see the papers gone on their next query."""
+        return self.writer.delete(paper_ids)
+
     @contextmanager
     def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
         with self.writer.lock(wait):

@@ -19,7 +19,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -175,6 +175,13 @@ class Writer:
             report.embedded_chunks = self._write(db, added + updated, replaced, progress)
         report.papers, report.chunks = len(db.papers()), db.chunk_count()
         return report
+
+    # ---- delete -------------------------------------------------------------------------------------------
+    def delete(self, paper_ids: Collection[str]) -> IngestReport:
+        """Remove these papers from the index in one commit; see `rag.index.deletion.delete_papers`."""
+        from rag.index.deletion import delete_papers
+
+        return delete_papers(self, paper_ids)
 
     def _discard_unreadable_manifest(self) -> None:
         """`--reset` works on a damaged index too: an unreadable manifest is deleted and created afresh."""

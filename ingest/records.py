@@ -124,7 +124,8 @@ class Paper:
     """One paper: title and abstract plus where it came from, merged from one or more `SourceRecord`s.
 
     `date` is what is shown and filtered on: ISO (`YYYY[-MM[-DD]]`) when any source gives a year, else the
-    listing date of a Daily Papers dump ("Mar 11"). `authors` is the display form of `author_names`
+    listing date of a Daily Papers dump ("Mar 11"); `listed` keeps every dump listing date of the paper, so that
+    "Mar 11" still finds it once another source has given it an ISO date. `authors` is the display form of `author_names`
     (joined with ", "), kept as text because the index stores it as one column. `paper_id` is set by
     `ingest.identity` (from the title, plus a discriminator when different papers share it); when not given
     it is derived from the title. `content_hash` is derived.
@@ -141,6 +142,7 @@ class Paper:
     author_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     source_labels: tuple[str, ...] = ()
+    listed: tuple[str, ...] = ()
     records: tuple[SourceRecord, ...] = ()
     paper_id: str = ""
 
@@ -159,13 +161,23 @@ class Paper:
 
     @property
     def content_hash(self) -> str:
-        """Hash of everything that is indexed or shown; metadata changes re-index the paper too.
-
-        It covers the fields the index stores today (title, abstract, url, date, authors), so a paper
-        rebuilt from the index hashes the same.
-        """
+        """Hash of everything that is indexed, shown or filtered on (title, abstract, url, date, listing dates,
+        authors, arXiv id, DOI, categories); not of where the paper came from (files, source labels), which the
+        index tracks with the paper's records."""
         h = hashlib.sha256()
-        for part in (self.title, self.abstract, self.url or "", self.date or "", self.authors or ""):
+        parts = (
+            self.title,
+            self.abstract,
+            self.url or "",
+            self.date or "",
+            self.authors or "",
+            "\x1f".join(self.author_names),
+            self.arxiv_id or "",
+            self.doi or "",
+            "\x1f".join(self.categories),
+            "\x1f".join(self.listed),
+        )
+        for part in parts:
             h.update(part.encode())
             h.update(b"\x00")
         return h.hexdigest()[:20]

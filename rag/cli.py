@@ -129,33 +129,83 @@ def _empty_hint(assistant: Any) -> bool:
 def ingest(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or directories (.txt Daily Papers dumps, .jsonl, .csv); the bundled corpus if none"),
+        typer.Argument(
+            help="Files or directories (.txt Daily Papers dumps, .json, .jsonl, .csv, .tsv, .bib, .ris; see the "
+            "README's formats table); the bundled corpus if none"
+        ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Start over: drop the index first")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove papers no longer in the sources")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also drop the records of files not given, and the papers only they named")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A record without an abstract is an error (default: skipped, reported)")
+    ] = False,
+    field_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="FIELD=COLUMN",
+            help='Read FIELD from the file\'s own column or dotted JSON path, e.g. --map abstract="Abstract Note" '
+            "(repeatable)",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced."""
+    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced. Skipped
+    records and identity warnings go to stderr, one line each."""
+    from ingest import parse_field_map
+
+    try:
+        mapping = parse_field_map(field_map or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--map") from None
 
     def body() -> None:
         a = _assistant()
         with _progress("embedding") as progress:
-            report = a.ingest(paths or None, prune=prune, reset=reset, progress=progress)
+            report = a.ingest(
+                paths or None, prune=prune, reset=reset, progress=progress, strict=strict, field_map=mapping
+            )
+        for line in _ingest_notes(report):
+            _err(line)
         data = report.model_dump(exclude={"files", "embedded_chunks"})
         if as_json:
             typer.echo(json.dumps(data))
         else:
+            skipped = f", {len(report.skipped)} records skipped" if report.skipped else ""
             typer.echo(
                 f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
                 f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-                f"{report.removed} removed ({report.seconds:.2f}s)"
+                f"{report.removed} removed{skipped} ({report.seconds:.2f}s)"
             )
 
     _run(body)
 
 
+def _ingest_notes(report: Any, limit: int = 20) -> list[str]:
+    """Stderr lines: per file, the skipped records (how many, why, the first lines), then each warning."""
+    by_file: dict[str, list[Any]] = {}
+    for s in report.skipped:
+        by_file.setdefault(s.file, []).append(s)
+    out = []
+    for name, items in by_file.items():
+        lines = ", ".join(str(s.line) for s in items[:limit]) + (" ..." if len(items) > limit else "")
+        reasons = "; ".join(sorted({s.reason for s in items}))
+        out.append(f"{name}: skipped {len(items)} record(s) ({reasons}) at line(s) {lines}")
+    return out + [f"warning: {w}" for w in report.warnings]
+
+
 def _source_line(s: Any) -> str:
-    return f"{s.rank:>3}. {s.title}  (score {s.score:.4f}; {', '.join(s.sources)}{'; ' + s.date if s.date else ''})"
+    """`  1. Title  (score 0.8123; Daily Papers, Mar 11; 2024-03-08; Jane Doe et al.)`"""
+    parts = [f"score {s.score:.4f}", ", ".join(s.source_labels or s.sources)]
+    if s.date:
+        parts.append(s.date)
+    if s.authors:
+        parts.append(
+            s.authors[0] + (" et al." if len(s.authors) > 2 else f" and {s.authors[1]}" if len(s.authors) == 2 else "")
+        )
+    return f"{s.rank:>3}. {s.title}  ({'; '.join(parts)})"
 
 
 @app.command()
@@ -165,8 +215,14 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
     source: Annotated[str | None, typer.Option(help="Only papers from a source file whose name contains this")] = None,
-    date: Annotated[str | None, typer.Option(help="Only papers whose date starts with this")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(help="Only papers of this date: 2024, 2024-03, 2024-03-11, 2023..2024-06, or Mar 11"),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Only papers whose title contains this")] = None,
+    author: Annotated[
+        str | None, typer.Option(help='Only papers with this author ("Jane Doe", "Doe"; case and accents ignored)')
+    ] = None,
 ) -> None:
     """Rank papers for a query (hybrid dense + BM25), one entry per paper."""
 
@@ -174,7 +230,7 @@ def search(
         a = _assistant(retriever=retriever)
         if _empty_hint(a):
             raise typer.Exit(1)
-        opts = {"source": source, "date": date, "title_contains": title}
+        opts = {"source": source, "date": date, "title_contains": title, "author": author}
         if query == "-":
             for line in sys.stdin:
                 q = line.strip()

@@ -83,15 +83,17 @@ def _token_matches(asked: str, have: str) -> bool:
 
 
 def author_matches(asked: str, author: str) -> bool:
-    """Whether one author name answers to what was asked: every asked word is a word of the name (or its
-    initial), and the last asked word is a whole word of it. "Doe", "Jane Doe" and "J. Doe" find "Jane Doe";
-    "Jan" does not find "Jane", nor "Li" "Lin"."""
+    """Whether one author name answers to what was asked: the last asked word is a whole word of the name (the
+    surname), the first one a word of it or its initial, and any middle ones are there when the record has
+    them. "Doe", "Jane Doe", "J. Doe" and "Jane Q. Doe" find "Jane Doe"; "Jan Doe" does not, nor "Li" "Lin"."""
     want, have = name_tokens(asked), name_tokens(author)
-    if not want or not have:
+    if not want or not have or want[-1] not in have:
         return False
-    if want[-1] not in have:
+    if len(want) > 1 and not any(_token_matches(want[0], h) for h in have):
         return False
-    return all(any(_token_matches(w, h) for h in have) for w in want)
+    if len(have) <= 2:  # the record gives no middle names: asked ones cannot contradict it
+        return True
+    return all(any(_token_matches(w, h) for h in have) for w in want[1:-1])
 
 
 def any_author_matches(asked: str, authors: Iterable[str]) -> bool:

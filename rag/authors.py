@@ -33,7 +33,7 @@ _TRIGGERS = (
 # Words that end a name in "papers by Jane Doe on diffusion".
 _NAME_END = re.compile(
     r"\s+(?:on|about|in|from|since|during|that|which|with|regarding|related|concerning|before|after|for|published|"
-    r"and\s+(?:what|which|how))\b|[?!.,;:]|\s+$",
+    r"and\s+(?:what|which|how))\b|[?!,;:]|(?<!\b[A-Z])\.|\s+$",
     re.I,
 )
 MAX_NAME_WORDS = 5

@@ -61,10 +61,11 @@ def check_schema(have: Any, where: str) -> None:
     one line naming the reset. Schema 2 (issue 14) added the source records and the bibliographic columns."""
     if have is None or str(have) == str(SCHEMA_VERSION):
         return
-    age = "an older" if str(have).isdigit() and int(have) < SCHEMA_VERSION else "another"
+    known = str(have).isdigit()
+    age = "an older" if known and int(have) < SCHEMA_VERSION else "a newer" if known else "another"
     raise IndexMismatch(
-        f"{where} was written by {age} version of rag (index schema {have}; this version reads schema "
-        f"{SCHEMA_VERSION}); rebuild it with: rag ingest --reset"
+        f"{where} was written by {age} version of rag (schema={have}; this version reads schema={SCHEMA_VERSION}); "
+        "rebuild it with: rag ingest --reset"
     )
 
 

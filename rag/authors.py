@@ -25,9 +25,7 @@ _TRIGGERS = (
         re.I,
     ),
     re.compile(r"\b(?:written|authored|co-?authored)\s+by\s+(?P<name>.+)", re.I),
-    re.compile(
-        r"\bwhat\s+(?:did|has|have)\s+(?P<name>.+?)\s+(?:publish|published|write|written)\b", re.I
-    ),
+    re.compile(r"\bwhat\s+(?:did|has|have)\s+(?P<name>.+?)\s+(?:publish|published|write|written)\b", re.I),
     re.compile(r"\b(?:which|what)\s+papers?\s+(?:did|has|have)\s+(?P<name>.+?)\s+(?:publish|write|author)", re.I),
 )
 # Words that end a name in "papers by Jane Doe on diffusion".

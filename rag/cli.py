@@ -130,25 +130,17 @@ def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or directories (.txt Daily Papers dumps, .json, .jsonl, .csv, .tsv, .bib, .ris; see the "
-            "README's formats table); the bundled corpus if none"
+            help="Files or directories (dumps, JSON, CSV, BibTeX, RIS: see the README); default: the corpus"
         ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Start over: drop the index first")] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also drop the records of files not given, and the papers only they named")
     ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="A record without an abstract is an error (default: skipped, reported)")
-    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="A record without an abstract is an error")] = False,
     field_map: Annotated[
         list[str] | None,
-        typer.Option(
-            "--map",
-            metavar="FIELD=COLUMN",
-            help='Read FIELD from the file\'s own column or dotted JSON path, e.g. --map abstract="Abstract Note" '
-            "(repeatable)",
-        ),
+        typer.Option("--map", metavar="FIELD=COLUMN", help='e.g. --map abstract="Abstract Note" (repeatable)'),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
@@ -167,7 +159,7 @@ def ingest(
             report = a.ingest(
                 paths or None, prune=prune, reset=reset, progress=progress, strict=strict, field_map=mapping
             )
-        for line in _ingest_notes(report):
+        for line in report.notes():
             _err(line)
         data = report.model_dump(exclude={"files", "embedded_chunks"})
         if as_json:
@@ -183,28 +175,12 @@ def ingest(
     _run(body)
 
 
-def _ingest_notes(report: Any, limit: int = 20) -> list[str]:
-    """Stderr lines: per file, the skipped records (how many, why, the first lines), then each warning."""
-    by_file: dict[str, list[Any]] = {}
-    for s in report.skipped:
-        by_file.setdefault(s.file, []).append(s)
-    out = []
-    for name, items in by_file.items():
-        lines = ", ".join(str(s.line) for s in items[:limit]) + (" ..." if len(items) > limit else "")
-        reasons = "; ".join(sorted({s.reason for s in items}))
-        out.append(f"{name}: skipped {len(items)} record(s) ({reasons}) at line(s) {lines}")
-    return out + [f"warning: {w}" for w in report.warnings]
-
-
 def _source_line(s: Any) -> str:
-    """`  1. Title  (score 0.8123; Daily Papers, Mar 11; 2024-03-08; Jane Doe et al.)`"""
     parts = [f"score {s.score:.4f}", ", ".join(s.source_labels or s.sources)]
     if s.date:
         parts.append(s.date)
     if s.authors:
-        parts.append(
-            s.authors[0] + (" et al." if len(s.authors) > 2 else f" and {s.authors[1]}" if len(s.authors) == 2 else "")
-        )
+        parts.append(s.authors[0] + (" et al." if len(s.authors) > 1 else ""))
     return f"{s.rank:>3}. {s.title}  ({'; '.join(parts)})"
 
 
@@ -214,15 +190,12 @@ def search(
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of papers")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
-    source: Annotated[str | None, typer.Option(help="Only papers from a source file whose name contains this")] = None,
+    source: Annotated[str | None, typer.Option(help="Only papers from a source file or label containing this")] = None,
     date: Annotated[
-        str | None,
-        typer.Option(help="Only papers of this date: 2024, 2024-03, 2024-03-11, 2023..2024-06, or Mar 11"),
+        str | None, typer.Option(help="Only papers of this date: 2024, 2024-03, 2023..2024, Mar 11")
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Only papers whose title contains this")] = None,
-    author: Annotated[
-        str | None, typer.Option(help='Only papers with this author ("Jane Doe", "Doe"; case and accents ignored)')
-    ] = None,
+    author: Annotated[str | None, typer.Option(help='Only papers with this author ("Jane Doe", "Doe")')] = None,
 ) -> None:
     """Rank papers for a query (hybrid dense + BM25), one entry per paper."""
 

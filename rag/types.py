@@ -151,6 +151,19 @@ class IngestReport(BaseModel):
     embedded_chunks: int = 0
     files: list[str] = Field(default_factory=list)
 
+    def notes(self, limit: int = 20) -> list[str]:
+        """Lines for stderr: per file, the skipped records (how many, why, the first `limit` lines), then each
+        warning as `warning: ...`."""
+        by_file: dict[str, list[SkippedRecord]] = {}
+        for s in self.skipped:
+            by_file.setdefault(s.file, []).append(s)
+        out = []
+        for name, items in by_file.items():
+            lines = ", ".join(str(s.line) for s in items[:limit]) + (" ..." if len(items) > limit else "")
+            reasons = "; ".join(sorted({s.reason for s in items}))
+            out.append(f"{name}: skipped {len(items)} record(s) ({reasons}) at line(s) {lines}")
+        return out + [f"warning: {w}" for w in self.warnings]
+
 
 class FileSummary(BaseModel):
     file: str

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ingest import ParsedFile
+from ingest import LoadResult, ParsedFile
 from rag.embeddings import EmbeddingIdentity, identity_for
 from rag.index.dense import DenseStore
 from rag.index.errors import RESET, IndexCorrupt, IndexProblem
@@ -288,14 +288,18 @@ class Index:
     # ---- writing -----------------------------------------------------------------------------------------
     def ingest(
         self,
-        files: list[ParsedFile],
+        files: list[ParsedFile] | LoadResult,
         prune: bool = False,
         reset: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Store what the parsed `files` (`ingest.parse_file`) say and recompute the papers; see `Writer.ingest`.
-        Readers of this index see the result on their next query."""
-        return self.writer.ingest(files, prune=prune, reset=reset, progress=progress)
+        """Store what the parsed `files` say (`ingest.parse_file` results, or a `load_papers` result, whose
+        `.files` are used) and recompute the papers; see `Writer.ingest`. Readers of this index see the result
+        on their next query. A plain list of `Paper`s is refused (TypeError): the index keeps records per file."""
+        parsed = list(getattr(files, "files", files))
+        if any(not isinstance(f, ParsedFile) for f in parsed):
+            raise TypeError("Index.ingest takes parsed files (ingest.parse_file) or a load_papers() result")
+        return self.writer.ingest(parsed, prune=prune, reset=reset, progress=progress)
 
     @contextmanager
     def writer_lock(self, wait: float = 0.0) -> Iterator[None]:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from ingest import Chunk, Paper
 from rag.index.errors import IndexProblem, IndexUnavailable, unreadable, write_failure_reason
+from rag.index.merge import IngestPlan
 from rag.index.rows import PAPER_COLUMNS, ChunkRow, PaperRow, RecordRow, paper_row
 
 # Chunks per Chroma write; one HTTP request or one local transaction each.
@@ -52,6 +53,18 @@ def chunk_metadata(
         meta["row_json"] = json.dumps({k: v for k, v in row.items() if k != "abstract"})
         meta["records_json"] = json.dumps(records or [])
     return meta
+
+
+class ChunkLabels:
+    """The metadata each written chunk carries (its paper's row hash; on chunk 0 the row and its records)."""
+
+    def __init__(self, plan: IngestPlan, n_chunks: dict[str, int], papers: dict[str, Paper]) -> None:
+        self.plan, self.n_chunks, self.papers = plan, n_chunks, papers
+
+    def of(self, chunk: Chunk) -> dict[str, Any]:
+        pid = chunk.paper_id
+        records = self.plan.by_paper.get(pid) if chunk.chunk_no == 0 else None
+        return chunk_metadata(chunk, self.papers[pid], self.n_chunks[pid], self.plan.hashes[pid], records)
 
 
 def batched(items: list, size: int) -> Iterator[list]:

@@ -92,6 +92,7 @@ def plan_ingest(stored: Sequence[StoredRecord], files: Sequence[ParsedFile], pru
         elif not prune:
             others.append(entry)
     kept = [] if prune else _still_needed(vanished, new)
+    _inherit_ids(vanished, kept, new, known)
     entries = others + new + kept
     papers, warnings = _build(entries, known)
 
@@ -124,6 +125,21 @@ def _still_needed(vanished: list[Entry], new: list[Entry]) -> list[Entry]:
     for e in new:
         present.setdefault(e.path, set()).update(_keys(e.record))
     return [e for e in vanished if not _keys(e.record) & present.get(e.path, set())]
+
+
+def _inherit_ids(vanished: list[Entry], kept: list[Entry], new: list[Entry], known: dict[tuple[str, str], str]) -> None:
+    """A new version of a record (same file; same title, arXiv id or DOI) takes the paper id of the version it
+    replaces, so a corrected title updates its paper instead of adding one and removing the other."""
+    kept_ids = {id(e) for e in kept}
+    ids: dict[tuple[str, str], str] = {}
+    for e in vanished:
+        if id(e) not in kept_ids:
+            for key in _keys(e.record):
+                ids.setdefault((e.path, key), known[record_key(e.record)])
+    for e in new:
+        inherited = next((ids[(e.path, k)] for k in sorted(_keys(e.record)) if (e.path, k) in ids), None)
+        if inherited is not None:
+            known.setdefault(record_key(e.record), inherited)
 
 
 def _keys(r: SourceRecord) -> set[str]:

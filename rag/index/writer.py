@@ -32,7 +32,7 @@ from ingest import Chunk, Paper, ParsedFile, chunk_paper
 from rag.embeddings import EmbeddingIdentity
 from rag.files import atomic_write
 from rag.index import recovery
-from rag.index.dense import ID_BATCH, WRITE_BATCH, DenseStore, batched, chunk_metadata, first_line
+from rag.index.dense import ID_BATCH, WRITE_BATCH, ChunkLabels, DenseStore, batched, first_line
 from rag.index.errors import RESET, IndexBusy, IndexCorrupt, IndexMismatch, IndexProblem, write_failed
 from rag.index.errors import write_failure_reason as failure_reason
 from rag.index.health import IDENTITY_KEYS, check_identity, check_meta, check_published, expected_meta, identity_meta
@@ -45,18 +45,6 @@ from rag.types import IngestReport, SkippedRecord
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
-
-
-class _Labels:
-    """The metadata each written chunk carries (its paper's row hash; on chunk 0 the row and its records)."""
-
-    def __init__(self, plan: IngestPlan, n_chunks: dict[str, int], papers: dict[str, Paper]) -> None:
-        self.plan, self.n_chunks, self.papers = plan, n_chunks, papers
-
-    def of(self, chunk: Chunk) -> dict[str, Any]:
-        pid = chunk.paper_id
-        records = self.plan.by_paper.get(pid) if chunk.chunk_no == 0 else None
-        return chunk_metadata(chunk, self.papers[pid], self.n_chunks[pid], self.plan.hashes[pid], records)
 
 
 def _now() -> str:
@@ -180,7 +168,7 @@ class Writer:
         # A paper whose title and abstract stay has the same chunks: only its metadata is rewritten.
         texts = db.texts([p.paper_id for p in changed])
         relabel = [p for p in changed if p.paper_id not in refresh and texts.get(p.paper_id) == (p.title, p.abstract)]
-        embed = [p for p in changed if p not in relabel]
+        embed = [p for p in changed if p.paper_id not in {r.paper_id for r in relabel}]
         updated = {p.paper_id for p in changed}
         report = IngestReport(
             added=len(added),
@@ -231,7 +219,7 @@ class Writer:
         by_paper = {p.paper_id: chunk_paper(p, s.chunk_tokens, s.chunk_overlap) for p in [*embed, *relabel]}
         chunks = [c for p in embed for c in by_paper[p.paper_id]]
         papers = {p.paper_id: p for p in [*embed, *relabel]}
-        labels = _Labels(plan, {pid: len(cs) for pid, cs in by_paper.items()}, papers)
+        labels = ChunkLabels(plan, {pid: len(cs) for pid, cs in by_paper.items()}, papers)
 
         # 1. the journal: a crash mid-write must not leave one that names nothing
         touched = sorted(set(replaced) | set(papers))
@@ -305,7 +293,7 @@ class Writer:
         self,
         collection: Any,
         chunks: list[Chunk],
-        labels: _Labels,
+        labels: ChunkLabels,
         meta: dict[str, str],
         progress: Progress | None,
     ) -> int | None:
@@ -349,7 +337,7 @@ class Writer:
             return encode_array(texts)
         return np.asarray(emb.embed_documents(texts), dtype=np.float32)
 
-    def _upsert(self, collection: Any, batch: list[Chunk], vectors: Any, labels: _Labels) -> None:
+    def _upsert(self, collection: Any, batch: list[Chunk], vectors: Any, labels: ChunkLabels) -> None:
         """Vectors, chunk texts (a server's clients rebuild from them) and metadata, in Chroma-sized writes."""
         for i in range(0, len(batch), WRITE_BATCH):
             part = batch[i : i + WRITE_BATCH]

@@ -291,6 +291,20 @@ def test_a_changed_record_updates_exactly_that_paper(make_assistant, tmp_path, f
     assert_vectors_carry_the_manifest_hashes(a)
 
 
+def test_a_corrected_title_updates_its_paper_under_the_same_id(make_assistant, tmp_path):
+    a = make_assistant()
+    export = arxiv_export(tmp_path / "arxiv.jsonl")
+    a.ingest([export])
+    old = by_title(a)[TITLES["routing"]]
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    rows[0]["title"] = "Sparse Routing for Very Tiny Transformers"
+    report = a.ingest([write_jsonl(export, rows)])
+    assert (report.added, report.updated, report.removed, report.papers) == (0, 1, 0, 2)
+    new = by_title(a)["Sparse Routing for Very Tiny Transformers"]
+    assert new.paper_id == old.paper_id and TITLES["routing"] not in by_title(a)
+    assert a.search("very tiny transformers", k=1, mode="bm25")[0].title == new.title  # re-embedded: new text
+
+
 def test_prune_removes_the_papers_no_record_names_and_keeps_the_rest(make_assistant, tmp_path):
     a = make_assistant()
     dump = write_dump(tmp_path / "d.txt", ["routing", "splats"])

@@ -7,8 +7,8 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, fields
+from functools import cached_property, lru_cache
 from typing import Any
 
 _WS = re.compile(r"\s+")
@@ -100,9 +100,13 @@ class SourceRecord:
     categories: tuple[str, ...] = ()
     label: str = ""
 
+    def _fields(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: it deep-copies every value, and the index reads every stored record per ingest.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def to_json(self) -> str:
         """One JSON object (the store keeps it per (source file, paper) and rebuilds the paper from it)."""
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return json.dumps(self._fields(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> SourceRecord:
@@ -111,10 +115,10 @@ class SourceRecord:
             data[name] = tuple(data.get(name) or ())
         return cls(**data)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Hash of everything but the line number: moving a record inside its file changes nothing."""
-        data = asdict(self)
+        data = self._fields()
         data.pop("line")
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 

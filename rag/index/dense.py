@@ -63,7 +63,7 @@ class ChunkLabels:
 
     def of(self, chunk: Chunk) -> dict[str, Any]:
         pid = chunk.paper_id
-        records = self.plan.by_paper.get(pid) if chunk.chunk_no == 0 else None
+        records = self.plan.records_of(pid) if chunk.chunk_no == 0 else None
         return chunk_metadata(chunk, self.papers[pid], self.n_chunks[pid], self.plan.hashes[pid], records)
 
 

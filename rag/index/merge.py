@@ -31,10 +31,14 @@ class Entry:
     fingerprint: str
     record: SourceRecord
     new: bool  # read in this run (else a stored row)
+    json: str | None = None  # the stored row's record JSON (written again only when the row changes)
 
     @property
     def order(self) -> tuple[str, int, str]:
         return (self.path, self.line, self.fingerprint)
+
+    def row(self, paper_id: str) -> RecordRow:
+        return (self.path, self.fingerprint, paper_id, self.line, self.json or self.record.to_json())
 
 
 @dataclass
@@ -49,7 +53,11 @@ class IngestPlan:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     rows: list[RecordRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    by_paper: dict[str, list[RecordRow]] = field(default_factory=dict, repr=False)  # every kept row, per paper
+    entries: dict[str, list[Entry]] = field(default_factory=dict, repr=False)  # every kept record, per paper
+
+    def records_of(self, paper_id: str) -> list[RecordRow]:
+        """The record rows of one paper (what a server's chunk 0 carries for other clients)."""
+        return [e.row(paper_id) for e in self.entries.get(paper_id, [])]
 
 
 def file_key(path: str | Path) -> str:
@@ -84,8 +92,10 @@ def plan_ingest(stored: Sequence[StoredRecord], files: Sequence[ParsedFile], pru
     vanished: list[Entry] = []
     known: dict[tuple[str, str], str] = {}
     for s in stored:
-        entry = Entry(s.path, s.line, s.fingerprint, s.record, new=False)
-        known[record_key(entry.record)] = s.paper_id
+        record = s.record
+        record.__dict__["fingerprint"] = s.fingerprint  # stored with the row: not hashed again (cached_property)
+        entry = Entry(s.path, s.line, s.fingerprint, record, new=False, json=s.record_json)
+        known[record_key(record)] = s.paper_id
         if s.path in run:
             if (s.path, s.fingerprint) not in new_keys:
                 vanished.append(entry)
@@ -103,13 +113,12 @@ def plan_ingest(stored: Sequence[StoredRecord], files: Sequence[ParsedFile], pru
     for p in papers:
         for r in p.records:
             e = by_object[id(r)]
-            row = (e.path, e.fingerprint, p.paper_id, e.line, r.to_json())
-            plan.by_paper.setdefault(p.paper_id, []).append(row)
+            plan.entries.setdefault(p.paper_id, []).append(e)
             keep_keys.add((e.path, e.fingerprint))
             if e.path in run:
                 plan.run_papers.add(p.paper_id)
             if stored_rows.get((e.path, e.fingerprint)) != (p.paper_id, e.line):
-                plan.rows.append(row)
+                plan.rows.append(e.row(p.paper_id))
     plan.dropped = sorted(key for key in stored_rows if key not in keep_keys)
     plan.warnings = _about(warnings, {Path(f.path).name for f in files})
     return plan

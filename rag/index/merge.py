@@ -115,7 +115,7 @@ def plan_ingest(stored: Sequence[StoredRecord], files: Sequence[ParsedFile], pru
             e = by_object[id(r)]
             plan.entries.setdefault(p.paper_id, []).append(e)
             keep_keys.add((e.path, e.fingerprint))
-            if e.path in run:
+            if e.new:
                 plan.run_papers.add(p.paper_id)
             if stored_rows.get((e.path, e.fingerprint)) != (p.paper_id, e.line):
                 plan.rows.append(e.row(p.paper_id))

@@ -79,7 +79,8 @@ def row_hash(paper: Paper) -> str:
     and the records it was merged from, so that any change to what the index holds about it changes the hash
     its vectors carry (a change of provenance alone rewrites their metadata, not the vectors)."""
     h = hashlib.sha256(paper.content_hash.encode())
-    keys = sorted(f"{r.source}\x1f{r.fingerprint}" for r in paper.records)
+    # A set: the same record read from a second path (the bundled corpus after a reinstall) changes nothing shown.
+    keys = sorted({f"{r.source}\x1f{r.fingerprint}" for r in paper.records})
     for part in (*paper.sources, "\x00", *paper.source_labels, "\x00", *keys):
         h.update(part.encode())
         h.update(b"\x1e")

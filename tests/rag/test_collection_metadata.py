@@ -334,6 +334,13 @@ def test_files_with_the_same_name_in_two_folders_are_two_sources(make_assistant,
     a.ingest([second])  # not a new version of a/papers.txt: its paper stays
     assert set(by_title(a)) == {TITLES["routing"], TITLES["splats"]}
     assert a.ingest([first]).unchanged == 1
+    # an identical copy elsewhere (the bundled corpus after a reinstall) is stored, and changes no paper
+    (tmp_path / "c").mkdir()
+    copy = write_dump(tmp_path / "c" / "papers.txt", ["routing"])
+    before = a.index.papers()
+    report = a.ingest([copy])
+    assert (report.added, report.updated, report.unchanged, report.embedded_chunks) == (0, 0, 1, 0)
+    assert a.index.papers() == before
 
 
 # ---- duplicates and same-title papers ------------------------------------------------------------------------

@@ -13,8 +13,10 @@ from typing import Any
 
 from ingest.sentences import split_sentences
 from rag.generators.base import Draft, refusal_text
+from rag.intent import QUESTION_WORDS
 from rag.paper_filters import author_matches
 from rag.retrieval import SearchFilter
+from rag.text import STOPWORDS, tokenize
 from rag.types import Source
 
 # What introduces an author's name in a question; the name is what follows (or sits between) these.
@@ -36,6 +38,10 @@ _NAME_END = re.compile(
 )
 MAX_NAME_WORDS = 5
 MAX_LISTED = 10
+# Words of an author question that are not its topic ("what has X published / written / co-authored").
+_AUTHOR_WORDS = frozenset(
+    tokenize("published publish written wrote write authored coauthored co-authored publications preprints research by")
+)
 _OWN_WORK = re.compile(r"\b(we|our|this (paper|work|study|article))\b", re.I)
 
 
@@ -105,18 +111,32 @@ def answer_author_question(
         who = name or asked
         reason = f"no paper in the collection lists {who} among its authors"
         return AuthorAnswer(who, [], Draft(refusal_text(reason), refused=True, reason=reason))
-    ranked = [s.paper_id for s in retriever.search(question, k=len(theirs), filters=within)]
-    rest = sorted((pid for pid in theirs if pid not in ranked), key=lambda pid: (-(papers[pid].year or 0), pid))
-    sources = index.as_sources([*ranked, *rest][:MAX_LISTED])
-    return AuthorAnswer(name, sources, _listing(name, sources, len(theirs)))
+    newest = sorted(theirs, key=lambda pid: (_date_key(papers[pid].date), papers[pid].title), reverse=True)
+    topical = _has_topic(question, f"{asked} {name}")
+    ranked = [s.paper_id for s in retriever.search(question, k=len(theirs), filters=within)] if topical else []
+    order = [*ranked, *(pid for pid in newest if pid not in ranked)]
+    sources = index.as_sources(order[:MAX_LISTED])
+    return AuthorAnswer(name, sources, _listing(name, sources, len(theirs), topical))
 
 
-def _listing(name: str, sources: list[Source], total: int) -> Draft:
+def _date_key(date: str | None) -> str:
+    return date if date and date[:4].isdigit() else ""  # ISO dates sort; undated (or "Mar 11") last
+
+
+def _has_topic(question: str, names: str) -> bool:
+    """Whether the question asks about something besides the author ("papers by X on diffusion")."""
+    asked = set(tokenize(question)) - set(tokenize(names)) - QUESTION_WORDS - STOPWORDS
+    return bool(asked - _AUTHOR_WORDS)
+
+
+def _listing(name: str, sources: list[Source], total: int, topical: bool) -> Draft:
     """A header naming the author, then one bullet per paper: its title and the sentence saying what it does,
-    verbatim (so the grounding check finds it in the abstract it cites)."""
+    verbatim (so the grounding check finds it in the abstract it cites). Papers come most relevant first when
+    the question has a topic, else newest first."""
     n = len(sources)
     head = f"{name} is an author of {total} paper{'s' if total != 1 else ''} in the collection"
-    lines = [head + (":" if n == total else f"; the {n} most relevant to the question:")]
+    order = "most relevant to the question first" if topical else "newest first"
+    lines = [head + (f" ({order}):" if n == total else f"; the first {n}, {order}:")]
     supporting = {}
     for i, s in enumerate(sources, start=1):
         gist = _gist(s.text)

@@ -522,8 +522,12 @@ def test_a_papers_by_question_is_answered_from_the_author_metadata(library):
         assert not answer.refused, question
         assert {c.title for c in answer.citations} == {TITLES["routing"], TITLES["compilers"]}
         assert {s.title for s in answer.sources} == {TITLES["routing"], TITLES["compilers"]}
-        assert answer.answer.startswith("Grace Hopper is an author of 2 papers in the collection")
+        assert answer.answer.startswith("Grace Hopper is an author of 2 papers in the collection (newest first):")
+        assert [c.title for c in answer.citations] == [TITLES["routing"], TITLES["compilers"]]  # 2023, then 2022
         assert answer.grounding.supported_fraction == 1.0
+    topical = library.ask("papers by Grace Hopper on compiler error messages")
+    assert "(most relevant to the question first)" in topical.answer
+    assert [c.title for c in topical.citations] == [TITLES["compilers"], TITLES["routing"]]
     refused = library.ask("papers by Jane Doe")
     assert refused.refused and "no paper in the collection lists Jane Doe among its authors" in refused.answer
     assert refused.citations == []

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest import load_papers
+from ingest import ParsedFile, load_papers, parse_file
 from ingest.parsers import bundled_corpus, expand_paths
 from rag.index import Index
 from rag.query import search_query
 from rag.retrieval import HybridRetriever, Mode, SearchFilter
 from rag.settings import Settings
-from rag.types import Answer, IngestReport, Source
+from rag.types import Answer, FilesCheck, FileSummary, IngestReport, SkippedRecord, Source
 
 
 class Assistant:
@@ -87,11 +87,15 @@ class Assistant:
         source: str | None = None,
         date: str | None = None,
         title_contains: str | None = None,
+        author: str | None = None,
     ) -> list[Source]:
         """Ranked papers for `query`, one entry per paper, best first. The query is prepared as `ask` prepares
-        a question (control characters, length cut, instructions stripped), so both retrieve alike."""
-        if filters is None and (source or date or title_contains):
-            filters = SearchFilter(source=source, date=date, title_contains=title_contains)
+        a question (control characters, length cut, instructions stripped), so both retrieve alike.
+
+        `source`, `date`, `title_contains` and `author` build a `SearchFilter` (see there) when `filters` is
+        not given."""
+        if filters is None and (source or date or title_contains or author):
+            filters = SearchFilter(source=source, date=date, title_contains=title_contains, author=author)
         self.index.check_health()
         prepared = search_query(query, self.settings.max_question_tokens)
         return self.retriever(k=k, mode=mode).search(prepared, k=k, filters=filters)
@@ -104,13 +108,50 @@ class Assistant:
         prune: bool = False,
         reset: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        strict: bool = False,
+        field_map: Mapping[str, str] | None = None,
     ) -> IngestReport:
-        """Parse `paths` (the bundled corpus when None), then add/update/prune the index. Parsing happens
-        completely before anything is written, so a malformed file leaves the index untouched. Readers (this
+        """Parse `paths` (files or directories; the bundled corpus when None), then store what each file says
+        and add/update/prune the index's papers (the same paper from several files is one paper).
+
+        Parsing happens completely before anything is written, so a malformed file (ParseError, `FILE:LINE`)
+        leaves the index untouched. Records without an abstract are skipped and listed in the report's
+        `skipped`; with `strict` the first one is a ParseError. `field_map` names a file's own field for a
+        canonical one ({"abstract": "Abstract Note"}; `ingest.parse_field_map` reads `FIELD=COLUMN` strings).
+        `prune` also drops the records of files not given, and so the papers only they named. Readers (this
         assistant's chain included) see the new state on their next question."""
+        parsed = self.parse_files(paths, strict=strict, field_map=field_map)
+        return self.index.ingest(parsed, prune=prune, reset=reset, progress=progress)
+
+    @staticmethod
+    def parse_files(
+        paths: Sequence[str | Path] | None = None,
+        *,
+        strict: bool = False,
+        field_map: Mapping[str, str] | None = None,
+    ) -> list[ParsedFile]:
+        """Every file's records, all parsed before any is returned (ParseError for the first broken one)."""
         files = expand_paths(paths) if paths else bundled_corpus()
-        papers = load_papers(files)
-        return self.index.ingest(papers, prune=prune, reset=reset, progress=progress, files=[str(f) for f in files])
+        return [parse_file(f, strict=strict, field_map=field_map) for f in files]
+
+    @staticmethod
+    def check_files(
+        paths: Sequence[str | Path], *, strict: bool = False, field_map: Mapping[str, str] | None = None
+    ) -> FilesCheck:
+        """Parse files without touching any index (an upload's check): how many distinct papers they make,
+        each file's format and record count, the skipped records (file, line, reason) and the identity
+        warnings. Raises ParseError (`FILE:LINE: reason`) for a file that cannot be ingested."""
+        result = load_papers(paths, strict=strict, field_map=field_map)
+        return FilesCheck(
+            papers=len(result),
+            records=result.records,
+            files=[
+                FileSummary(file=str(f.path), format=f.format, records=len(f.records), skipped=len(f.skipped))
+                for f in result.files
+            ],
+            skipped=[SkippedRecord(file=s.path, line=s.line, reason=s.reason, title=s.title) for s in result.skipped],
+            warnings=list(result.warnings),
+        )
 
     def delete(self, paper_ids: Sequence[str]) -> IngestReport:
         """Remove papers from the index by id (their catalogue rows, chunks, vectors and BM25 entries) in one

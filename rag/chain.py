@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from ingest.sentences import split_sentences
+from rag.authors import answer_author_question
 from rag.conversation import FollowUpResolver, Resolution
 from rag.conversation.cues import NAMED
 from rag.conversation.history import parse_history
@@ -72,6 +73,7 @@ class AnswerState:
     ranking_depth: int = 0  # papers to rank (the eval's @10), when more than the generator reads
     ranking: list[Source] = field(default_factory=list)  # the ranking retrieval gave, `sources` its first k
     retrieve_ms: float = 0.0
+    drafted: Draft | None = None  # an answer retrieval already made from metadata ("papers by X": rag/authors.py)
 
     @classmethod
     def from_input(cls, inputs: Any) -> AnswerState:
@@ -221,6 +223,8 @@ class AnswerPipeline:
         if analysis is not None and analysis.arxiv_ids:
             sources = by_identifier(self.assistant.index, analysis.arxiv_ids, sources)
         state.ranking = exact_title_first(query, sources)
+        if by_author := answer_author_question(self.assistant.index, retriever, state.standalone, state.filters):
+            state.ranking, k, state.drafted = by_author.sources, len(by_author.sources), by_author.draft
         state.sources = state.ranking[: max(k, state.referred)]
         state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state
@@ -299,6 +303,8 @@ class AnswerPipeline:
 
     def _empty_index(self, state: AnswerState) -> Answer | None:
         """An index with no papers is said to be empty, from every entry point, not refused as "not relevant"."""
+        if state.drafted is not None:  # answered in `retrieve` from the author metadata (rag/authors.py)
+            return self.finish(state, state.drafted, 0.0)
         if state.sources or not self.assistant.index.is_empty():
             return None
         draft = Draft(

@@ -129,33 +129,59 @@ def _empty_hint(assistant: Any) -> bool:
 def ingest(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or directories (.txt Daily Papers dumps, .jsonl, .csv); the bundled corpus if none"),
+        typer.Argument(
+            help="Files or directories (dumps, JSON, CSV, BibTeX, RIS: see the README); default: the corpus"
+        ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Start over: drop the index first")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove papers no longer in the sources")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also drop the records of files not given, and the papers only they named")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="A record without an abstract is an error")] = False,
+    field_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", metavar="FIELD=COLUMN", help='e.g. --map abstract="Abstract Note" (repeatable)'),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced."""
+    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced. Skipped
+    records and identity warnings go to stderr, one line each."""
+    from ingest import parse_field_map
+
+    try:
+        mapping = parse_field_map(field_map or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--map") from None
 
     def body() -> None:
         a = _assistant()
         with _progress("embedding") as progress:
-            report = a.ingest(paths or None, prune=prune, reset=reset, progress=progress)
+            report = a.ingest(
+                paths or None, prune=prune, reset=reset, progress=progress, strict=strict, field_map=mapping
+            )
+        for line in report.notes():
+            _err(line)
         data = report.model_dump(exclude={"files", "embedded_chunks"})
         if as_json:
             typer.echo(json.dumps(data))
         else:
+            skipped = f", {len(report.skipped)} records skipped" if report.skipped else ""
             typer.echo(
                 f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
                 f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-                f"{report.removed} removed ({report.seconds:.2f}s)"
+                f"{report.removed} removed{skipped} ({report.seconds:.2f}s)"
             )
 
     _run(body)
 
 
 def _source_line(s: Any) -> str:
-    return f"{s.rank:>3}. {s.title}  (score {s.score:.4f}; {', '.join(s.sources)}{'; ' + s.date if s.date else ''})"
+    parts = [f"score {s.score:.4f}", ", ".join(s.source_labels or s.sources)]
+    if s.date:
+        parts.append(s.date)
+    if s.authors:
+        parts.append(s.authors[0] + (" et al." if len(s.authors) > 1 else ""))
+    return f"{s.rank:>3}. {s.title}  ({'; '.join(parts)})"
 
 
 @app.command()
@@ -164,9 +190,12 @@ def search(
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of papers")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
-    source: Annotated[str | None, typer.Option(help="Only papers from a source file whose name contains this")] = None,
-    date: Annotated[str | None, typer.Option(help="Only papers whose date starts with this")] = None,
+    source: Annotated[str | None, typer.Option(help="Only papers from a source file or label containing this")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Only papers of this date: 2024, 2024-03, 2023..2024, Mar 11")
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Only papers whose title contains this")] = None,
+    author: Annotated[str | None, typer.Option(help='Only papers with this author ("Jane Doe", "Doe")')] = None,
 ) -> None:
     """Rank papers for a query (hybrid dense + BM25), one entry per paper."""
 
@@ -174,7 +203,7 @@ def search(
         a = _assistant(retriever=retriever)
         if _empty_hint(a):
             raise typer.Exit(1)
-        opts = {"source": source, "date": date, "title_contains": title}
+        opts = {"source": source, "date": date, "title_contains": title, "author": author}
         if query == "-":
             for line in sys.stdin:
                 q = line.strip()

@@ -17,6 +17,7 @@ from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict
 
 from rag.index import Index, PaperMeta, Snapshot
+from rag.paper_filters import any_author_matches, date_matches
 from rag.types import Source
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -24,22 +25,34 @@ Mode = Literal["hybrid", "dense", "bm25"]
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """Metadata filters; all given ones must hold. Matching is case-insensitive."""
+    """Metadata filters; all given ones must hold. Matching is case-insensitive.
 
-    source: str | None = None  # a source file name, or part of it
-    date: str | None = None  # the paper's date starts with this (e.g. "2024-03" or "Mar 11")
+    - `source`: part of a source file's name or of a source label ("003_", "Daily Papers, Mar 11", "zotero");
+    - `date`: `2024`, `2024-03`, `2024-03-11`, a range `2023..2024-06` (open ends allowed), or a dump's
+      listing date `Mar 11` (that day in any year); see `rag.paper_filters.date_spec`;
+    - `author`: a name as people write it ("Jane Doe", "Doe", "J. Doe"; accents and case ignored);
+    - `title_contains`: part of the title; `paper_ids`: only these papers (a follow-up's referred papers).
+    """
+
+    source: str | None = None
+    date: str | None = None
     title_contains: str | None = None
-    paper_ids: frozenset[str] | None = None  # only these papers (a follow-up's referred papers)
+    paper_ids: frozenset[str] | None = None
+    author: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.source or self.date or self.title_contains or self.paper_ids is not None)
+        return bool(self.source or self.date or self.title_contains or self.author or self.paper_ids is not None)
 
     def matches(self, paper: PaperMeta) -> bool:
         if self.paper_ids is not None and paper.paper_id not in self.paper_ids:
             return False
-        if self.source and not any(self.source.lower() in s.lower() for s in paper.sources):
+        if self.source:
+            want = self.source.lower().strip()
+            if not any(want in s.lower() for s in (*paper.sources, *paper.source_labels)):
+                return False
+        if self.date and not date_matches(self.date, paper.date, paper.listed):
             return False
-        if self.date and not (paper.date or "").lower().startswith(self.date.lower().strip()):
+        if self.author and not any_author_matches(self.author, paper.authors):
             return False
         return not (self.title_contains and self.title_contains.lower() not in paper.title.lower())
 
@@ -198,15 +211,11 @@ class HybridRetriever(BaseRetriever):
             meta: PaperMeta = snapshot.papers[pid]
             out.append(
                 Source(
+                    **meta.source_fields(),
                     rank=rank,
-                    title=meta.title,
-                    paper_id=pid,
                     score=round(float(score), 6),
                     text=abstracts[pid],
                     chunks=evidence.get(pid, []),
-                    sources=list(meta.sources),
-                    date=meta.date,
-                    url=meta.url,
                     dense_rank=dense_rank.get(pid),
                     bm25_rank=sparse_rank.get(pid),
                     dense_score=round(dense_score[pid], 6) if pid in dense_score else None,

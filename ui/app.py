@@ -103,6 +103,7 @@ class SearchTab:
     source: gr.Dropdown
     date: gr.Textbox
     title: gr.Textbox
+    author: gr.Textbox
     results: gr.HTML
 
 
@@ -283,13 +284,16 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
             source = gr.Dropdown(
                 choices=_source_choices(stats), value=ALL_SOURCES, label="Source file", allow_custom_value=True
             )
-            date = gr.Textbox(label="Date starts with", placeholder="e.g. Mar 11 or 2024-03")
+            date = gr.Textbox(label="Date", placeholder="e.g. 2024, 2024-03, 2023..2024 or Mar 11")
             title = gr.Textbox(label="Title contains")
+            author = gr.Textbox(label="Author", placeholder="e.g. Jane Doe")
         results = gr.HTML('<div class="src-empty">Retrieval only: ranked papers, no answer.</div>', js_on_load=None)
-    tab = SearchTab(query=query, k=k, button=button, source=source, date=date, title=title, results=results)
+    tab = SearchTab(
+        query=query, k=k, button=button, source=source, date=date, title=title, author=author, results=results
+    )
     search_io: dict[str, Any] = {
         "fn": search_fn(assistant),
-        "inputs": [query, k, source, date, title],
+        "inputs": [query, k, source, date, title, author],
         "outputs": results,
         "api_visibility": "private",
         "concurrency_id": "retrieval",
@@ -299,8 +303,8 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
     return tab
 
 
-def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], str]:
-    def search_tab(query: str, k: float, source: str | None, date: str, title: str) -> str:
+def search_fn(assistant: Any) -> Callable[..., str]:
+    def search_tab(query: str, k: float, source: str | None, date: str, title: str, author: str = "") -> str:
         query = (query or "").strip()
         if not query:
             return '<div class="src-empty">Type a query to search the collection.</div>'
@@ -311,6 +315,7 @@ def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], st
                 source=None if source in (None, "", ALL_SOURCES) else source,
                 date=(date or "").strip() or None,
                 title_contains=(title or "").strip() or None,
+                author=(author or "").strip() or None,
             )
         except Exception as exc:
             log.exception("search %r failed", query)
@@ -433,15 +438,19 @@ def _parse_error_line(exc: Exception) -> str:
 
 
 def validate_files(files: list[str]) -> tuple[str, bool]:
-    """Parse uploaded files without touching the index: (status HTML, whether they can be ingested)."""
-    from ingest.parsers import ParseError, load_papers
+    """Parse uploaded files without touching the index (`Assistant.check_files`): (status HTML, whether they can
+    be ingested). Records without an abstract are counted, not fatal."""
+    from ingest.parsers import ParseError
+    from rag.assistant import Assistant
 
     names = ", ".join(Path(f).name for f in files)
     try:
-        papers = load_papers(files)
+        check = Assistant.check_files(files)
     except ParseError as exc:
         return _status("error", f"Not added: {_parse_error_line(exc)}"), False
-    return _status("info", f"{names}: {len(papers)} valid paper{'s' if len(papers) != 1 else ''}. Ready to add."), True
+    n = check.papers
+    skipped = f"; {len(check.skipped)} record(s) without an abstract will be skipped" if check.skipped else ""
+    return _status("info", f"{names}: {n} valid paper{'s' if n != 1 else ''}{skipped}. Ready to add."), True
 
 
 def ingest_files(assistant: Any, files: list[str]) -> str:

@@ -47,7 +47,10 @@ def delete_papers(writer: Writer, paper_ids: Collection[str]) -> IngestReport:
                 ]
                 kept = {k: v for k, v in db.meta().items() if k not in ("fingerprint", "server_fingerprint")}
                 meta = {**kept, "updated_at": _now()}
-                fp = db.commit(gone, [], [], meta, server=writer.dense.is_server)
+                # their source records go too, or the next ingest (which rebuilds papers from every stored record)
+                # would bring them back; ingesting a file that holds them again does
+                dropped = [(r.path, r.fingerprint) for r in db.records(gone)]
+                fp = db.commit(gone, [], [], meta, records=(dropped, ()), server=writer.dense.is_server)
                 writer._after_commit(db, collection, leftover, fp, meta)
             report = IngestReport(removed=len(gone), papers=len(db.papers()), chunks=db.chunk_count())
     except IndexProblem:

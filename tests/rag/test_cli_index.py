@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ingest import Paper, load_papers
 from rag.cli import app
 
-INGEST_KEYS = {"papers", "chunks", "added", "updated", "unchanged", "removed", "seconds"}
+INGEST_KEYS = {"papers", "chunks", "added", "updated", "unchanged", "removed", "seconds", "skipped", "warnings"}
 SOURCE_KEYS = {"rank", "title", "paper_id", "score", "text"}
 GMM_TITLE = "Gaussian Mixture Convolution Networks"
 

@@ -48,3 +48,19 @@ def test_deleting_nothing_known_changes_nothing_and_reingest_brings_a_paper_back
     assistant.delete([pid])
     assert assistant.ingest([TINY]).added == 1  # the file still holds it
     assert assistant.index.fingerprint() == before[0]
+
+
+def test_a_deleted_paper_stays_deleted_when_another_file_is_ingested(make_assistant, tmp_path):
+    assistant = make_assistant()
+    assistant.ingest([TINY])
+    victim = next(iter(assistant.index.papers()))
+    assistant.delete([victim])
+    other = tmp_path / "other.jsonl"
+    other.write_text(
+        '{"title": "A Separate Paper on Graph Pooling", "abstract": "We pool graph nodes by learned clusters and '
+        'report gains on three molecule benchmarks."}\n',
+        encoding="utf-8",
+    )
+    report = assistant.ingest([other])
+    assert report.added == 1
+    assert victim not in assistant.index.papers()  # its stored records went with it

@@ -5,15 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest import load_papers
 from ingest.parsers import bundled_corpus, expand_paths
 from rag.index import Index
 from rag.query import search_query
-from rag.retrieval import HybridRetriever, Mode, SearchFilter
+from rag.retrieval import HybridSearch, Mode, SearchFilter
 from rag.settings import Settings
 from rag.types import Answer, IngestReport, Source
+
+if TYPE_CHECKING:
+    from rag.langchain_retriever import HybridRetriever
 
 
 class Assistant:
@@ -49,8 +52,18 @@ class Assistant:
     def retriever(
         self, k: int | None = None, mode: Mode | None = None, filters: SearchFilter | None = None
     ) -> HybridRetriever:
+        """Hybrid search with these settings as a LangChain retriever (`invoke(query)` -> one Document per paper)."""
+        from rag.langchain_retriever import HybridRetriever
+
+        engine = self.searcher(k, mode, filters)
+        return HybridRetriever(**{f: getattr(engine, f) for f in engine.__dataclass_fields__})
+
+    def searcher(
+        self, k: int | None = None, mode: Mode | None = None, filters: SearchFilter | None = None
+    ) -> HybridSearch:
+        """Hybrid search with these settings, without LangChain (`search(query, k)` -> list[Source])."""
         s = self.settings
-        return HybridRetriever(
+        return HybridSearch(
             index=self.index,
             k=k or s.search_k,
             mode=mode or s.retriever,
@@ -78,7 +91,7 @@ class Assistant:
             filters = SearchFilter(source=source, date=date, title_contains=title_contains)
         self.index.check_health()
         prepared = search_query(query, self.settings.max_question_tokens)
-        return self.retriever(k=k, mode=mode).search(prepared, k=k, filters=filters)
+        return self.searcher(k=k, mode=mode).search(prepared, k=k, filters=filters)
 
     # ---- ingest ----------------------------------------------------------------------------------------
     def ingest(

@@ -91,6 +91,13 @@ def cached_files_digest(path: Path, cache_dir: Path) -> str:
     return digest
 
 
+def cache_name(name: str, digest: str) -> str:
+    """A file-name stem for files derived from model `name` with file digest `digest` (a model path's last part,
+    made safe for any file system)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name)[:60]
+    return f"{safe}-{digest}"
+
+
 def identity_for(name: str) -> EmbeddingIdentity:
     """The identity of the model a setting names, without loading it (the dimension is known once it is)."""
     if name.startswith("openai:"):

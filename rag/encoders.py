@@ -17,11 +17,13 @@ from langchain_core.embeddings import Embeddings
 from rag.embeddings import (
     BUNDLED_MODEL,
     EmbeddingIdentity,
+    cache_name,
     cached_files_digest,
     canonical_model_name,
     resolve_model_path,
 )
 from rag.settings import default_model_cache
+from rag.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._lock = threading.RLock()
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_size = cache_size
+        self._vectors: VectorCache | None = None
         if self._layout is None:
             self._load_torch()  # the dimension and the sequence length come from the loaded model
             self._onnx = False
@@ -144,11 +147,6 @@ class SentenceTransformerEmbeddings(Embeddings):
             log.warning("embedding on torch only: the onnxruntime copy of %s is unavailable (%s)", self.name, exc)
             return None
 
-    def prepare(self) -> None:
-        """Load what small inputs need (export the onnxruntime copy if there is none yet): a server warms up
-        with this before it takes questions."""
-        self.encode_array(["warm-up"])
-
     def encode_array(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text: what the index writes, with no list round-trip."""
         if not texts:
@@ -170,9 +168,29 @@ class SentenceTransformerEmbeddings(Embeddings):
         return np.asarray(vectors, dtype=np.float32)
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> list[list[float]]:
+        """Unit-length vectors for short texts (answer and abstract sentences): up to SMALL_INPUT texts are read
+        from, and added to, the persistent `vector_cache`; larger inputs are computed (an ingest's batches)."""
         if not texts:
             return []
-        return self.encode_array(texts, batch_size).tolist()
+        cache = self.vector_cache if len(texts) <= SMALL_INPUT else None
+        if cache is None:
+            return self.encode_array(texts, batch_size).tolist()
+        found = cache.get(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = self.encode_array(missing, batch_size)
+            cache.put(missing, fresh)
+            found.update(zip(missing, fresh, strict=True))
+        return [found[t].tolist() for t in texts]
+
+    @property
+    def vector_cache(self) -> VectorCache:
+        """The persistent store of this model's sentence vectors (`cache_dir/vectors/`, keyed by model digest)."""
+        with self._lock:
+            if self._vectors is None:
+                name = cache_name(canonical_model_name(self.name), self.identity.files or "")
+                self._vectors = VectorCache(self._cache_dir / "vectors" / f"{name}.sqlite", self.dimension)
+            return self._vectors
 
     def clear_cache(self) -> None:
         """Forget cached query vectors (benchmarks time the model, not the cache)."""
@@ -186,7 +204,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         if hit is not None:
             self._cache.move_to_end(text)
             return hit
-        vector = self.encode([text])[0]
+        vector = self.encode_array([text])[0].tolist()  # questions are not kept on disk
         self._cache[text] = vector
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

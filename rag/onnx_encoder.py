@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.embeddings import cache_name
+
 log = logging.getLogger(__name__)
 
 # Bumped when the exported graph changes (inputs, pooling, opset), so an old file is never read as a new one.
@@ -78,8 +80,7 @@ def layout(model_dir: Path) -> Layout | None:
 
 def onnx_file(cache_dir: Path, name: str, digest: str) -> Path:
     """Where the export of model `name` with file digest `digest` lives."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name)[:60]
-    return Path(cache_dir) / "onnx" / f"{safe}-{digest}-v{EXPORT_VERSION}.onnx"
+    return Path(cache_dir) / "onnx" / f"{cache_name(name, digest)}-v{EXPORT_VERSION}.onnx"
 
 
 class OnnxEncoder:

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         default_factory=default_model_cache,
         description="Directory for derived model files (the embedding model's onnxruntime copy), keyed by digest",
     )
+    sentence_vectors_at_ingest: bool = Field(
+        True,
+        description="embed every abstract sentence at ingest into the model cache, so that extractive answers "
+        "read their sentence vectors instead of computing them (about 9 sentences per paper)",
+    )
     chunk_tokens: int = Field(200, ge=32, le=8192)
     chunk_overlap: int = Field(40, ge=0, le=4096)
 

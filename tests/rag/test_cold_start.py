@@ -70,9 +70,10 @@ def test_stats_loads_neither_the_embedding_runtime_nor_langchain(tiny_home, expo
 
 
 def test_rag_ui_loads_the_models_before_the_server_starts(tiny_home, monkeypatch, exported):
+    from typer.testing import CliRunner
+
     import ui.app
     from rag.cli import app
-    from typer.testing import CliRunner
 
     seen = {}
 
@@ -106,5 +107,7 @@ def test_a_short_question_is_cleaned_without_loading_the_encoding(monkeypatch):
     monkeypatch.setattr(rag.query, "get_encoding", refuse)
     assert clean_question("  Which papers\tspeed up  sampling? ", 512) == ("Which papers speed up sampling?", [])
     monkeypatch.undo()
-    cut, notes = clean_question("数" * 300, 512)  # 300 characters, 900 bytes: counted, and cut when longer
-    assert len(get_encoding().encode(cut)) <= 512 and cut.startswith("数")
+    # longer than the budget in bytes: counted in tokens (300 here, kept whole), and cut when more than the budget
+    assert clean_question("数" * 300, 512) == ("数" * 300, [])
+    cut, notes = clean_question("数" * 700, 512)
+    assert cut == "数" * 512 and notes == ["the question was cut to its first 512 tokens"]

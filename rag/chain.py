@@ -208,7 +208,7 @@ class AnswerPipeline:
         if analysis is not None and analysis.intent in (Intent.LIST, Intent.SUMMARY):
             k = max(k, LIST_ALL_K if analysis.list_all else LIST_K)
         depth = max(k, int(state.ranking_depth or 0))
-        retriever = self.assistant.retriever(k=depth, mode=state.retriever)
+        retriever = self.assistant.searcher(k=depth, mode=state.retriever)
         about = [p.paper_id for p in state.resolution.papers] if state.resolution else []
         if not query:
             sources = []

@@ -93,7 +93,7 @@ def _assistant(**overrides: Any) -> Any:
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+def _progress(label: str, unit: str = "chunk") -> Iterator[Callable[[int, int], None]]:
     """A progress callback drawing a bar on stderr; the bar is cleared when the block ends, even by an error, so
     that an error stays one line."""
     from tqdm import tqdm
@@ -102,7 +102,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="chunk", file=sys.stderr, disable=total == 0, leave=False)
+            bar["bar"] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, disable=total == 0, leave=False)
         b = bar["bar"]
         b.update(done - b.n)
         if done >= total:
@@ -155,9 +155,15 @@ def ingest(
 
     def body() -> None:
         a = _assistant()
-        with _progress("embedding") as progress:
+        with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
             report = a.ingest(
-                paths or None, prune=prune, reset=reset, progress=progress, strict=strict, field_map=mapping
+                paths or None,
+                prune=prune,
+                reset=reset,
+                progress=progress,
+                strict=strict,
+                field_map=mapping,
+                sentence_progress=sentences,
             )
         for line in report.notes():
             _err(line)
@@ -323,11 +329,25 @@ def ui(
         a.index.check_health()
         if a.index.is_empty():
             _err("the index is empty; ingesting the bundled corpus first")
-            with _progress("embedding") as progress:
-                a.ingest(progress=progress)
+            with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
+                a.ingest(progress=progress, sentence_progress=sentences)
+        _err("loading the models ...")
+        a.warm()  # before the server says it is running: its first answer must not pay for loading them
+        _warm_gradio()
         launch(a)
 
     _run(body)
+
+
+def _warm_gradio() -> None:
+    """Gradio switches matplotlib's backend around every event (`gradio.utils.MatplotlibBackendMananger`, its
+    spelling); the first switch imports matplotlib and pyplot, about 0.8 s the first question would wait for."""
+    try:
+        from gradio.utils import MatplotlibBackendMananger
+    except ImportError:  # another gradio: nothing to warm
+        return
+    with MatplotlibBackendMananger():
+        pass
 
 
 @eval_app.callback()

@@ -37,6 +37,17 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def default_model_cache() -> Path:
+    """Where derived model files go (the onnxruntime copy of the embedding model, file digests): RAG_MODEL_CACHE,
+    else $XDG_CACHE_HOME/rag, else ~/.cache/rag. Shared by every index on the machine: the files are keyed by
+    the model's digest."""
+    explicit = os.environ.get("RAG_MODEL_CACHE", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rag"
+
+
 def _default_home() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "rag"
@@ -67,6 +78,15 @@ class Settings(BaseSettings):
         description="'all-MiniLM-L6-v2' (bundled), a sentence-transformers model directory, or 'openai:<model>'",
     )
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    model_cache: Path = Field(
+        default_factory=default_model_cache,
+        description="Directory for derived model files (the embedding model's onnxruntime copy), keyed by digest",
+    )
+    sentence_vectors_at_ingest: bool = Field(
+        True,
+        description="embed every abstract sentence at ingest into the model cache, so that extractive answers "
+        "read their sentence vectors instead of computing them (about 9 sentences per paper)",
+    )
     chunk_tokens: int = Field(200, ge=32, le=8192)
     chunk_overlap: int = Field(40, ge=0, le=4096)
 

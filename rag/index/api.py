@@ -81,7 +81,9 @@ class Index:
 
                 s = self.settings
                 key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
-                self._embeddings = load_embeddings(s.embedding_model, s.embed_batch_size, s.llm_base_url, key)
+                self._embeddings = load_embeddings(
+                    s.embedding_model, s.embed_batch_size, s.llm_base_url, key, cache_dir=s.model_cache
+                )
             return self._embeddings
 
     def model_identity(self) -> EmbeddingIdentity | None:

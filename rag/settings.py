@@ -81,8 +81,20 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_OPENAI_API_KEY", "openai_api_key")
     )
-    llm_timeout: float = Field(30.0, gt=0, description="seconds per LLM request")
+    llm_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="seconds per LLM request; a question's LLM work (condense, answer, retries, stream) gets "
+        "llm_timeout x (llm_retries + 1) in all, wall clock",
+    )
     llm_retries: int = Field(2, ge=0, le=10)
+    llm_concurrency: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="LLM requests in flight at once per assistant; further questions get the extractive answer "
+        "at once, with a warning (so a slow backend cannot hold every UI answer slot)",
+    )
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(512, ge=16)
     max_question_tokens: int = Field(512, ge=16, description="longer questions are cut to this many tokens")

@@ -13,6 +13,10 @@ The rules, in the order text meets them:
   ("ignore previous instructions", "SYSTEM: ...") are never evidence.
 - `strip_injections`: the same instruction patterns are cut out of a question before retrieval and answering.
 - `fence_safe`: text put inside an LLM prompt cannot open or close our fences or carry chat-template tokens.
+- `printable`: text from the index or a user shown on a terminal or written to a log: `readable`, and no
+  bidirectional-override characters (which reorder what a terminal shows).
+- `unlinked`: an LLM answer keeps only the links that the abstracts it cites contain; markdown link and image
+  syntax is flattened to its text.
 
 The pattern lists catch the usual phrasings; they are a first line, not the defence: prompts fence retrieved
 text, every answer sentence is verified against the cited abstracts, and an unsupported LLM answer is replaced.
@@ -93,6 +97,13 @@ _INJECTION = re.compile(
 )
 
 
+# Links an answer could carry: a scheme (web, script, data, mail) or a bare "www." host; markdown link syntax.
+_LINK = re.compile(r"(?:\b(?:https?|ftp|file|javascript|vbscript|data|mailto):|\bwww\.)[^\s<>\"'`\])]+", re.I)
+_MD_LINK = re.compile(r"!?\[([^\]\n]{0,300})\]\(\s*<?([^()\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+_TRAILING = re.compile(r"[.,;:!?]+$")
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+LINK_REMOVED = "[link removed]"
+
 _ASKS = re.compile(r"\?|\b(what|which|who|how|why|when|where|whether|is there|are there)\b", re.I)
 
 
@@ -101,6 +112,43 @@ def readable(text: str) -> str:
     OSC sequences) and control characters become spaces. Newlines and tabs are kept."""
     text = text.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal or write to a log: `readable` (no escape sequences, no control
+    characters, no lone surrogates) and no bidirectional overrides. Newlines and tabs are kept."""
+    return _BIDI.sub("", readable(text))
+
+
+def unlinked(text: str, allowed: str) -> tuple[str, list[str]]:
+    """`text` (an LLM answer) without the links that `allowed` (the abstracts it cites) does not contain: each
+    becomes "[link removed]". Markdown links and images become their text (and their link, when allowed).
+    Returns the text and the links removed."""
+    removed: list[str] = []
+    known = allowed.lower()
+
+    def keep(url: str) -> bool:
+        return bool(url) and url.lower() in known
+
+    def markdown(m: re.Match[str]) -> str:
+        label, url = m.group(1).strip(), m.group(2).strip()
+        if keep(url):
+            return f"{label} ({url})" if label else url
+        if url:
+            removed.append(url)
+        return label or LINK_REMOVED
+
+    def bare(m: re.Match[str]) -> str:
+        url = m.group(0)
+        tail = _TRAILING.search(url)
+        core = url[: tail.start()] if tail else url
+        if keep(core):
+            return url
+        removed.append(core)
+        return LINK_REMOVED + (tail.group(0) if tail else "")
+
+    text = _MD_LINK.sub(markdown, text)
+    return _LINK.sub(bare, text), removed
 
 
 def _strip_markup(text: str) -> tuple[str, bool]:

@@ -1,0 +1,119 @@
+"""Hangs: a backend that never finishes its reply cannot hold an answer, a question, or the UI's queue.
+
+One wall-clock deadline covers a question's LLM work (`llm_timeout x (llm_retries + 1)`, the condense step and the
+answer together, retries and streams included); past it the user gets the extractive answer with a warning. The
+fake backend here sends its headers at once and then trickles: a JSON body one byte at a time, or SSE keep-alive
+comments that never carry text; each piece arrives well inside any read timeout."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from fake_llm import Trickle
+from reltools import cli
+
+from rag import Answer
+
+QUESTION = "What FID does the four-step distilled student reach on CIFAR-10?"
+DISTILL = "Distilling Diffusion Samplers into Few-Step Students"
+# Retrieval, the fallback answer and scheduling on two busy cores: the most allowed beyond the deadline.
+SLACK = 2.0
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rag-llm-request"]
+
+
+def assert_fell_back(ans: Answer, *words: str) -> None:
+    assert ans.generator == "extractive"
+    assert not ans.refused and "3.1" in ans.answer
+    assert [c.title for c in ans.citations] == [DISTILL]
+    assert ans.warning and "extractive generator instead" in ans.warning
+    for word in words:
+        assert word in ans.warning, ans.warning
+
+
+@pytest.mark.parametrize("kind", ["json", "sse"])
+def test_rag_ask_on_a_trickling_backend_returns_within_the_deadline(tiny_home, shared_model, fake_llm, monkeypatch, kind):
+    """The must-show: `rag ask` with the fallback and a warning, within the deadline plus 2 s."""
+    fake_llm.set_default(Trickle(kind, every=0.2))
+    monkeypatch.setenv("RAG_HOME", str(tiny_home))
+    monkeypatch.setenv("RAG_LLM_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("RAG_LLM_TIMEOUT", "1.5")
+    monkeypatch.setenv("RAG_LLM_RETRIES", "1")
+    deadline = 1.5 * 2
+    t0 = time.perf_counter()
+    result = cli(["ask", QUESTION, "--generator", "openai"])
+    elapsed = time.perf_counter() - t0
+    assert result.exit_code == 0, result.output
+    assert elapsed < deadline + SLACK, f"{elapsed:.1f} s for a {deadline:.1f} s deadline"
+    assert "3.1" in result.stdout
+    assert "warning: the LLM backend timed out" in result.stderr and "extractive generator instead" in result.stderr
+    assert 1 <= len(fake_llm.chat_requests) <= 2  # a retry only if it fits in the same deadline
+
+
+@pytest.mark.parametrize("kind", ["json", "sse"])
+def test_a_stream_on_a_trickling_backend_falls_back_at_the_deadline(llm_assistant, fake_llm, kind):
+    fake_llm.set_default(Trickle(kind, every=0.1))
+    t0 = time.perf_counter()
+    pieces = list(llm_assistant(llm_timeout=1.0, llm_retries=1).stream(QUESTION))
+    assert time.perf_counter() - t0 < 2.0 + SLACK
+    assert isinstance(pieces[-1], Answer)
+    assert_fell_back(pieces[-1], "timed out")
+
+
+def test_the_abandoned_request_ends_soon_after_the_deadline(llm_assistant, fake_llm):
+    """The caller stops waiting at the deadline; the request itself is cut at its next byte, not left running."""
+    fake_llm.set_default(Trickle("json", every=0.1))
+    llm_assistant(llm_timeout=0.8, llm_retries=0).ask(QUESTION)
+    t0 = time.monotonic()
+    while workers() and time.monotonic() - t0 < 3:
+        time.sleep(0.05)
+    assert not workers(), "a request thread outlived its deadline by 3 s"
+
+
+def test_a_follow_up_shares_one_deadline_between_condense_and_answer(llm_assistant, fake_llm):
+    history = [
+        {"role": "user", "content": "Tell me about distilling diffusion samplers into few-step students."},
+        {"role": "assistant", "content": "They train a student network [1]."},
+    ]
+    fake_llm.set_default(Trickle("json", every=0.1))
+    timeout, retries = 1.0, 1
+    t0 = time.perf_counter()
+    ans = llm_assistant(llm_timeout=timeout, llm_retries=retries).ask("And its FID on CIFAR-10?", history=history)
+    elapsed = time.perf_counter() - t0
+    budget = timeout * (retries + 1)
+    assert elapsed < budget + SLACK, f"{elapsed:.1f} s: condense and answer each took the whole budget"
+    assert "3.1" in ans.answer and ans.generator == "extractive" and "timed out" in ans.warning
+
+
+def test_after_a_timeout_the_next_question_does_not_wait_on_the_backend(llm_assistant, fake_llm):
+    fake_llm.set_default(Trickle("json", every=0.1))
+    assistant = llm_assistant(llm_timeout=3.0, llm_retries=0)
+    assistant.ask(QUESTION)
+    asked = len(fake_llm.chat_requests)
+    t0 = time.perf_counter()
+    ans = assistant.ask(QUESTION)
+    assert time.perf_counter() - t0 < SLACK
+    assert len(fake_llm.chat_requests) == asked  # not asked again while it cools down
+    assert_fell_back(ans, "timed out on a recent question")
+
+
+def test_a_busy_backend_does_not_hold_more_than_its_share_of_callers(llm_assistant, fake_llm):
+    """With every LLM slot taken by a hung request, a further question is answered at once, extractively."""
+    fake_llm.set_default(Trickle("json", every=0.1))
+    assistant = llm_assistant(llm_timeout=4.0, llm_retries=0, llm_concurrency=2)
+    hung = [threading.Thread(target=assistant.ask, args=(QUESTION,)) for _ in range(2)]
+    for t in hung:
+        t.start()
+    t0 = time.monotonic()
+    while len(fake_llm.chat_requests) < 2 and time.monotonic() - t0 < 5:
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    ans = assistant.ask(QUESTION)
+    assert time.perf_counter() - t0 < SLACK
+    assert_fell_back(ans, "busy")
+    for t in hung:
+        t.join(10)

@@ -26,8 +26,8 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from ingest.sentences import split_sentences
 from rag.conversation import FollowUpResolver, Resolution
 from rag.generators import registry
-from rag.generators.base import Draft
 from rag.generators.backend import deadline_for
+from rag.generators.base import Draft
 from rag.intent import Analysis, Intent, analyse
 from rag.query import clean_question, retrieval_query
 from rag.retrieval import SearchFilter

@@ -36,7 +36,9 @@ def assert_fell_back(ans: Answer, *words: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["json", "sse"])
-def test_rag_ask_on_a_trickling_backend_returns_within_the_deadline(tiny_home, shared_model, fake_llm, monkeypatch, kind):
+def test_rag_ask_on_a_trickling_backend_returns_within_the_deadline(
+    tiny_home, shared_model, fake_llm, monkeypatch, kind
+):
     """The must-show: `rag ask` with the fallback and a warning, within the deadline plus 2 s."""
     fake_llm.set_default(Trickle(kind, every=0.2))
     monkeypatch.setenv("RAG_HOME", str(tiny_home))

@@ -26,7 +26,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from ingest.sentences import split_sentences
 from rag.conversation import FollowUpResolver, Resolution
 from rag.generators import registry
-from rag.generators.backend import deadline_for
+from rag.generators.backend import budget
 from rag.generators.base import Draft
 from rag.intent import Analysis, Intent, analyse
 from rag.query import clean_question, retrieval_query
@@ -59,12 +59,12 @@ class AnswerState:
     retriever: str | None = None
     filters: SearchFilter | None = None
     started: float = field(default_factory=time.perf_counter)
-    deadline: float = 0.0  # time.monotonic() by which the LLM work (condense + answer) must be done; 0: not started
+    llm_budget: float = 0.0  # seconds for all the question's LLM work (condense + answer)
+    deadline: float = 0.0  # time.monotonic() by which that work must be done; 0: not started
 
-    def llm_deadline(self, settings: Any) -> float:
+    def llm_deadline(self) -> float:
         """The question's one LLM deadline, its clock started by the first step that asks the backend."""
-        if not self.deadline:
-            self.deadline = deadline_for(settings)
+        self.deadline = self.deadline or time.monotonic() + self.llm_budget
         return self.deadline
 
     notes: list[str] = field(default_factory=list)
@@ -128,7 +128,9 @@ class AnswerPipeline:
         return str(requested)
 
     def prepare(self, inputs: Any) -> AnswerState:
-        return AnswerState.from_input(inputs)
+        state = AnswerState.from_input(inputs)
+        state.llm_budget = budget(self.assistant.settings)
+        return state
 
     def condense(self, state: AnswerState) -> AnswerState:
         question, notes = clean_question(state.question, self.assistant.settings.max_question_tokens)
@@ -140,9 +142,7 @@ class AnswerPipeline:
         standalone = resolution.query
         if state.history and question and self.generator_name(state) == "openai":
             try:
-                standalone = self.generator("openai").condense(
-                    question, state.history, state.llm_deadline(self.assistant.settings)
-                )
+                standalone = self.generator("openai").condense(question, state.history, state.llm_deadline())
             except Exception:  # the backend failed: the resolver's query stands
                 standalone = resolution.query
         if resolution.note:
@@ -262,23 +262,19 @@ class AnswerPipeline:
         return answer
 
     def overrule_unsupported(self, state: AnswerState, draft: Draft, answer: Answer, t0: float) -> Answer:
-        """An LLM answer is shown only as far as the cited abstracts support it: a sentence none of them
-        supports (an injected "visit ...", a made-up claim) is left out, with a warning; an answer with no
-        supported sentence at all is replaced by the extractive answer. That is what a model produces when it
-        follows an instruction planted in a source or in the question, or makes things up."""
+        """An LLM answer is shown only as far as the cited abstracts support it (what a model that follows a planted
+        instruction or makes things up produces is not): unsupported sentences are left out with a warning; with
+        none supported, the extractive answer replaces it."""
         g = answer.grounding
         if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction >= 1:
             return answer
         kept, dropped = supported_only(draft.text, g) if g.supported_fraction > 0 else ("", 0)
         if dropped and cited_numbers(kept):
+            trimmed = Draft(text=kept, generator=draft.generator, analysis=draft.analysis)
+            first, answer = answer, self.finish(state, trimmed, time.perf_counter() - t0)
             why = f"left out {dropped} sentence(s) of the LLM answer that no cited abstract supports"
-            trimmed = Draft(
-                text=kept,
-                generator=draft.generator,
-                analysis=draft.analysis,
-                warning="; ".join(w for w in (draft.warning, why) if w),
-            )
-            answer = self.finish(state, trimmed, time.perf_counter() - t0)
+            answer.warning = "; ".join(w for w in (first.warning, why) if w)
+            answer.grounding.removed_citations = first.grounding.removed_citations
             if answer.grounding.supported_fraction > 0:
                 return answer
         draft = self.generator("extractive").generate(state.standalone, state.sources, state.analysis)
@@ -316,9 +312,7 @@ class AnswerPipeline:
         t0 = time.perf_counter()
         generator = self.generator(self.generator_name(state))
         for sources in self.source_lists(state):
-            draft = generator.generate(
-                state.standalone, sources, state.analysis, deadline=state.llm_deadline(self.assistant.settings)
-            )
+            draft = generator.generate(state.standalone, sources, state.analysis, deadline=state.llm_deadline())
             if not draft.refused:
                 break
         return self.overrule_unsupported(state, draft, self.finish(state, draft, time.perf_counter() - t0), t0)
@@ -333,17 +327,13 @@ class AnswerPipeline:
         generator = self.generator(self.generator_name(state))
         *narrow, wide = self.source_lists(state)
         for sources in narrow:  # not streamed: a refusal from the referred papers alone is never shown
-            draft = generator.generate(
-                state.standalone, sources, state.analysis, deadline=state.llm_deadline(self.assistant.settings)
-            )
+            draft = generator.generate(state.standalone, sources, state.analysis, deadline=state.llm_deadline())
             if not draft.refused:
                 yield from _sentences(draft.text)
                 answer = self.finish(state, draft, time.perf_counter() - t0)
                 yield self.overrule_unsupported(state, draft, answer, t0)
                 return
-        for piece in generator.stream(
-            state.standalone, wide, state.analysis, deadline=state.llm_deadline(self.assistant.settings)
-        ):
+        for piece in generator.stream(state.standalone, wide, state.analysis, deadline=state.llm_deadline()):
             if isinstance(piece, Draft):
                 answer = self.finish(state, piece, time.perf_counter() - t0)
                 yield self.overrule_unsupported(state, piece, answer, t0)

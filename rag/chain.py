@@ -93,7 +93,7 @@ class AnswerState:
             if isinstance(h, dict) and h.get("content")
         ]
         return cls(
-            question=str(inputs.get("question") or ""),
+            question=readable(str(inputs.get("question") or "")),  # every entry point: see rag.query
             history=history,
             k=int(inputs["k"]) if inputs.get("k") else None,
             generator=inputs.get("generator"),

@@ -17,7 +17,9 @@ from typing import Any
 import gradio as gr
 
 from rag.conversation import history_messages
+from rag.query import readable
 from ui import render
+from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads
 from ui.style import launch_style
 
 log = logging.getLogger(__name__)
@@ -187,7 +189,7 @@ def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
     """The chat handler: streams the answer into the conversation, then shows its source cards."""
 
     def respond(question: str, turns: list[Turn], k: float, generator: str) -> Iterator[tuple[Any, ...]]:
-        question = (question or "").strip()
+        question = readable(question or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -270,7 +272,7 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
 
 def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], str]:
     def search_tab(query: str, k: float, source: str | None, date: str, title: str) -> str:
-        query = (query or "").strip()
+        query = readable(query or "").strip()
         if not query:
             return '<div class="src-empty">Type a query to search the collection.</div>'
         try:
@@ -324,10 +326,13 @@ def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdo
         if not files:
             return "", gr.update(interactive=False)
         message, ok = validate_files(files)
+        if not ok:
+            discard_uploads(files)  # refused: nothing will read them again
         return message, gr.update(interactive=ok)
 
     def ingest(files: list[str] | None) -> tuple[str, Any, str, Any, str]:
         message = ingest_files(assistant, files) if files else ""
+        discard_uploads(files or [])  # added (the index holds them now) or refused: the upload is done
         stats_view, choices, head = refresh()
         return message, gr.update(interactive=False), stats_view, choices, head
 
@@ -367,15 +372,17 @@ def wire_api(assistant: Any) -> None:
         """Answer a question with [n] citations; returns the `rag ask --json` object. `history` is the conversation
         so far, `[{"role": "user" | "assistant", "content": str}, ...]`; an assistant entry may carry the papers it
         cited, `"citations": [{"n", "paper_id", "title"}]`, so that "it" or "the second one" can be resolved."""
-        if not (question or "").strip():
+        question = readable(question or "").strip()
+        if not question:
             raise gr.Error("question is empty")
-        return assistant.ask(question.strip(), history or []).model_dump(mode="json")
+        return assistant.ask(question, history or []).model_dump(mode="json")
 
     def search(query: str, k: int = 10) -> list[dict[str, Any]]:
         """Ranked papers for a query, best first (retrieval only)."""
-        if not (query or "").strip():
+        query = readable(query or "").strip()
+        if not query:
             raise gr.Error("query is empty")
-        return [s.model_dump(mode="json") for s in assistant.search(query.strip(), k=int(k))]
+        return [s.model_dump(mode="json") for s in assistant.search(query, k=int(k))]
 
     gr.api(ask, api_name="ask", concurrency_id="answer")
     gr.api(search, api_name="search", concurrency_id="retrieval")
@@ -458,12 +465,20 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
 
     Keyword arguments go to `gr.Blocks.launch` and win over the settings; `prevent_thread_lock=True` returns at
     once with the server running (tests, the load test), and `demo.local_url` / `demo.close()` then apply.
-    A port of 0 means any free port.
+    A port of 0 means any free port; a busy port raises `PortInUse` (an OSError) naming it.
+
+    Answering gets `ui_concurrency` slots for its own work plus, with an LLM configured, `llm_concurrency` for
+    questions waiting on the backend (the generator's gate never lets more wait), so a slow backend cannot
+    starve extractive answers. Failed logins and uploads are limited per client (`ui.guard`); uploads are
+    capped at UPLOAD_MAX_MB per file and deleted once handled, or after an hour.
     """
+    from starlette.middleware import Middleware
+
     s = assistant.settings
     demo = create_app(assistant)
-    # One limit per concurrency group: answering (chat and /ask share it) and retrieval.
-    demo.queue(default_concurrency_limit=s.ui_concurrency, max_size=max(64, 16 * s.ui_concurrency))
+    answer_slots = s.ui_concurrency + (s.llm_concurrency if llm_configured(s) else 0)
+    demo.queue(default_concurrency_limit=answer_slots, max_size=max(64, 16 * answer_slots))
+    demo.delete_cache = demo.delete_cache or UPLOAD_SWEEP
     options: dict[str, Any] = {
         "server_name": s.ui_host,
         "server_port": s.ui_port or free_port(s.ui_host),
@@ -471,13 +486,19 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
         "auth_message": "This assistant requires a login.",
         "show_error": True,
         "footer_links": ["api"],
-        "max_file_size": "20mb",
+        "max_file_size": f"{UPLOAD_MAX_MB}mb",
         "ssr_mode": False,
         "quiet": False,
+        "app_kwargs": {"middleware": [Middleware(ClientGuard)]},
         **launch_style(),
     }
     options.update(kw)
     if options.get("server_port") == 0:
         options["server_port"] = free_port(options["server_name"])
+    check_port(options["server_name"], int(options["server_port"]))
+    if llm_configured(s) or s.generator == "openai":
+        log.warning("%s", s.endpoint_line())
+        if s.key_withheld:
+            log.warning("%s", s.key_withheld)
     demo.launch(**options)
     return demo

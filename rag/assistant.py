@@ -15,6 +15,15 @@ from rag.retrieval import HybridRetriever, Mode, SearchFilter
 from rag.settings import Settings
 from rag.types import Answer, IngestReport, Source
 
+# `--prune` removing more than this share of the index asks to be confirmed (`confirm=True`, the CLI's `--yes`):
+# a folder moved, renamed or half-mounted looks exactly like papers deleted on purpose.
+PRUNE_CONFIRM_SHARE = 0.25
+
+
+class PruneRefused(ValueError):
+    """An ingest with `prune` would remove a large share of the index, or its sources could not all be read; the
+    message says what would be removed and how to confirm. Nothing was written."""
+
 
 class Assistant:
     """Cited answers over the indexed paper abstracts.
@@ -88,13 +97,40 @@ class Assistant:
         prune: bool = False,
         reset: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        confirm: bool = True,
     ) -> IngestReport:
         """Parse `paths` (the bundled corpus when None), then add/update/prune the index. Parsing happens
         completely before anything is written, so a malformed file leaves the index untouched. Readers (this
-        assistant's chain included) see the new state on their next question."""
+        assistant's chain included) see the new state on their next question.
+
+        With `prune` and `confirm=False` (the CLI without `--yes`), raises PruneRefused when pruning would remove
+        more than PRUNE_CONFIRM_SHARE of the papers, or anything while some path could not be read."""
         files = expand_paths(paths) if paths else bundled_corpus()
         papers = load_papers(files)
+        if prune and not reset and not confirm:
+            self._check_prune({p.paper_id for p in papers}, getattr(files, "unreadable", []))
         return self.index.ingest(papers, prune=prune, reset=reset, progress=progress, files=[str(f) for f in files])
+
+    def _check_prune(self, incoming: set[str], unreadable: list[str]) -> None:
+        committed = self.index.papers()
+        gone = [meta.title for pid, meta in committed.items() if pid not in incoming]
+        if not gone:
+            return
+        share = len(gone) / len(committed)
+        if not unreadable and share <= PRUNE_CONFIRM_SHARE:
+            return
+        shown = ", ".join(f'"{t[:60]}"' for t in sorted(gone)[:3]) + (
+            f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+        )
+        why = (
+            f"{len(unreadable)} path(s) could not be read ({unreadable[0]}{', ...' if len(unreadable) > 1 else ''})"
+            if unreadable
+            else f"that is {share:.0%} of the index"
+        )
+        raise PruneRefused(
+            f"--prune would remove {len(gone)} of {len(committed)} papers ({shown}); {why}. Nothing was changed: "
+            "check the paths, or run again with --yes to remove them"
+        )
 
     def stats(self) -> dict[str, Any]:
         return self.index.stats()

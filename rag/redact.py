@@ -100,8 +100,9 @@ def _url_in_text(url: str) -> str:
 
 
 class _RedactingRecords:
-    """A log record factory: every record's message (arguments merged in) and traceback are redacted before
-    any handler sees them. Wraps the factory that was in place, so other customisations keep working."""
+    """A log record factory: every record's message (arguments merged in) and traceback are redacted, and made
+    safe for a terminal (`rag.untrusted.printable`: a title logged with its escapes would be replayed by whoever
+    reads the log), before any handler sees them. Wraps the factory that was in place."""
 
     def __init__(self, inner: logging._LogRecordFactory) -> None:  # type: ignore[name-defined]
         self.inner = inner
@@ -112,7 +113,9 @@ class _RedactingRecords:
             message = record.getMessage()
         except Exception:  # a bad format string is the logging module's to report, not ours
             return record
-        clean = redact(message)
+        from rag.untrusted import printable
+
+        clean = printable(redact(message))
         if clean != message:
             record.msg, record.args = clean, ()
         if record.exc_info and record.exc_info[0] is not None:

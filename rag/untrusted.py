@@ -11,7 +11,8 @@ The rules, in the order text meets them:
   fence tags is dropped whole, and a sentence that such a removal cut into is not used as evidence (it would
   be shown as a verbatim quote that the abstract never contained). Sentences that address an assistant
   ("ignore previous instructions", "SYSTEM: ...") are never evidence.
-- `strip_injections`: the same instruction patterns are cut out of a question before retrieval and answering.
+- `strip_injections`: the same instruction patterns, and code (SQL, shell: `CODE`), are cut out of a question
+  before retrieval and answering; a question that was nothing else is empty, and refused.
 - `fence_safe`: text put inside an LLM prompt cannot open or close our fences or carry chat-template tokens.
 - `printable`: text from the index or a user shown on a terminal or written to a log: `readable`, and no
   bidirectional-override characters (which reorder what a terminal shows).
@@ -103,6 +104,17 @@ _MD_LINK = re.compile(r"!?\[([^\]\n]{0,300})\]\(\s*<?([^()\s>]*)>?(?:\s+\"[^\"]*
 _TRAILING = re.compile(r"[.,;:!?]+$")
 _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 LINK_REMOVED = "[link removed]"
+# Code put where a question goes: SQL statements and injections, shell commands. Statement-shaped (keywords with
+# their syntax: quotes, `*`, `;`, `--`, a table), so that "which papers select features from ..." is not code.
+CODE = re.compile(
+    r"'\s*\)*\s*(?:or|and)\s+'?\w+'?\s*=\s*'?\w*|'\w*'\s*=\s*'\w*|;\s*--|--\s*$|/\*.*?\*/"
+    r"|\bunion\s+(?:all\s+)?select\b|\b(?:drop|truncate|alter)\s+(?:table|database|schema)\b"
+    r"|\binsert\s+into\s+\w+|\bdelete\s+from\s+\w+|\bupdate\s+\w+\s+set\s+\w+\s*=|\bselect\s+\*"
+    r"|(?-i:\bSELECT\b.{1,200}\bFROM\b)|\bexec(?:ute)?\s+xp_\w+|\b(?:sleep|benchmark|pg_sleep)\s*\(\s*\d"
+    r"|\$\([^)]*\)|`[^`]*`|\brm\s+-\w*[rf]\w*\b|\|\s*(?:ba|z)?sh\b|(?:;|&&|\|\|)\s*(?:curl|wget|nc|rm|cat|sh|bash)\b"
+    r"|/etc/(?:passwd|shadow)\b",
+    re.I | re.S,
+)
 
 _ASKS = re.compile(r"\?|\b(what|which|who|how|why|when|where|whether|is there|are there)\b", re.I)
 
@@ -220,11 +232,11 @@ def strip_injections(question: str) -> tuple[str, bool]:
     ] or [" ".join(question.split())]
 
     def hostile(p: str) -> bool:
-        return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p))
+        return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p) or CODE.search(p))
 
     kept = [p for p in parts if not hostile(p)]
     if not kept:  # the instruction may share its sentence with the real question: cut out just the instruction
-        kept = [" ".join(SIGNALS.sub(" ", _INJECTION.sub(" ", p)).split()) for p in parts]
+        kept = [" ".join(SIGNALS.sub(" ", _INJECTION.sub(" ", p)).split()) for p in parts if not CODE.search(p)]
         # what is left is a question only if it still asks something
         kept = [p for p in kept if len(tokenize(p)) >= 2 and not ROLE_LABEL.search(p) and _ASKS.search(p)]
     if len(kept) > 1:  # a stray word left between two instructions ("... this question. PWNED05.") is noise

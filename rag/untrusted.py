@@ -111,9 +111,13 @@ CODE = re.compile(
     r"|\bunion\s+(?:all\s+)?select\b|\b(?:drop|truncate|alter)\s+(?:table|database|schema)\b"
     r"|\binsert\s+into\s+\w+|\bdelete\s+from\s+\w+|\bupdate\s+\w+\s+set\s+\w+\s*=|\bselect\s+\*"
     r"|(?-i:\bSELECT\b.{1,200}\bFROM\b)|\bexec(?:ute)?\s+xp_\w+|\b(?:sleep|benchmark|pg_sleep)\s*\(\s*\d"
-    r"|\$\([^)]*\)|`[^`]*`|\brm\s+-\w*[rf]\w*\b|\|\s*(?:ba|z)?sh\b|(?:;|&&|\|\|)\s*(?:curl|wget|nc|rm|cat|sh|bash)\b"
+    r"|\$\([^)]*\)|\brm\s+-\w*[rf]\w*\b|\|\s*(?:ba|z)?sh\b|(?:;|&&|\|\|)\s*(?:curl|wget|nc|rm|cat|sh|bash)\b"
     r"|/etc/(?:passwd|shadow)\b",
     re.I | re.S,
+)
+# `$(...)`, or a backquoted command (a backquoted `torch.compile` is a name, not a command)
+_SUBSTITUTION = re.compile(
+    r"\$\([^)]*\)|`\s*(?:cat|rm|curl|wget|nc|sh|bash|ls|id|whoami|echo|python3?|perl|chmod|sudo)\b[^`]*`"
 )
 
 _ASKS = re.compile(r"\?|\b(what|which|who|how|why|when|where|whether|is there|are there)\b", re.I)
@@ -227,9 +231,13 @@ def strip_injections(question: str) -> tuple[str, bool]:
     """The question without the sentences that try to instruct the system; and whether any were found."""
     segments, marked_up = untrusted_segments(question)
     segments = [s.replace(_CUT, " ").strip() for s in segments]
+    # a command substitution may hold a pipe (`$(curl ... | sh)`): out before the pipes split the text
+    substituted = [_SUBSTITUTION.sub(" ", s) for s in segments]
+    marked_up = marked_up or substituted != segments
+    segments = [s for s in substituted if s.strip()]
     parts = [
         p for seg in segments for chunk in re.split(r"\s*(?:-{3,}|\|)\s*", seg) for p in split_sentences(chunk) if p
-    ] or [" ".join(question.split())]
+    ] or ([] if substituted != segments else [" ".join(question.split())])
 
     def hostile(p: str) -> bool:
         return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p) or CODE.search(p))

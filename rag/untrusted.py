@@ -16,8 +16,8 @@ The rules, in the order text meets them:
 - `fence_safe`: text put inside an LLM prompt cannot open or close our fences or carry chat-template tokens.
 - `printable`: text from the index or a user shown on a terminal or written to a log: `readable`, and no
   bidirectional-override characters (which reorder what a terminal shows).
-- `unlinked`: an LLM answer keeps only the links that the abstracts it cites contain; markdown link and image
-  syntax is flattened to its text.
+- `unlinked`: an LLM answer keeps only the links that the abstracts it cites contain; markdown links are
+  flattened to their text, markdown images and HTML tags are taken out (a tag's text is kept).
 
 The pattern lists catch the usual phrasings; they are a first line, not the defence: prompts fence retrieved
 text, every answer sentence is verified against the cited abstracts, and an unsupported LLM answer is replaced.
@@ -137,9 +137,10 @@ def printable(text: str) -> str:
 
 
 def unlinked(text: str, allowed: str) -> tuple[str, list[str]]:
-    """`text` (an LLM answer) without the links that `allowed` (the abstracts it cites) does not contain: each
-    becomes "[link removed]". Markdown links and images become their text (and their link, when allowed).
-    Returns the text and the links removed."""
+    """`text` (an LLM answer) as plain text, without the links that `allowed` (the abstracts it cites) does not
+    contain: each becomes "[link removed]". Markdown links become their text (and their link, when allowed);
+    markdown images go (an answer shows none); HTML tags go, their text stays (`<a href=...>Click</a>` is
+    "Click"). Returns the text and the links removed."""
     removed: list[str] = []
     known = allowed.lower()
 
@@ -148,6 +149,9 @@ def unlinked(text: str, allowed: str) -> tuple[str, list[str]]:
 
     def markdown(m: re.Match[str]) -> str:
         label, url = m.group(1).strip(), m.group(2).strip()
+        if m.group(0).startswith("!"):
+            removed.append(url)
+            return ""
         if keep(url):
             return f"{label} ({url})" if label else url
         if url:
@@ -163,8 +167,14 @@ def unlinked(text: str, allowed: str) -> tuple[str, list[str]]:
         removed.append(core)
         return LINK_REMOVED + (tail.group(0) if tail else "")
 
+    def tag(m: re.Match[str]) -> str:
+        for url in _LINK.findall(m.group(0)):
+            removed.append(_TRAILING.sub("", url))
+        return " "
+
     text = _MD_LINK.sub(markdown, text)
-    return _LINK.sub(bare, text), removed
+    text = _ANY_TAG.sub(lambda m: tag(m) if m.group(1).lower() in HTML_ELEMENTS else m.group(0), text)
+    return re.sub(r"[ \t]{2,}", " ", _LINK.sub(bare, text)).strip(), removed
 
 
 def _strip_markup(text: str) -> tuple[str, bool]:

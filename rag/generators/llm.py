@@ -76,9 +76,11 @@ def make_chat_model(settings: Settings, streaming: bool = False, max_retries: in
     # A key withheld from a host a `.env` named (Settings.key_withheld) is not sent; a placeholder keeps the
     # client from reading OPENAI_API_KEY itself.
     key = settings.llm_api_key() or "not-needed"
+    base_url, query = _split_query(settings.llm_base_url)
     return ChatOpenAI(
         model=settings.llm_model,
-        base_url=settings.llm_base_url,
+        base_url=base_url,
+        default_query=query or None,  # a gateway's `?api-key=...` goes with every request, not before the path
         api_key=key,
         timeout=settings.llm_timeout,
         max_retries=settings.llm_retries if max_retries is None else max_retries,
@@ -211,6 +213,17 @@ class LLMGenerator:
             raise OutOfTime("the LLM backend timed out")
         with self.gate.enter():
             return condense_with_llm(self.settings, question, history, self._model(streaming=False), until)
+
+
+def _split_query(url: str | None) -> tuple[str | None, dict[str, str]]:
+    """`https://gw/v1?api-key=K` -> ("https://gw/v1", {"api-key": "K"}): the client appends paths to the base URL,
+    which would otherwise land after the query."""
+    if not url or "?" not in url:
+        return url, {}
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="", fragment="")), dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
 def _text(chunk: Any) -> str:

@@ -37,13 +37,14 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 class ClientGuard:
     """ASGI middleware: `POST .../login` and `POST .../upload` are counted per client address."""
 
-    def __init__(self, app: ASGIApp, login: str = LOGIN_LIMITS, upload: str = UPLOAD_ALLOWANCE) -> None:
+    def __init__(self, app: ASGIApp, login: str | None = None, upload: str | None = None) -> None:
         from limits import parse_many, storage, strategies
 
         self.app = app
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-        self.login_limits = parse_many(login)
-        self.upload_limits = parse_many(upload)
+        self.upload_allowance = upload or UPLOAD_ALLOWANCE
+        self.login_limits = parse_many(login or LOGIN_LIMITS)
+        self.upload_limits = parse_many(self.upload_allowance)
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -98,33 +99,44 @@ class ClientGuard:
             size = int(headers.get(b"content-length", b""))
         except ValueError:  # no length announced (a chunked body): count it as the largest file allowed
             size = UPLOAD_MAX_MB * 2**20
+        if size > (UPLOAD_MAX_MB + 1) * 2**20:  # the file alone is over the cap (1 MB allowed for the form)
+            log.warning(
+                "upload refused for client %s: %d MB is over the %d MB limit", client, size >> 20, UPLOAD_MAX_MB
+            )
+            await _drain(receive, size)
+            await _refuse(send, 0, f"The file is too large: uploads are limited to {UPLOAD_MAX_MB} MB per file.", 413)
+            return
         cost = max(1, math.ceil(size / 2**20))
         if not all(self._limiter.hit(limit, key, cost=cost) for limit in self.upload_limits):
             wait = max(1, self._wait(self.upload_limits, key))
-            log.warning(
-                "upload refused for client %s: its upload allowance (%s MB) is used up", client, UPLOAD_ALLOWANCE
-            )
-            await _refuse(
-                send, wait, f"Upload allowance used up ({UPLOAD_ALLOWANCE} MB per address); try again in {wait} s."
-            )
+            allowance = self.upload_allowance.replace("/", " MB per ")
+            log.warning("upload refused for client %s: its upload allowance (%s) is used up", client, allowance)
+            await _drain(receive, size)
+            await _refuse(send, wait, f"Upload allowance used up ({allowance} per address); try again in {wait} s.")
             return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Any, wait: int, message: str) -> None:
+async def _refuse(send: Any, wait: int, message: str, status: int = 429) -> None:
     body = json.dumps({"detail": message, "error": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(wait).encode()),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if wait:
+        headers.append((b"retry-after", str(wait).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Any, size: int) -> None:
+    """Read (and drop) a refused request's body, up to twice the cap, so the client gets the answer rather than
+    a reset connection; nothing of it is stored."""
+    left = min(size, 2 * (UPLOAD_MAX_MB + 1) * 2**20)
+    while left > 0:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return
+        left -= len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 def upload_folder() -> Path:

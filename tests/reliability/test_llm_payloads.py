@@ -80,7 +80,9 @@ def test_rag_ask_warns_and_never_prints_the_payload(tiny_home, shared_model, fak
 
 def test_a_link_inside_a_supported_sentence_is_removed_not_linked(llm_assistant, fake_llm):
     def reply(request: dict) -> Reply:
-        return Reply(f"The four-step student reaches an FID of 3.1 on CIFAR-10, see https://evil.example/x [{n_of(request)}].")
+        return Reply(
+            f"The four-step student reaches an FID of 3.1 on CIFAR-10, see https://evil.example/x [{n_of(request)}]."
+        )
 
     fake_llm.set_default(reply)
     ans = llm_assistant().ask(QUESTION)

@@ -71,7 +71,9 @@ CONFIGS = {
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_no_secret_appears_in_any_output(config, chroma_url, tmp_path, monkeypatch, shared_model, caplog):
     opts = CONFIGS[config]
-    found = {name: fake_secret(name) for name in ("envkey", "llmpass", "llmquery", "chromapass", "chromatoken", "uipass")}
+    found = {
+        name: fake_secret(name) for name in ("envkey", "llmpass", "llmquery", "chromapass", "chromatoken", "uipass")
+    }
     with FakeLLMServer(api_key=None if opts["llm_user"] else found["envkey"]) as llm:
         llm.set_default(cite_distill)
         llm_url = with_secrets(
@@ -82,7 +84,9 @@ def test_no_secret_appears_in_any_output(config, chroma_url, tmp_path, monkeypat
         monkeypatch.setenv("RAG_LLM_BASE_URL", llm_url)
         monkeypatch.setenv("RAG_LLM_MODEL", "fake-model")
         monkeypatch.setenv("RAG_LLM_RETRIES", "0")
-        monkeypatch.setenv("RAG_CHROMA_URL", with_secrets(chroma_url, "chroma", found["chromapass"], {"token": found["chromatoken"]}))
+        monkeypatch.setenv(
+            "RAG_CHROMA_URL", with_secrets(chroma_url, "chroma", found["chromapass"], {"token": found["chromatoken"]})
+        )
         monkeypatch.setenv("RAG_COLLECTION", collection)
         if opts["ui_auth"]:
             monkeypatch.setenv("RAG_UI_AUTH", f"admin:{found['uipass']}")

@@ -7,6 +7,7 @@ comments that never carry text; each piece arrives well inside any read timeout.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -119,3 +120,74 @@ def test_a_busy_backend_does_not_hold_more_than_its_share_of_callers(llm_assista
     assert_fell_back(ans, "busy")
     for t in hung:
         t.join(10)
+
+
+@pytest.mark.server
+def test_eight_ui_users_keep_getting_extractive_answers_while_llm_requests_hang(tiny_home, embeddings, fake_llm):
+    """The must-show. The backend takes every request and never finishes one. Two users' LLM questions hang (all
+    the LLM slots: `llm_concurrency=2`); meanwhile eight more users are answered at once: four chat with the
+    extractive generator, four ask `/ask` with the default (openai) one and are told the backend is busy. The two
+    hung questions end at their deadline, extractively, with a warning."""
+    from gradio_client import Client
+    from reltools import serve
+
+    from rag import Assistant, Settings
+
+    fake_llm.set_default(Trickle("sse", every=0.2))
+    timeout = 12.0
+    settings = Settings(
+        home=tiny_home, llm_base_url=fake_llm.base_url, llm_model="fake-model", llm_timeout=timeout, llm_retries=0
+    ).with_overrides(k=4, ui_concurrency=2, llm_concurrency=2)
+    demo = serve(Assistant(settings, embeddings=embeddings))
+    try:
+        hung: dict[int, tuple[float, dict]] = {}
+        t_start = time.perf_counter()
+
+        def hang(i: int) -> None:
+            answer = Client(demo.local_url, verbose=False).predict(QUESTION, [], api_name="/ask")
+            hung[i] = (time.perf_counter() - t_start, answer)
+
+        threads = [threading.Thread(target=hang, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        while len(fake_llm.chat_requests) < 2 and time.perf_counter() - t_start < 30:
+            time.sleep(0.05)
+        assert len(fake_llm.chat_requests) == 2
+
+        served: dict[int, tuple[float, str]] = {}
+
+        def user(i: int) -> None:
+            client = Client(demo.local_url, verbose=False)
+            t0 = time.perf_counter()
+            if i % 2:
+                answer = client.predict(QUESTION, [], api_name="/ask")
+                text = f"{answer['answer']} / {answer['generator']} / {answer['warning']}"
+            else:
+                text = json.dumps(client.predict(QUESTION, 4, "extractive", api_name="/chat"), default=str)
+            served[i] = (time.perf_counter() - t0, text)
+
+        users = [threading.Thread(target=user, args=(i,)) for i in range(8)]
+        for t in users:
+            t.start()
+        for t in users:
+            t.join(60)
+        done_at = time.perf_counter() - t_start
+        assert sorted(served) == list(range(8))
+        assert not hung, "the hung questions ended before the other users were served: nothing was shown"
+        assert done_at < timeout, f"the eight users waited {done_at:.1f} s, as long as the hung questions"
+        for i, (_, text) in served.items():
+            assert "3.1" in text
+            if i % 2:
+                assert "extractive / the LLM backend is busy" in text, text
+        print("eight users answered in", sorted(round(s, 1) for s, _ in served.values()), "s")
+
+        for t in threads:
+            t.join(timeout + 30)
+        assert sorted(hung) == [0, 1]
+        for elapsed, answer in hung.values():
+            assert elapsed < timeout + SLACK + 2
+            assert answer["generator"] == "extractive" and "3.1" in answer["answer"]
+            assert "timed out" in answer["warning"]
+        assert len(fake_llm.chat_requests) == 2  # the busy users never reached the hung backend
+    finally:
+        demo.close()

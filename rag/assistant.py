@@ -19,6 +19,15 @@ from rag.types import Answer, FilesCheck, FileSummary, IngestReport, SkippedReco
 if TYPE_CHECKING:
     from rag.langchain_retriever import HybridRetriever
 
+# `--prune` removing more than this share of the index asks to be confirmed (`confirm=True`, the CLI's `--yes`):
+# a folder moved, renamed or half-mounted looks exactly like papers deleted on purpose.
+PRUNE_CONFIRM_SHARE = 0.25
+
+
+class PruneRefused(ValueError):
+    """An ingest with `prune` would remove a large share of the index, or its sources could not all be read; the
+    message says what would be removed and how to confirm. Nothing was written."""
+
 
 class Assistant:
     """Cited answers over the indexed paper abstracts.
@@ -125,6 +134,7 @@ class Assistant:
         strict: bool = False,
         field_map: Mapping[str, str] | None = None,
         sentence_progress: Callable[[int, int], None] | None = None,
+        confirm: bool = True,
     ) -> IngestReport:
         """Parse `paths` (files or directories; the bundled corpus when None), then store what each file says
         and add/update/prune the index's papers (the same paper from several files is one paper).
@@ -135,8 +145,15 @@ class Assistant:
         canonical one ({"abstract": "Abstract Note"}; `ingest.parse_field_map` reads `FIELD=COLUMN` strings).
         `prune` also drops the records of files not given, and so the papers only they named. Readers (this
         assistant's chain included) see the new state on their next question. `progress(done, total)` follows
-        the chunks embedded; `sentence_progress` the abstract sentences embedded for answers (`embed_sentences`)."""
-        parsed = self.parse_files(paths, strict=strict, field_map=field_map)
+        the chunks embedded; `sentence_progress` the abstract sentences embedded for answers (`embed_sentences`).
+
+        With `prune` and `confirm=False` (the CLI without `--yes`), raises PruneRefused when pruning would remove
+        more than PRUNE_CONFIRM_SHARE of the papers, or anything while some path could not be read."""
+        files = expand_paths(paths) if paths else bundled_corpus()
+        parsed = self.parse_files(files, strict=strict, field_map=field_map)
+        if prune and not reset and not confirm:
+            incoming, _ = build_papers(r for f in parsed for r in f.records)
+            self._check_prune({p.paper_id for p in incoming}, getattr(files, "unreadable", []))
         report = self.index.ingest(parsed, prune=prune, reset=reset, progress=progress)
         if self.settings.sentence_vectors_at_ingest:
             papers, _ = build_papers(r for f in parsed for r in f.records)
@@ -211,6 +228,27 @@ class Assistant:
         self.index.check_health()
         if not self.index.is_empty():
             self.ask("Which papers in the collection study language models?", generator="extractive")
+
+    def _check_prune(self, incoming: set[str], unreadable: list[str]) -> None:
+        committed = self.index.papers()
+        gone = [meta.title for pid, meta in committed.items() if pid not in incoming]
+        if not gone:
+            return
+        share = len(gone) / len(committed)
+        if not unreadable and share <= PRUNE_CONFIRM_SHARE:
+            return
+        shown = ", ".join(f'"{t[:60]}"' for t in sorted(gone)[:3]) + (
+            f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+        )
+        why = (
+            f"{len(unreadable)} path(s) could not be read ({unreadable[0]}{', ...' if len(unreadable) > 1 else ''})"
+            if unreadable
+            else f"that is {share:.0%} of the index"
+        )
+        raise PruneRefused(
+            f"--prune would remove {len(gone)} of {len(committed)} papers ({shown}); {why}. Nothing was changed: "
+            "check the paths, or run again with --yes to remove them"
+        )
 
     def stats(self) -> dict[str, Any]:
         return self.index.stats()

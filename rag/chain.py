@@ -29,16 +29,16 @@ from rag.conversation import FollowUpResolver, Resolution
 from rag.conversation.cues import NAMED
 from rag.conversation.history import parse_history
 from rag.generators import registry
+from rag.generators.backend import budget
 from rag.generators.base import Draft
 from rag.generators.extractive.evidence import paper_names
-from rag.generators.llm import condense_with_llm
 from rag.intent import Analysis, Intent, analyse
 from rag.query import clean_question, retrieval_query
 from rag.retrieval import SearchFilter
 from rag.sources import by_identifier, exact_title_first, named_first, referred_first
 from rag.types import Answer, Citation, Source
 from rag.untrusted import readable, strip_injections
-from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber
+from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber, supported_only
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
@@ -63,6 +63,14 @@ class AnswerState:
     retriever: str | None = None
     filters: SearchFilter | None = None
     started: float = field(default_factory=time.perf_counter)
+    llm_budget: float = 0.0  # seconds for all the question's LLM work (condense + answer)
+    deadline: float = 0.0  # time.monotonic() by which that work must be done; 0: not started
+
+    def llm_deadline(self) -> float:
+        """The question's one LLM deadline, its clock started by the first step that asks the backend."""
+        self.deadline = self.deadline or time.monotonic() + self.llm_budget
+        return self.deadline
+
     notes: list[str] = field(default_factory=list)
     question_used: str = ""  # the question after cleaning and length limits
     standalone: str = ""  # the question resolved against the conversation
@@ -90,7 +98,7 @@ class AnswerState:
             if isinstance(h, dict) and h.get("content")
         ]
         return cls(
-            question=str(inputs.get("question") or ""),
+            question=readable(str(inputs.get("question") or "")),  # every entry point: see rag.query
             history=history,
             k=int(inputs["k"]) if inputs.get("k") else None,
             generator=inputs.get("generator"),
@@ -141,7 +149,9 @@ class AnswerPipeline:
         return str(requested)
 
     def prepare(self, inputs: Any) -> AnswerState:
-        return AnswerState.from_input(inputs)
+        state = AnswerState.from_input(inputs)
+        state.llm_budget = budget(self.assistant.settings)
+        return state
 
     def condense(self, state: AnswerState) -> AnswerState:
         question, notes = clean_question(state.question, self.assistant.settings.max_question_tokens)
@@ -153,7 +163,7 @@ class AnswerPipeline:
         standalone = resolution.query
         if state.history and question and self.generator_name(state) == "openai":
             try:
-                standalone = condense_with_llm(self.assistant.settings, question, state.history, self.assistant._llm)
+                standalone = self.generator("openai").condense(question, state.history, state.llm_deadline())
             except Exception:  # the backend failed: the resolver's query stands
                 standalone = resolution.query
         if resolution.note:
@@ -288,13 +298,22 @@ class AnswerPipeline:
         answer.supported = bool(not refused and answer.grounding.supported_fraction >= 1.0)
         return answer
 
-    def overrule_unsupported(self, state: AnswerState, answer: Answer, t0: float) -> Answer:
-        """An LLM answer that not one cited abstract supports is not shown: it is what a model produces when it
-        follows an instruction planted in a source or in the question, or makes things up. The extractive
-        answer replaces it, with a warning."""
+    def overrule_unsupported(self, state: AnswerState, draft: Draft, answer: Answer, t0: float) -> Answer:
+        """An LLM answer is shown only as far as the cited abstracts support it (what a model that follows a planted
+        instruction or makes things up produces is not): unsupported sentences are left out with a warning; with
+        none supported, the extractive answer replaces it."""
         g = answer.grounding
-        if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction > 0:
+        if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction >= 1:
             return answer
+        kept, dropped = supported_only(draft.text, g) if g.supported_fraction > 0 else ("", 0)
+        if dropped and cited_numbers(kept):
+            trimmed = Draft(text=kept, generator=draft.generator, analysis=draft.analysis)
+            first, answer = answer, self.finish(state, trimmed, time.perf_counter() - t0)
+            why = f"left out {dropped} sentence(s) of the LLM answer that no cited abstract supports"
+            answer.warning = "; ".join(w for w in (first.warning, why) if w)
+            answer.grounding.removed_citations = first.grounding.removed_citations
+            if answer.grounding.supported_fraction > 0:
+                return answer
         draft = self.generator("extractive").generate(state.standalone, state.sources, state.analysis)
         draft.warning = (
             "the LLM answer was not supported by the abstracts it cited; answered with the extractive generator instead"
@@ -332,10 +351,10 @@ class AnswerPipeline:
         t0 = time.perf_counter()
         generator = self.generator(self.generator_name(state))
         for sources in self.source_lists(state):
-            draft = generator.generate(state.standalone, sources, state.analysis)
+            draft = generator.generate(state.standalone, sources, state.analysis, deadline=state.llm_deadline())
             if not draft.refused:
                 break
-        return self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
+        return self.overrule_unsupported(state, draft, self.finish(state, draft, time.perf_counter() - t0), t0)
 
     def stream(self, state: AnswerState) -> Iterator[str | Answer]:
         empty = self._empty_index(state)
@@ -347,15 +366,16 @@ class AnswerPipeline:
         generator = self.generator(self.generator_name(state))
         *narrow, wide = self.source_lists(state)
         for sources in narrow:  # not streamed: a refusal from the referred papers alone is never shown
-            draft = generator.generate(state.standalone, sources, state.analysis)
+            draft = generator.generate(state.standalone, sources, state.analysis, deadline=state.llm_deadline())
             if not draft.refused:
                 yield from _sentences(draft.text)
-                yield self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
+                answer = self.finish(state, draft, time.perf_counter() - t0)
+                yield self.overrule_unsupported(state, draft, answer, t0)
                 return
-        for piece in generator.stream(state.standalone, wide, state.analysis):
+        for piece in generator.stream(state.standalone, wide, state.analysis, deadline=state.llm_deadline()):
             if isinstance(piece, Draft):
                 answer = self.finish(state, piece, time.perf_counter() - t0)
-                yield self.overrule_unsupported(state, answer, t0)
+                yield self.overrule_unsupported(state, piece, answer, t0)
                 return
             yield piece
 

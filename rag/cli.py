@@ -17,7 +17,9 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from rag.cli_io import _check_out, _endpoint, _err, _out, _run, _stdin_queries
 from rag.settings import Settings
+from rag.untrusted import readable
 
 
 class _EvalGroup(TyperGroup):
@@ -48,42 +50,6 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 T = TypeVar("T")
-
-
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from pydantic import ValidationError
-
-    from ingest.parsers import ParseError
-    from rag.embeddings import ModelNotFound
-    from rag.index import IndexProblem
-
-    errors: list[type[BaseException]] = [ParseError, IndexProblem, ModelNotFound, ValidationError, FileNotFoundError]
-    try:
-        from eval.questions import QuestionError
-
-        errors.append(QuestionError)
-    except ImportError:  # pragma: no cover - eval is part of the distribution
-        pass
-    return tuple(errors)
-
-
-def _run(fn: Callable[[], T]) -> T:
-    """Run a command body, turning user-facing errors into one line on stderr and exit code 1."""
-    try:
-        return fn()
-    except _user_errors() as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if type(exc).__name__ == "ValidationError":
-            msg = "invalid setting: " + "; ".join(e["msg"] for e in exc.errors())  # type: ignore[attr-defined]
-        _err(f"error: {msg}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
 
 
 def _assistant(**overrides: Any) -> Any:
@@ -142,6 +108,10 @@ def ingest(
         list[str] | None,
         typer.Option("--map", metavar="FIELD=COLUMN", help='e.g. --map abstract="Abstract Note" (repeatable)'),
     ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="With --prune: remove even a large share of the index, or with unreadable paths"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced. Skipped
@@ -164,15 +134,16 @@ def ingest(
                 strict=strict,
                 field_map=mapping,
                 sentence_progress=sentences,
+                confirm=yes,
             )
         for line in report.notes():
             _err(line)
         data = report.model_dump(exclude={"files", "embedded_chunks"})
         if as_json:
-            typer.echo(json.dumps(data))
+            _out(json.dumps(data))
         else:
             skipped = f", {len(report.skipped)} records skipped" if report.skipped else ""
-            typer.echo(
+            _out(
                 f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
                 f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                 f"{report.removed} removed{skipped} ({report.seconds:.2f}s)"
@@ -211,19 +182,17 @@ def search(
             raise typer.Exit(1)
         opts = {"source": source, "date": date, "title_contains": title, "author": author}
         if query == "-":
-            for line in sys.stdin:
-                q = line.strip()
-                if q:
-                    typer.echo(json.dumps({"query": q, "results": [s.model_dump() for s in a.search(q, k=k, **opts)]}))
+            for q in _stdin_queries():
+                _out(json.dumps({"query": q, "results": [s.model_dump() for s in a.search(q, k=k, **opts)]}))
             return
-        results = a.search(query, k=k, **opts)
+        results = a.search(readable(query), k=k, **opts)
         if as_json:
-            typer.echo(json.dumps([s.model_dump() for s in results]))
+            _out(json.dumps([s.model_dump() for s in results]))
             return
         if not results:
-            typer.echo("no matching papers")
+            _out("no matching papers")
         for s in results:
-            typer.echo(_source_line(s))
+            _out(_source_line(s))
 
     _run(body)
 
@@ -242,9 +211,10 @@ def ask(
         a = _assistant(k=k, generator=generator, retriever=retriever)
         if _empty_hint(a):
             raise typer.Exit(1)
-        answer = a.ask(question)
+        _endpoint(a.settings)
+        answer = a.ask(readable(question))
         if as_json:
-            typer.echo(json.dumps(answer.model_dump(exclude={"settings"})))
+            _out(json.dumps(answer.model_dump(exclude={"settings"})))
             return
         _print_answer(answer)
 
@@ -254,21 +224,21 @@ def ask(
 def _print_answer(answer: Any) -> None:
     """An answer as text: the answer, its note and signals, warnings on stderr, then the cited papers (or the
     related ones a refusal offers)."""
-    typer.echo(answer.answer)
+    _out(answer.answer)
     if answer.note:
-        typer.echo(answer.note)
+        _out(answer.note)
     if not answer.refused:
-        typer.echo(_signals(answer))
+        _out(_signals(answer))
     if answer.warning:
         _err(f"warning: {answer.warning}")
     if answer.citations:
-        typer.echo("\nSources:")
+        _out("\nSources:")
         for c in answer.citations:
-            typer.echo(f"  [{c.n}] {c.title}")
+            _out(f"  [{c.n}] {c.title}")
     elif answer.related:
-        typer.echo("\nRelated papers (not cited):")
+        _out("\nRelated papers (not cited):")
         for s in answer.related:
-            typer.echo(f"  - {s.title}")
+            _out(f"  - {s.title}")
 
 
 def _signals(answer: Any) -> str:
@@ -299,18 +269,18 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         a.index.check_health()
         st = a.stats()
         if as_json:
-            typer.echo(json.dumps(st))
+            _out(json.dumps(st))
             return
-        typer.echo(f"papers:          {st['papers']}")
-        typer.echo(f"chunks:          {st['chunks']}")
-        typer.echo(f"index:           {st['index']}")
-        typer.echo(f"chroma:          {st['chroma']} (collection {st['collection']})")
-        typer.echo(f"embedding model: {st['embedding_model']}")
-        typer.echo(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
-        typer.echo(f"updated:         {st['updated_at'] or 'never'}")
-        typer.echo("sources:")
+        _out(f"papers:          {st['papers']}")
+        _out(f"chunks:          {st['chunks']}")
+        _out(f"index:           {st['index']}")
+        _out(f"chroma:          {st['chroma']} (collection {st['collection']})")
+        _out(f"embedding model: {st['embedding_model']}")
+        _out(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
+        _out(f"updated:         {st['updated_at'] or 'never'}")
+        _out("sources:")
         for name, n in st["sources"].items():
-            typer.echo(f"  {name}: {n} papers")
+            _out(f"  {name}: {n} papers")
 
     _run(body)
 
@@ -375,6 +345,9 @@ def eval_run(
     def body() -> None:
         from eval import run_eval
 
+        _check_out(out)
+        if not retrieval_only:
+            _endpoint(Settings().with_overrides(generator=generator))
         metrics = run_eval(
             questions,
             out=out,
@@ -388,7 +361,7 @@ def eval_run(
             judge=judge,
             progress=True,
         )
-        typer.echo(json.dumps({"retrieval": metrics.get("retrieval"), "answers": metrics.get("answers")}, indent=2))
+        _out(json.dumps({"retrieval": metrics.get("retrieval"), "answers": metrics.get("answers")}, indent=2))
         _err(f"report: {out / 'report.md'}")
 
     _run(body)
@@ -408,6 +381,7 @@ def eval_dialogues(
     def body() -> None:
         from eval.dialogues import run_file
 
+        _check_out(out)
         metrics = run_file(
             dialogues,
             out,
@@ -417,7 +391,7 @@ def eval_dialogues(
             limit=limit,
             progress=True,
         )
-        typer.echo(json.dumps({key: v for key, v in metrics.items() if key not in ("settings", "by_kind")}, indent=2))
+        _out(json.dumps({key: v for key, v in metrics.items() if key not in ("settings", "by_kind")}, indent=2))
         _err(f"report: {out / 'dialogue_report.md'}")
 
     _run(body)
@@ -433,7 +407,7 @@ def eval_compare(
     def body() -> None:
         from eval.report import compare_runs
 
-        typer.echo(compare_runs(run_a, run_b))
+        _out(compare_runs(run_a, run_b))
 
     _run(body)
 

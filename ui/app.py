@@ -17,10 +17,13 @@ from typing import Any
 
 import gradio as gr
 
+from ingest.formats import EXTENSIONS
 from rag.conversation import history_messages
+from rag.query import readable
 from ui import cards, collection, render
 from ui.export import conversation_markdown
-from ui.settings_tab import SessionViews, SettingsTab, build_settings_tab, wire_settings
+from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads
+from ui.settings_tab import SessionViews, SettingsTab, build_settings_tab, llm_configured, wire_settings
 from ui.style import launch_style
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ EXAMPLES = [
     "What speed-ups does the Switch Transformer report for pre-training?",
     "Which papers lower the inference latency of spiking neural networks?",
 ]
-UPLOAD_TYPES = [".jsonl", ".ndjson", ".csv", ".txt"]
+UPLOAD_TYPES = list(EXTENSIONS)  # every format `rag ingest` reads (BibTeX, RIS, JSON, CSV, dumps)
 ALL_SOURCES = "All sources"
 Turn = dict[str, Any]  # {"question": str, "answer": Answer dump | None, "partial": str, "error": str | None}
 
@@ -212,7 +215,7 @@ def respond_fn(views: SessionViews, exports: Path) -> Callable[..., Iterator[tup
         endpoint: dict[str, Any] | None = None,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        question = (question or "").strip()
+        question = readable(question or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -305,7 +308,7 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
 
 def search_fn(assistant: Any) -> Callable[..., str]:
     def search_tab(query: str, k: float, source: str | None, date: str, title: str, author: str = "") -> str:
-        query = (query or "").strip()
+        query = readable(query or "").strip()
         if not query:
             return '<div class="src-empty">Type a query to search the collection.</div>'
         try:
@@ -371,10 +374,13 @@ def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdo
         if not files:
             return "", gr.update(interactive=False)
         message, ok = validate_files(files)
+        if not ok:
+            discard_uploads(files)  # refused: nothing will read them again
         return message, gr.update(interactive=ok)
 
     def ingest(files: list[str] | None) -> tuple[str, Any, str, Any, str]:
         message = ingest_files(assistant, files) if files else ""
+        discard_uploads(files or [])  # added (the index holds them now) or refused: the upload is done
         stats_view, choices, head = refresh()
         return message, gr.update(interactive=False), stats_view, choices, head
 
@@ -400,15 +406,17 @@ def wire_api(assistant: Any) -> None:
         """Answer a question with [n] citations; returns the `rag ask --json` object. `history` is the conversation
         so far, `[{"role": "user" | "assistant", "content": str}, ...]`; an assistant entry may carry the papers it
         cited, `"citations": [{"n", "paper_id", "title"}]`, so that "it" or "the second one" can be resolved."""
-        if not (question or "").strip():
+        question = readable(question or "").strip()
+        if not question:
             raise gr.Error("question is empty")
-        return assistant.ask(question.strip(), history or []).model_dump(mode="json")
+        return assistant.ask(question, history or []).model_dump(mode="json")
 
     def search(query: str, k: int = 10) -> list[dict[str, Any]]:
         """Ranked papers for a query, best first (retrieval only)."""
-        if not (query or "").strip():
+        query = readable(query or "").strip()
+        if not query:
             raise gr.Error("query is empty")
-        return [s.model_dump(mode="json") for s in assistant.search(query.strip(), k=int(k))]
+        return [s.model_dump(mode="json") for s in assistant.search(query, k=int(k))]
 
     gr.api(ask, api_name="ask", concurrency_id="answer")
     gr.api(search, api_name="search", concurrency_id="retrieval")
@@ -495,12 +503,20 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
 
     Keyword arguments go to `gr.Blocks.launch` and win over the settings; `prevent_thread_lock=True` returns at
     once with the server running (tests, the load test), and `demo.local_url` / `demo.close()` then apply.
-    A port of 0 means any free port.
+    A port of 0 means any free port; a busy port raises `PortInUse` (an OSError) naming it.
+
+    Answering gets `ui_concurrency` slots for its own work plus, with an LLM configured, `llm_concurrency` for
+    questions waiting on the backend (the generator's gate never lets more wait), so a slow backend cannot
+    starve extractive answers. Failed logins and uploads are limited per client (`ui.guard`); uploads are
+    capped at UPLOAD_MAX_MB per file and deleted once handled, or after an hour.
     """
+    from starlette.middleware import Middleware
+
     s = assistant.settings
     demo = create_app(assistant)
-    # One limit per concurrency group: answering (chat and /ask share it) and retrieval.
-    demo.queue(default_concurrency_limit=s.ui_concurrency, max_size=max(64, 16 * s.ui_concurrency))
+    answer_slots = s.ui_concurrency + (s.llm_concurrency if llm_configured(s) else 0)
+    demo.queue(default_concurrency_limit=answer_slots, max_size=max(64, 16 * answer_slots))
+    demo.delete_cache = demo.delete_cache or UPLOAD_SWEEP
     options: dict[str, Any] = {
         "server_name": s.ui_host,
         "server_port": s.ui_port or free_port(s.ui_host),
@@ -508,13 +524,19 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
         "auth_message": "This assistant requires a login.",
         "show_error": True,
         "footer_links": ["api"],
-        "max_file_size": "20mb",
+        "max_file_size": f"{UPLOAD_MAX_MB}mb",
         "ssr_mode": False,
         "quiet": False,
+        "app_kwargs": {"middleware": [Middleware(ClientGuard)]},
         **launch_style(),
     }
     options.update(kw)
     if options.get("server_port") == 0:
         options["server_port"] = free_port(options["server_name"])
+    check_port(options["server_name"], int(options["server_port"]))
+    if llm_configured(s) or s.generator == "openai":
+        log.warning("%s", s.endpoint_line())
+        if s.key_withheld:
+            log.warning("%s", s.key_withheld)
     demo.launch(**options)
     return demo

@@ -22,6 +22,7 @@ from ingest import Chunk, Paper
 from rag.index.errors import IndexProblem, IndexUnavailable, unreadable, write_failure_reason
 from rag.index.merge import IngestPlan
 from rag.index.rows import PAPER_COLUMNS, ChunkRow, PaperRow, RecordRow, paper_row
+from rag.redact import redact_url
 
 # Chunks per Chroma write; one HTTP request or one local transaction each.
 WRITE_BATCH = 512
@@ -153,7 +154,7 @@ class DenseStore:
     def location(self) -> str:
         if self._injected and not self.url:
             return f"an injected {'HTTP' if self._http else 'local'} Chroma client"
-        return self.url or str(self.directory)
+        return redact_url(self.url) or str(self.directory)  # a URL's user, password and query are secrets
 
     def present(self) -> bool:
         """Whether there is a store to read (a server always counts; local files must exist)."""

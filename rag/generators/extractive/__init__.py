@@ -80,7 +80,13 @@ class ExtractiveGenerator:
         return np.stack([self._vectors[t] for t in texts])
 
     # ---- the draft -------------------------------------------------------------------------------------
-    def generate(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft:
+    def generate(
+        self,
+        question: str,
+        sources: Sequence[Source],
+        analysis: Analysis | None = None,
+        deadline: float | None = None,  # no backend to wait for; part of the generator interface
+    ) -> Draft:
         cleaned, injected = strip_injections(question)
         warning = "instructions inside the question were ignored" if injected else None
         if not cleaned:
@@ -291,7 +297,11 @@ class ExtractiveGenerator:
 
     # ---- streaming -------------------------------------------------------------------------------------
     def stream(
-        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+        self,
+        question: str,
+        sources: Sequence[Source],
+        analysis: Analysis | None = None,
+        deadline: float | None = None,
     ) -> Iterator[str | Draft]:
         draft = self.generate(question, sources, analysis)
         for i, line in enumerate(draft.text.split("\n")):

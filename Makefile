@@ -12,17 +12,24 @@ export ANONYMIZED_TELEMETRY := False
 # Tests leave the user's index alone
 PYTEST_ARGS ?=
 
-.PHONY: setup browser run ingest test lint bench eval llm clean
+.PHONY: setup browser run ingest test lint bench bench-speed eval llm clean
 LLM_PORT ?= 8080
 
 # torch first: 2.13.0 is a CPU wheel on local disk; any other torch requirement pulls CUDA builds.
+# pip prints each package as it goes (about 150 for the lock, 1-2 minutes). setuptools' note that an editable
+# install is one is silenced by its exact message; any other build warning still shows.
 $(STAMP): pyproject.toml requirements.lock
-	test -d $(VENV) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -r requirements.lock
-	$(PIP) install -q --no-deps -e .
-	touch $(STAMP)
+	@echo "setup 1/4: virtual environment $(VENV) and pip"
+	@test -d $(VENV) || python3 -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@echo "setup 2/4: torch 2.13.0 (CPU wheel)"
+	@$(PIP) install --progress-bar on torch==2.13.0
+	@echo "setup 3/4: the pinned dependencies (requirements.lock)"
+	@$(PIP) install --progress-bar on -r requirements.lock
+	@echo "setup 4/4: rag-papers itself (editable)"
+	@PYTHONWARNINGS="ignore:Editable installation." $(PIP) install -q --no-deps -e .
+	@touch $(STAMP)
+	@echo "setup done: $(VENV)"
 
 setup: $(STAMP)
 
@@ -48,6 +55,10 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run.py $(ARGS)
+
+# Cold start, the UI's first answer, search against LangChain, the extractive answer (issue 16): ~5 minutes.
+bench-speed: setup
+	$(PY) bench/speed.py $(ARGS)
 
 eval: setup
 	@test -s "$(RAG_HOME)/manifest.sqlite" || $(VENV)/bin/rag ingest

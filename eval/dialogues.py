@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from eval.questions import QuestionError
+from eval.questions import QuestionError, read_lines
 from ingest.records import normalise_title
 from rag.conversation import history_messages
 
@@ -77,7 +77,7 @@ def load_dialogues(path: str | Path) -> list[Dialogue]:
     problems: list[str] = []
     dialogues: list[Dialogue] = []
     seen: set[str] = set()
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for no, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
         try:

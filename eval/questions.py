@@ -134,13 +134,26 @@ def parse_questions(lines: Iterable[str], name: str) -> list[Question]:
     return questions
 
 
+def read_lines(path: Path) -> list[str]:
+    """A JSON Lines file's lines; a binary, UTF-16 or undecodable file is one `QuestionError` naming its line
+    (the same checks as paper files: `ingest.formats.base.read_text`)."""
+    from ingest.errors import ParseError
+    from ingest.formats.base import read_text, split_lines
+
+    try:
+        return split_lines(read_text(path))
+    except ParseError as exc:
+        if exc.reason.startswith("empty file"):
+            return []  # said by the caller in its own words ("no questions in the file")
+        raise QuestionError([str(exc)]) from None
+
+
 def load_questions(path: str | Path) -> list[Question]:
     """Read and validate a questions file (see eval/README.md for the format)."""
     p = Path(path)
     if not p.is_file():
         raise QuestionError([f"{p}: no such questions file"])
-    with p.open(encoding="utf-8") as fh:
-        return parse_questions(fh, str(p))
+    return parse_questions(read_lines(p), str(p))
 
 
 def select_questions(

@@ -210,6 +210,7 @@ def merge_records(records: Sequence[SourceRecord], paper_id: str = "") -> tuple[
         author_names=authors,
         categories=tuple(dict.fromkeys(c for r in ranked for c in r.categories)),
         source_labels=tuple(dict.fromkeys(r.label for r in records if r.label)),
+        listed=tuple(dict.fromkeys(r.listed for r in records if r.listed)),
         records=tuple(records),
         paper_id=paper_id,
     )

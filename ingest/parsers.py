@@ -7,6 +7,7 @@ reported in the `LoadResult`, not fatal, unless `strict=True`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +22,7 @@ from ingest.records import Paper, SourceRecord
 
 __all__ = [
     "BOILERPLATE",
+    "FileList",
     "LoadResult",
     "ParseError",
     "ParsedFile",
@@ -81,21 +83,66 @@ def bundled_corpus() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".txt"))
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus the files with a supported extension inside any directory named."""
+class FileList(list[Path]):
+    """The files to read (a list), plus what the walk could not read: `unreadable`, one `PATH: reason` each
+    (a folder without permission, a broken symbolic link). A caller that removes papers whose files it did not
+    see (`--prune`) must not trust an incomplete walk."""
+
+    def __init__(self, files: Iterable[Path] = (), unreadable: Iterable[str] = ()) -> None:
+        super().__init__(files)
+        self.unreadable = list(unreadable)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> FileList:
+    """Files named directly, plus the files with a supported extension inside any directory named, walked the
+    way a user expects: symbolic links to folders and files are followed, a folder reached twice (a link loop,
+    two links to one folder) is read once, and what cannot be read is recorded in `FileList.unreadable`.
+
+    Raises ParseError for a named path that does not exist (or is a broken link) and for a directory with no
+    supported file in it (an empty source set would make `--prune` remove every paper)."""
     files: list[Path] = []
+    unreadable: list[str] = []
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder and file taken, links followed
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
+            found = _walk(p, seen, unreadable)
             if not found:
-                # An empty source set would make `--prune` remove every paper in the index.
                 raise ParseError(p, None, f"directory holds no supported files ({', '.join(EXTENSIONS)})")
             files.extend(found)
         elif p.exists():
             files.append(p)
+        elif p.is_symlink():
+            raise ParseError(p, None, f"broken symbolic link (to {os.readlink(p)})")
         else:
             raise ParseError(p, None, "no such file or directory")
-    return files
+    return FileList(files, unreadable)
+
+
+def _walk(root: Path, seen: set[tuple[int, int]], unreadable: list[str]) -> list[Path]:
+    def failed(exc: OSError) -> None:
+        unreadable.append(f"{exc.filename}: {(exc.strerror or str(exc)).lower()}")
+
+    found: list[Path] = []
+    for folder, subfolders, names in os.walk(root, onerror=failed, followlinks=True):
+        here = os.stat(folder)
+        if (here.st_dev, here.st_ino) in seen:  # a loop or a second link to a folder already read
+            subfolders[:] = []
+            continue
+        seen.add((here.st_dev, here.st_ino))
+        subfolders.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.suffix.lower() not in EXTENSIONS:
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:  # a broken link, or no permission to look
+                unreadable.append(f"{path}: {(exc.strerror or str(exc)).lower()}")
+                continue
+            if (st.st_dev, st.st_ino) not in seen and path.is_file():
+                seen.add((st.st_dev, st.st_ino))
+                found.append(path)
+    return sorted(found)
 
 
 def parse_field_map(pairs: Iterable[str]) -> dict[str, str]:

@@ -7,8 +7,8 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, fields
+from functools import cached_property, lru_cache
 from typing import Any
 
 _WS = re.compile(r"\s+")
@@ -100,9 +100,13 @@ class SourceRecord:
     categories: tuple[str, ...] = ()
     label: str = ""
 
+    def _fields(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: it deep-copies every value, and the index reads every stored record per ingest.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def to_json(self) -> str:
         """One JSON object (the store keeps it per (source file, paper) and rebuilds the paper from it)."""
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return json.dumps(self._fields(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> SourceRecord:
@@ -111,10 +115,10 @@ class SourceRecord:
             data[name] = tuple(data.get(name) or ())
         return cls(**data)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Hash of everything but the line number: moving a record inside its file changes nothing."""
-        data = asdict(self)
+        data = self._fields()
         data.pop("line")
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -124,7 +128,8 @@ class Paper:
     """One paper: title and abstract plus where it came from, merged from one or more `SourceRecord`s.
 
     `date` is what is shown and filtered on: ISO (`YYYY[-MM[-DD]]`) when any source gives a year, else the
-    listing date of a Daily Papers dump ("Mar 11"). `authors` is the display form of `author_names`
+    listing date of a Daily Papers dump ("Mar 11"); `listed` keeps every dump listing date of the paper, so that
+    "Mar 11" still finds it once another source has given it an ISO date. `authors` is the display form of `author_names`
     (joined with ", "), kept as text because the index stores it as one column. `paper_id` is set by
     `ingest.identity` (from the title, plus a discriminator when different papers share it); when not given
     it is derived from the title. `content_hash` is derived.
@@ -141,6 +146,7 @@ class Paper:
     author_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     source_labels: tuple[str, ...] = ()
+    listed: tuple[str, ...] = ()
     records: tuple[SourceRecord, ...] = ()
     paper_id: str = ""
 
@@ -159,13 +165,23 @@ class Paper:
 
     @property
     def content_hash(self) -> str:
-        """Hash of everything that is indexed or shown; metadata changes re-index the paper too.
-
-        It covers the fields the index stores today (title, abstract, url, date, authors), so a paper
-        rebuilt from the index hashes the same.
-        """
+        """Hash of everything that is indexed, shown or filtered on (title, abstract, url, date, listing dates,
+        authors, arXiv id, DOI, categories); not of where the paper came from (files, source labels), which the
+        index tracks with the paper's records."""
         h = hashlib.sha256()
-        for part in (self.title, self.abstract, self.url or "", self.date or "", self.authors or ""):
+        parts = (
+            self.title,
+            self.abstract,
+            self.url or "",
+            self.date or "",
+            self.authors or "",
+            "\x1f".join(self.author_names),
+            self.arxiv_id or "",
+            self.doi or "",
+            "\x1f".join(self.categories),
+            "\x1f".join(self.listed),
+        )
+        for part in parts:
             h.update(part.encode())
             h.update(b"\x00")
         return h.hexdigest()[:20]

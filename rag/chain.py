@@ -24,17 +24,21 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from ingest.sentences import split_sentences
+from rag.authors import answer_author_question
 from rag.conversation import FollowUpResolver, Resolution
+from rag.conversation.cues import NAMED
+from rag.conversation.history import parse_history
 from rag.generators import registry
+from rag.generators.backend import budget
 from rag.generators.base import Draft
-from rag.generators.llm import condense_with_llm
+from rag.generators.extractive.evidence import paper_names
 from rag.intent import Analysis, Intent, analyse
 from rag.query import clean_question, retrieval_query
 from rag.retrieval import SearchFilter
 from rag.sources import by_identifier, exact_title_first, named_first, referred_first
 from rag.types import Answer, Citation, Source
 from rag.untrusted import readable, strip_injections
-from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber
+from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber, supported_only
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
@@ -59,6 +63,14 @@ class AnswerState:
     retriever: str | None = None
     filters: SearchFilter | None = None
     started: float = field(default_factory=time.perf_counter)
+    llm_budget: float = 0.0  # seconds for all the question's LLM work (condense + answer)
+    deadline: float = 0.0  # time.monotonic() by which that work must be done; 0: not started
+
+    def llm_deadline(self) -> float:
+        """The question's one LLM deadline, its clock started by the first step that asks the backend."""
+        self.deadline = self.deadline or time.monotonic() + self.llm_budget
+        return self.deadline
+
     notes: list[str] = field(default_factory=list)
     question_used: str = ""  # the question after cleaning and length limits
     standalone: str = ""  # the question resolved against the conversation
@@ -69,6 +81,7 @@ class AnswerState:
     ranking_depth: int = 0  # papers to rank (the eval's @10), when more than the generator reads
     ranking: list[Source] = field(default_factory=list)  # the ranking retrieval gave, `sources` its first k
     retrieve_ms: float = 0.0
+    drafted: Draft | None = None  # an answer retrieval already made from metadata ("papers by X": rag/authors.py)
 
     @classmethod
     def from_input(cls, inputs: Any) -> AnswerState:
@@ -85,7 +98,7 @@ class AnswerState:
             if isinstance(h, dict) and h.get("content")
         ]
         return cls(
-            question=str(inputs.get("question") or ""),
+            question=readable(str(inputs.get("question") or "")),  # every entry point: see rag.query
             history=history,
             k=int(inputs["k"]) if inputs.get("k") else None,
             generator=inputs.get("generator"),
@@ -101,6 +114,7 @@ class AnswerPipeline:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self._generators: dict[str, Any] = {}
+        self._names: tuple[str, set[str]] = ("", set())
 
     def generator(self, name: str) -> Any:
         if name not in self._generators:
@@ -108,9 +122,24 @@ class AnswerPipeline:
         return self._generators[name]
 
     def resolver(self) -> FollowUpResolver:
-        """The follow-up resolver over the index's abstracts and BM25 idf (loaded once per question, if needed)."""
+        """The follow-up resolver over the index's abstracts, BM25 idf and paper names (each loaded when needed)."""
         index = self.assistant.index
-        return FollowUpResolver(paper_text=index.abstracts, idf=index.idf)
+        return FollowUpResolver(paper_text=index.abstracts, idf=index.idf, paper_names=self.paper_names)
+
+    def paper_names(self) -> set[str]:
+        """Lower-cased names of the collection's papers: the names in their titles ("STARFlow", "TC-GS") and the
+        method names their abstracts introduce (`evidence.paper_names`); computed once per index version."""
+        index = self.assistant.index
+        key = index.fingerprint()
+        if self._names[0] != key:
+            papers = index.papers()
+            abstracts = index.abstracts(list(papers))
+            found: set[str] = set()
+            for pid, meta in papers.items():
+                found.update(n.lower() for n in NAMED.findall(meta.title))
+                found.update(n.lower() for n in paper_names(meta.title, abstracts.get(pid, "")) if n)
+            self._names = (key, found)
+        return self._names[1]
 
     def generator_name(self, state: AnswerState) -> str:
         requested = state.generator
@@ -120,7 +149,9 @@ class AnswerPipeline:
         return str(requested)
 
     def prepare(self, inputs: Any) -> AnswerState:
-        return AnswerState.from_input(inputs)
+        state = AnswerState.from_input(inputs)
+        state.llm_budget = budget(self.assistant.settings)
+        return state
 
     def condense(self, state: AnswerState) -> AnswerState:
         question, notes = clean_question(state.question, self.assistant.settings.max_question_tokens)
@@ -132,7 +163,7 @@ class AnswerPipeline:
         standalone = resolution.query
         if state.history and question and self.generator_name(state) == "openai":
             try:
-                standalone = condense_with_llm(self.assistant.settings, question, state.history, self.assistant._llm)
+                standalone = self.generator("openai").condense(question, state.history, state.llm_deadline())
             except Exception:  # the backend failed: the resolver's query stands
                 standalone = resolution.query
         if resolution.note:
@@ -157,8 +188,22 @@ class AnswerPipeline:
             # every answer sentence's paper must carry ("which of A and B ..." is answered by one of them).
             titles = " ".join(p.title for p in resolution.papers).lower()
             analysis.names = [n for n in analysis.names if n.lower() not in titles]
+            if resolution.kind == "more":  # "any other papers on that?": a list, whatever the last question was
+                analysis.intent, analysis.names = Intent.LIST, own.names
+            if resolution.kind == "ellipsis" and resolution.papers:
+                # names of the earlier question the follow-up was read after are not asked again ("and how fast
+                # is it?" after "which paper uses the Hutchinson estimator?" need not say "Hutchinson")
+                analysis.names = [n for n in analysis.names if n in own.names]
             if analysis.intent in (Intent.LIST, Intent.SUMMARY) and re.search(r"\bother\b", state.question_used, re.I):
                 analysis.exclude = {p.paper_id for p in resolution.papers}  # "which other papers build on it?"
+        if (
+            not analysis.exclude
+            and analysis.intent in (Intent.LIST, Intent.SUMMARY)
+            and re.search(r"\b(other|more|else|besides|apart from these)\b", state.question_used, re.I)
+            and (turns := parse_history(state.history or []))
+        ):
+            # "which other papers use flow matching?": the papers the last answer already cited are left out
+            analysis.exclude = {p.paper_id for p in turns[-1].cited}
         state.analysis = analysis
         return state
 
@@ -173,7 +218,7 @@ class AnswerPipeline:
         if analysis is not None and analysis.intent in (Intent.LIST, Intent.SUMMARY):
             k = max(k, LIST_ALL_K if analysis.list_all else LIST_K)
         depth = max(k, int(state.ranking_depth or 0))
-        retriever = self.assistant.retriever(k=depth, mode=state.retriever)
+        retriever = self.assistant.searcher(k=depth, mode=state.retriever)
         about = [p.paper_id for p in state.resolution.papers] if state.resolution else []
         if not query:
             sources = []
@@ -188,6 +233,8 @@ class AnswerPipeline:
         if analysis is not None and analysis.arxiv_ids:
             sources = by_identifier(self.assistant.index, analysis.arxiv_ids, sources)
         state.ranking = exact_title_first(query, sources)
+        if by_author := answer_author_question(self.assistant.index, retriever, state.standalone, state.filters):
+            state.ranking, k, state.drafted = by_author.sources, len(by_author.sources), by_author.draft
         state.sources = state.ranking[: max(k, state.referred)]
         state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state
@@ -251,13 +298,22 @@ class AnswerPipeline:
         answer.supported = bool(not refused and answer.grounding.supported_fraction >= 1.0)
         return answer
 
-    def overrule_unsupported(self, state: AnswerState, answer: Answer, t0: float) -> Answer:
-        """An LLM answer that not one cited abstract supports is not shown: it is what a model produces when it
-        follows an instruction planted in a source or in the question, or makes things up. The extractive
-        answer replaces it, with a warning."""
+    def overrule_unsupported(self, state: AnswerState, draft: Draft, answer: Answer, t0: float) -> Answer:
+        """An LLM answer is shown only as far as the cited abstracts support it (what a model that follows a planted
+        instruction or makes things up produces is not): unsupported sentences are left out with a warning; with
+        none supported, the extractive answer replaces it."""
         g = answer.grounding
-        if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction > 0:
+        if answer.generator != "openai" or answer.refused or not g.sentence_scores or g.supported_fraction >= 1:
             return answer
+        kept, dropped = supported_only(draft.text, g) if g.supported_fraction > 0 else ("", 0)
+        if dropped and cited_numbers(kept):
+            trimmed = Draft(text=kept, generator=draft.generator, analysis=draft.analysis)
+            first, answer = answer, self.finish(state, trimmed, time.perf_counter() - t0)
+            why = f"left out {dropped} sentence(s) of the LLM answer that no cited abstract supports"
+            answer.warning = "; ".join(w for w in (first.warning, why) if w)
+            answer.grounding.removed_citations = first.grounding.removed_citations
+            if answer.grounding.supported_fraction > 0:
+                return answer
         draft = self.generator("extractive").generate(state.standalone, state.sources, state.analysis)
         draft.warning = (
             "the LLM answer was not supported by the abstracts it cited; answered with the extractive generator instead"
@@ -266,6 +322,8 @@ class AnswerPipeline:
 
     def _empty_index(self, state: AnswerState) -> Answer | None:
         """An index with no papers is said to be empty, from every entry point, not refused as "not relevant"."""
+        if state.drafted is not None:  # answered in `retrieve` from the author metadata (rag/authors.py)
+            return self.finish(state, state.drafted, 0.0)
         if state.sources or not self.assistant.index.is_empty():
             return None
         draft = Draft(
@@ -293,10 +351,10 @@ class AnswerPipeline:
         t0 = time.perf_counter()
         generator = self.generator(self.generator_name(state))
         for sources in self.source_lists(state):
-            draft = generator.generate(state.standalone, sources, state.analysis)
+            draft = generator.generate(state.standalone, sources, state.analysis, deadline=state.llm_deadline())
             if not draft.refused:
                 break
-        return self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
+        return self.overrule_unsupported(state, draft, self.finish(state, draft, time.perf_counter() - t0), t0)
 
     def stream(self, state: AnswerState) -> Iterator[str | Answer]:
         empty = self._empty_index(state)
@@ -308,15 +366,16 @@ class AnswerPipeline:
         generator = self.generator(self.generator_name(state))
         *narrow, wide = self.source_lists(state)
         for sources in narrow:  # not streamed: a refusal from the referred papers alone is never shown
-            draft = generator.generate(state.standalone, sources, state.analysis)
+            draft = generator.generate(state.standalone, sources, state.analysis, deadline=state.llm_deadline())
             if not draft.refused:
                 yield from _sentences(draft.text)
-                yield self.overrule_unsupported(state, self.finish(state, draft, time.perf_counter() - t0), t0)
+                answer = self.finish(state, draft, time.perf_counter() - t0)
+                yield self.overrule_unsupported(state, draft, answer, t0)
                 return
-        for piece in generator.stream(state.standalone, wide, state.analysis):
+        for piece in generator.stream(state.standalone, wide, state.analysis, deadline=state.llm_deadline()):
             if isinstance(piece, Draft):
                 answer = self.finish(state, piece, time.perf_counter() - t0)
-                yield self.overrule_unsupported(state, answer, t0)
+                yield self.overrule_unsupported(state, piece, answer, t0)
                 return
             yield piece
 

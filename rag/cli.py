@@ -17,7 +17,9 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from rag.cli_io import _check_out, _endpoint, _err, _out, _run, _stdin_queries
 from rag.settings import Settings
+from rag.untrusted import readable
 
 
 class _EvalGroup(TyperGroup):
@@ -50,42 +52,6 @@ app.add_typer(eval_app, name="eval")
 T = TypeVar("T")
 
 
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from pydantic import ValidationError
-
-    from ingest.parsers import ParseError
-    from rag.embeddings import ModelNotFound
-    from rag.index import IndexProblem
-
-    errors: list[type[BaseException]] = [ParseError, IndexProblem, ModelNotFound, ValidationError, FileNotFoundError]
-    try:
-        from eval.questions import QuestionError
-
-        errors.append(QuestionError)
-    except ImportError:  # pragma: no cover - eval is part of the distribution
-        pass
-    return tuple(errors)
-
-
-def _run(fn: Callable[[], T]) -> T:
-    """Run a command body, turning user-facing errors into one line on stderr and exit code 1."""
-    try:
-        return fn()
-    except _user_errors() as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if type(exc).__name__ == "ValidationError":
-            msg = "invalid setting: " + "; ".join(e["msg"] for e in exc.errors())  # type: ignore[attr-defined]
-        _err(f"error: {msg}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
-
-
 def _assistant(**overrides: Any) -> Any:
     from rag.assistant import Assistant
 
@@ -93,7 +59,7 @@ def _assistant(**overrides: Any) -> Any:
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+def _progress(label: str, unit: str = "chunk") -> Iterator[Callable[[int, int], None]]:
     """A progress callback drawing a bar on stderr; the bar is cleared when the block ends, even by an error, so
     that an error stays one line."""
     from tqdm import tqdm
@@ -102,7 +68,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="chunk", file=sys.stderr, disable=total == 0, leave=False)
+            bar["bar"] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, disable=total == 0, leave=False)
         b = bar["bar"]
         b.update(done - b.n)
         if done >= total:
@@ -129,33 +95,70 @@ def _empty_hint(assistant: Any) -> bool:
 def ingest(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or directories (.txt Daily Papers dumps, .jsonl, .csv); the bundled corpus if none"),
+        typer.Argument(
+            help="Files or directories (dumps, JSON, CSV, BibTeX, RIS: see the README); default: the corpus"
+        ),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Start over: drop the index first")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove papers no longer in the sources")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also drop the records of files not given, and the papers only they named")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="A record without an abstract is an error")] = False,
+    field_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", metavar="FIELD=COLUMN", help='e.g. --map abstract="Abstract Note" (repeatable)'),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="With --prune: remove even a large share of the index, or with unreadable paths"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced."""
+    """Parse sources and add them to the index; unchanged papers are skipped, changed ones replaced. Skipped
+    records and identity warnings go to stderr, one line each."""
+    from ingest import parse_field_map
+
+    try:
+        mapping = parse_field_map(field_map or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--map") from None
 
     def body() -> None:
         a = _assistant()
-        with _progress("embedding") as progress:
-            report = a.ingest(paths or None, prune=prune, reset=reset, progress=progress)
+        with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
+            report = a.ingest(
+                paths or None,
+                prune=prune,
+                reset=reset,
+                progress=progress,
+                strict=strict,
+                field_map=mapping,
+                sentence_progress=sentences,
+                confirm=yes,
+            )
+        for line in report.notes():
+            _err(line)
         data = report.model_dump(exclude={"files", "embedded_chunks"})
         if as_json:
-            typer.echo(json.dumps(data))
+            _out(json.dumps(data))
         else:
-            typer.echo(
+            skipped = f", {len(report.skipped)} records skipped" if report.skipped else ""
+            _out(
                 f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
                 f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-                f"{report.removed} removed ({report.seconds:.2f}s)"
+                f"{report.removed} removed{skipped} ({report.seconds:.2f}s)"
             )
 
     _run(body)
 
 
 def _source_line(s: Any) -> str:
-    return f"{s.rank:>3}. {s.title}  (score {s.score:.4f}; {', '.join(s.sources)}{'; ' + s.date if s.date else ''})"
+    parts = [f"score {s.score:.4f}", ", ".join(s.source_labels or s.sources)]
+    if s.date:
+        parts.append(s.date)
+    if s.authors:
+        parts.append(s.authors[0] + (" et al." if len(s.authors) > 1 else ""))
+    return f"{s.rank:>3}. {s.title}  ({'; '.join(parts)})"
 
 
 @app.command()
@@ -164,9 +167,12 @@ def search(
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of papers")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
-    source: Annotated[str | None, typer.Option(help="Only papers from a source file whose name contains this")] = None,
-    date: Annotated[str | None, typer.Option(help="Only papers whose date starts with this")] = None,
+    source: Annotated[str | None, typer.Option(help="Only papers from a source file or label containing this")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Only papers of this date: 2024, 2024-03, 2023..2024, Mar 11")
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Only papers whose title contains this")] = None,
+    author: Annotated[str | None, typer.Option(help='Only papers with this author ("Jane Doe", "Doe")')] = None,
 ) -> None:
     """Rank papers for a query (hybrid dense + BM25), one entry per paper."""
 
@@ -174,21 +180,19 @@ def search(
         a = _assistant(retriever=retriever)
         if _empty_hint(a):
             raise typer.Exit(1)
-        opts = {"source": source, "date": date, "title_contains": title}
+        opts = {"source": source, "date": date, "title_contains": title, "author": author}
         if query == "-":
-            for line in sys.stdin:
-                q = line.strip()
-                if q:
-                    typer.echo(json.dumps({"query": q, "results": [s.model_dump() for s in a.search(q, k=k, **opts)]}))
+            for q in _stdin_queries():
+                _out(json.dumps({"query": q, "results": [s.model_dump() for s in a.search(q, k=k, **opts)]}))
             return
-        results = a.search(query, k=k, **opts)
+        results = a.search(readable(query), k=k, **opts)
         if as_json:
-            typer.echo(json.dumps([s.model_dump() for s in results]))
+            _out(json.dumps([s.model_dump() for s in results]))
             return
         if not results:
-            typer.echo("no matching papers")
+            _out("no matching papers")
         for s in results:
-            typer.echo(_source_line(s))
+            _out(_source_line(s))
 
     _run(body)
 
@@ -207,23 +211,53 @@ def ask(
         a = _assistant(k=k, generator=generator, retriever=retriever)
         if _empty_hint(a):
             raise typer.Exit(1)
-        answer = a.ask(question)
+        _endpoint(a.settings)
+        answer = a.ask(readable(question))
         if as_json:
-            typer.echo(json.dumps(answer.model_dump(exclude={"settings"})))
+            _out(json.dumps(answer.model_dump(exclude={"settings"})))
             return
-        typer.echo(answer.answer)
-        if answer.warning:
-            _err(f"warning: {answer.warning}")
-        if answer.citations:
-            typer.echo("\nSources:")
-            for c in answer.citations:
-                typer.echo(f"  [{c.n}] {c.title}")
-        elif answer.related:
-            typer.echo("\nRelated papers (not cited):")
-            for s in answer.related:
-                typer.echo(f"  - {s.title}")
+        _print_answer(answer)
 
     _run(body)
+
+
+def _print_answer(answer: Any) -> None:
+    """An answer as text: the answer, its note and signals, warnings on stderr, then the cited papers (or the
+    related ones a refusal offers)."""
+    _out(answer.answer)
+    if answer.note:
+        _out(answer.note)
+    if not answer.refused:
+        _out(_signals(answer))
+    if answer.warning:
+        _err(f"warning: {answer.warning}")
+    if answer.citations:
+        _out("\nSources:")
+        for c in answer.citations:
+            _out(f"  [{c.n}] {c.title}")
+    elif answer.related:
+        _out("\nRelated papers (not cited):")
+        for s in answer.related:
+            _out(f"  - {s.title}")
+
+
+def _signals(answer: Any) -> str:
+    """The answer's two signals in one line: grounding (every sentence supported by the abstract it cites) and
+    whether it carries what was asked; low confidence said plainly."""
+    bad = len(answer.grounding.unsupported_sentences)
+    support = (
+        "supported by the cited abstracts" if not bad else f"{bad} sentence(s) NOT supported by the cited abstracts"
+    )
+    check = answer.answer_check
+    if answer.answers_question and check.confidence == "high":
+        fit = "answers the question"
+    elif answer.answers_question:
+        fit = "partly answers the question" + (
+            f" (no mention of {', '.join(check.missing_terms[:4])})" if check.missing_terms else ""
+        )
+    else:
+        fit = f"LOW CONFIDENCE: may not answer the question (expected {check.expected or 'what was asked'})"
+    return f"[{support}; {fit}]"
 
 
 @app.command()
@@ -235,18 +269,18 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         a.index.check_health()
         st = a.stats()
         if as_json:
-            typer.echo(json.dumps(st))
+            _out(json.dumps(st))
             return
-        typer.echo(f"papers:          {st['papers']}")
-        typer.echo(f"chunks:          {st['chunks']}")
-        typer.echo(f"index:           {st['index']}")
-        typer.echo(f"chroma:          {st['chroma']} (collection {st['collection']})")
-        typer.echo(f"embedding model: {st['embedding_model']}")
-        typer.echo(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
-        typer.echo(f"updated:         {st['updated_at'] or 'never'}")
-        typer.echo("sources:")
+        _out(f"papers:          {st['papers']}")
+        _out(f"chunks:          {st['chunks']}")
+        _out(f"index:           {st['index']}")
+        _out(f"chroma:          {st['chroma']} (collection {st['collection']})")
+        _out(f"embedding model: {st['embedding_model']}")
+        _out(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
+        _out(f"updated:         {st['updated_at'] or 'never'}")
+        _out("sources:")
         for name, n in st["sources"].items():
-            typer.echo(f"  {name}: {n} papers")
+            _out(f"  {name}: {n} papers")
 
     _run(body)
 
@@ -265,11 +299,25 @@ def ui(
         a.index.check_health()
         if a.index.is_empty():
             _err("the index is empty; ingesting the bundled corpus first")
-            with _progress("embedding") as progress:
-                a.ingest(progress=progress)
+            with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
+                a.ingest(progress=progress, sentence_progress=sentences)
+        _err("loading the models ...")
+        a.warm()  # before the server says it is running: its first answer must not pay for loading them
+        _warm_gradio()
         launch(a)
 
     _run(body)
+
+
+def _warm_gradio() -> None:
+    """Gradio switches matplotlib's backend around every event (`gradio.utils.MatplotlibBackendMananger`, its
+    spelling); the first switch imports matplotlib and pyplot, about 0.8 s the first question would wait for."""
+    try:
+        from gradio.utils import MatplotlibBackendMananger
+    except ImportError:  # another gradio: nothing to warm
+        return
+    with MatplotlibBackendMananger():
+        pass
 
 
 @eval_app.callback()
@@ -297,6 +345,9 @@ def eval_run(
     def body() -> None:
         from eval import run_eval
 
+        _check_out(out)
+        if not retrieval_only:
+            _endpoint(Settings().with_overrides(generator=generator))
         metrics = run_eval(
             questions,
             out=out,
@@ -310,7 +361,7 @@ def eval_run(
             judge=judge,
             progress=True,
         )
-        typer.echo(json.dumps({"retrieval": metrics.get("retrieval"), "answers": metrics.get("answers")}, indent=2))
+        _out(json.dumps({"retrieval": metrics.get("retrieval"), "answers": metrics.get("answers")}, indent=2))
         _err(f"report: {out / 'report.md'}")
 
     _run(body)
@@ -330,6 +381,7 @@ def eval_dialogues(
     def body() -> None:
         from eval.dialogues import run_file
 
+        _check_out(out)
         metrics = run_file(
             dialogues,
             out,
@@ -339,7 +391,7 @@ def eval_dialogues(
             limit=limit,
             progress=True,
         )
-        typer.echo(json.dumps({key: v for key, v in metrics.items() if key not in ("settings", "by_kind")}, indent=2))
+        _out(json.dumps({key: v for key, v in metrics.items() if key not in ("settings", "by_kind")}, indent=2))
         _err(f"report: {out / 'dialogue_report.md'}")
 
     _run(body)
@@ -355,7 +407,7 @@ def eval_compare(
     def body() -> None:
         from eval.report import compare_runs
 
-        typer.echo(compare_runs(run_a, run_b))
+        _out(compare_runs(run_a, run_b))
 
     _run(body)
 

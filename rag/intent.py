@@ -82,6 +82,8 @@ _COMPARE = re.compile(
     r"|\bhow (does|do) .{2,60} (relate|compare) to\b|\bsame thing\b|\b(both|each of) (the )?(two|papers)\b"
     r"|\b(disagree|agree)\b|\bhow (does|do|did) .{2,80}\b(extend|generalize|generalise|simplify|simplifies)\b|\bboth\b.{0,40}\.\s*(what|how)\b"
     r"|^\s*[\w'\"‘’“” .:/()-]{2,80}\s+or\s+[\w'\"‘’“” .:/()-]{2,80}\s*:\s*(which|what|how)\b"
+    r"|^\s*(which|who)\b[^,]{0,60},\s*[\w'\"‘’“” .:/()-]{2,60}\s+or\s+[\w'\"‘’“” .:/()-]{2,60}\?\s*$"
+    r"|^\s*(which|who)\s+(one\s+)?(is|are|was|were)\s+(\w+er|better|worse|best|more\s+\w+|less\s+\w+)\s*[,:]?\s+\S.{0,60}\s+or\s+\S"
     r"|^\s*[\w'\"‘’“” .,:/()-]{2,90}\s+and\s+[\w'\"‘’“” .,:/()-]{2,90}\s+both\b"
     r"|\b(both|each of|either of|neither of)\s+.{2,90}\s+(and|or|nor)\s+"
     r"|^what (do|are|did)\s+[A-Z0-9].{1,80}\s+and\s+.{2,80}\s+(do|propose|study|show|report|find|about)\b",
@@ -134,6 +136,7 @@ _LOOKUP = re.compile(
 _ABOUT = re.compile(
     r"^\s*(tell me (more )?about|what is .{2,120} about\b|what's .{2,120} about\b|describe|explain|summari[sz]e)\b"
     r"|\bwhat does (the )?(paper|work|study|article)\b.{0,120}\b(do|propose|present|contribute|show|about)\b"
+    r"|^\s*what (does|do|did) [\w'‘’“”\"+.-]+( [\w'‘’“”\"+.-]+){0,5} (do|propose|offer|introduce|contribute)\s*\??\s*$"
     r"|\bmain (contribution|idea|finding|result)s?\b|\bin a nutshell\b|\bkey (idea|contribution|finding)s?\b",
     re.I,
 )
@@ -156,7 +159,7 @@ QUESTION_WORDS = frozenset(
 )
 # Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.
 _SALIENT = re.compile(
-    r"(?<![\w-])(?:[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
+    r"(?<![\w-])(?:[A-Z][a-z]+-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
 )
 _GENERIC_SUFFIX = re.compile(
     r"-(level|based|like|style|free|aware|scale|sized?|driven|guided|specific|only|wise|efficient|friendly|agnostic)$",
@@ -212,7 +215,7 @@ def salient_terms(question: str) -> list[str]:
     """Specific names the question asks about: acronyms, CamelCase or digit-bearing tokens, quoted phrases and
     capitalised words inside a sentence ("France", "Llama"). Generic acronyms (LLM, GPU) are not names."""
     terms = [m.group(1).strip() for m in _QUOTED.finditer(question) if len(m.group(1).split()) <= 12]
-    for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}\b", question):
+    for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?![\w-])", question):
         if m.group(0).lower() not in _WH:
             terms.append(m.group(0))
     first_word = question.split(" ", 1)[0]
@@ -227,6 +230,14 @@ def salient_terms(question: str) -> list[str]:
         if len(tok) >= 2:
             terms.append(tok)
     return list(dict.fromkeys(terms))
+
+
+# "which is faster, HetuMoE or SE-MoE (compared to DeepSpeed)?", "which one is more accurate A or B"
+_WHICH_IS_BETTER = (
+    r"^(?:which|who)\s+(?:one\s+)?(?:is|are|was|were)\s+(?:\w+er|better|worse|best|more\s+\w+|less\s+\w+)(?:\s+\w+ed)?\s*[,:]?\s+"
+    r"(.+?)\s+or\s+(.+?)(?:\s+(?:on|in|for|at|when|compared|relative|according)\b|[?,.;:]|$)"
+)
+_WH_LEAD = re.compile(r"^(?:how|what|why|where|when|in what ways?)\s+(?:do|does|did|are|is|can|could|would)\s+", re.I)
 
 
 def _targets(question: str) -> list[str]:
@@ -252,15 +263,25 @@ def _targets(question: str) -> list[str]:
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+(?:are|is)\b",
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",
+        r"^(?:which|who)\b[^,]{0,60},\s*(.+?)\s+or\s+(.+?)\s*$",
+        _WHICH_IS_BETTER,
     ]
     for pattern in patterns:
         m = re.search(pattern, q, re.I)
         if m:
             a, b = (x.strip(" '\"‘’“”") for x in m.groups())
+            a = _WH_LEAD.sub("", a)  # "How do LLaMA-MoE and Drop-Upcycling differ": not "How do LLaMA-MoE"
             named = all(re.search(r"[A-Z0-9]", x) for x in (a, b))
             if a and b and (named or not pattern.startswith(r"\b(?:both")):
                 return [a, b]
     return quoted[:2] if len(quoted) >= 2 else []
+
+
+def _named_pair(question: str) -> bool:
+    """Whether a comparison's two targets are both names (a capital or a digit): "GMFlow or DD", not "speed or
+    memory"."""
+    targets = _targets(question)
+    return len(targets) >= 2 and all(re.search(r"[A-Z0-9]", t) for t in targets)
 
 
 def _alias_map(question: str) -> dict[str, str]:
@@ -291,6 +312,8 @@ def _summary_or_about(q: str) -> Intent:
 _RULES: list[tuple[Callable[[str, bool], bool], Intent | Callable[[str], Intent]]] = [
     (lambda q, c: bool(ARXIV_ID.search(q)), Intent.ABOUT),
     (lambda q, c: bool(_METADATA.search(q)), Intent.METADATA),
+    # "which one is more accurate, GMFlow or DD?" picks between two named things: a comparison, not a lookup
+    (lambda q, c: c and bool(re.match(r"\s*(which|who)\b.*\bor\b", q, re.I)) and _named_pair(q), Intent.COMPARE),
     (
         lambda q, c: bool(_LOOKUP_START.search(q)) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q),
         _lookup_or_quantity,

@@ -14,6 +14,8 @@ def clean_question(question: str, max_tokens: int) -> tuple[str, list[str]]:
     """The question made `readable`, whitespace collapsed, cut to `max_tokens` tiktoken (cl100k) tokens;
     with the notes to show the user (the cut)."""
     question = " ".join(readable(question).split())
+    if len(question.encode()) <= max_tokens:
+        return question, []  # a token covers at least one byte; loading the encoding costs about 0.4 s
     enc = get_encoding()
     tokens = enc.encode(question)
     if len(tokens) <= max_tokens:

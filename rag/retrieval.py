@@ -2,44 +2,72 @@
 collapsed from chunks to papers and fused (a convex combination of normalised scores by default, reciprocal
 rank fusion as an option). One entry per paper, its best chunks kept as evidence.
 
+`HybridSearch` is plain Python; its LangChain face, `HybridRetriever` (a `BaseRetriever`), lives in
+`rag.langchain_retriever` and is imported from here on first use, so that `rag search` never imports LangChain's
+retriever and tracing machinery (about 0.5 s).
+
 Why convex by default: on the dev set (alpha picked on the odd half from 0.3-0.6), convex fusion beats both
 single retrievers on recall@5, while RRF only ties BM25 (see BENCHMARKS.md / eval/README.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag.index import Index, PaperMeta, Snapshot
+from rag.paper_filters import any_author_matches, date_matches
 from rag.types import Source
+
+if TYPE_CHECKING:
+    from rag.langchain_retriever import HybridRetriever, document_to_source, source_to_document
+
+__all__ = [
+    "HybridRetriever",
+    "HybridSearch",
+    "Mode",
+    "Ranking",
+    "SearchFilter",
+    "complete_rankings",
+    "convex_fuse",
+    "document_to_source",
+    "papers_from_chunks",
+    "rrf_fuse",
+    "source_to_document",
+]
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """Metadata filters; all given ones must hold. Matching is case-insensitive."""
+    """Metadata filters; all given ones must hold. Matching is case-insensitive.
 
-    source: str | None = None  # a source file name, or part of it
-    date: str | None = None  # the paper's date starts with this (e.g. "2024-03" or "Mar 11")
+    - `source`: part of a source file's name or of a source label ("003_", "Daily Papers, Mar 11", "zotero");
+    - `date`: `2024`, `2024-03`, `2024-03-11`, a range `2023..2024-06` (open ends allowed), or a dump's
+      listing date `Mar 11` (that day in any year); see `rag.paper_filters.date_spec`;
+    - `author`: a name as people write it ("Jane Doe", "Doe", "J. Doe"; accents and case ignored);
+    - `title_contains`: part of the title; `paper_ids`: only these papers (a follow-up's referred papers).
+    """
+
+    source: str | None = None
+    date: str | None = None
     title_contains: str | None = None
-    paper_ids: frozenset[str] | None = None  # only these papers (a follow-up's referred papers)
+    paper_ids: frozenset[str] | None = None
+    author: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.source or self.date or self.title_contains or self.paper_ids is not None)
+        return bool(self.source or self.date or self.title_contains or self.author or self.paper_ids is not None)
 
     def matches(self, paper: PaperMeta) -> bool:
         if self.paper_ids is not None and paper.paper_id not in self.paper_ids:
             return False
-        if self.source and not any(self.source.lower() in s.lower() for s in paper.sources):
+        if self.source:
+            want = self.source.lower().strip()
+            if not any(want in s.lower() for s in (*paper.sources, *paper.source_labels)):
+                return False
+        if self.date and not date_matches(self.date, paper.date, paper.listed):
             return False
-        if self.date and not (paper.date or "").lower().startswith(self.date.lower().strip()):
+        if self.author and not any_author_matches(self.author, paper.authors):
             return False
         return not (self.title_contains and self.title_contains.lower() not in paper.title.lower())
 
@@ -125,10 +153,9 @@ def complete_rankings(
     return ranked(dense), ranked(sparse)
 
 
-class HybridRetriever(BaseRetriever):
-    """A LangChain retriever over the index: `invoke(query, k=..., filters=...)` returns one Document per paper."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclass
+class HybridSearch:
+    """Ranked papers over an `Index` with the settings' retrieval parameters; `HybridRetriever` wraps it."""
 
     index: Any
     k: int = 10
@@ -198,15 +225,11 @@ class HybridRetriever(BaseRetriever):
             meta: PaperMeta = snapshot.papers[pid]
             out.append(
                 Source(
+                    **meta.source_fields(),
                     rank=rank,
-                    title=meta.title,
-                    paper_id=pid,
                     score=round(float(score), 6),
                     text=abstracts[pid],
                     chunks=evidence.get(pid, []),
-                    sources=list(meta.sources),
-                    date=meta.date,
-                    url=meta.url,
                     dense_rank=dense_rank.get(pid),
                     bm25_rank=sparse_rank.get(pid),
                     dense_score=round(dense_score[pid], 6) if pid in dense_score else None,
@@ -215,25 +238,13 @@ class HybridRetriever(BaseRetriever):
             )
         return out
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        sources = self.search(query, k=kwargs.get("k"), filters=kwargs.get("filters"), mode=kwargs.get("mode"))
-        return [source_to_document(s) for s in sources]
 
-    async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        # BaseRetriever's default drops invoke-time kwargs, so `ainvoke(q, k=3)` raised TypeError.
-        return await run_in_executor(
-            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **kwargs
-        )
+_LANGCHAIN = ("HybridRetriever", "source_to_document", "document_to_source")
 
 
-def source_to_document(source: Source) -> Document:
-    meta = source.model_dump(exclude={"text"})
-    return Document(page_content=source.text, metadata=meta, id=source.paper_id)
+def __getattr__(name: str) -> Any:
+    if name in _LANGCHAIN:
+        from rag import langchain_retriever
 
-
-def document_to_source(doc: Document) -> Source:
-    return Source(text=doc.page_content, **doc.metadata)
+        return getattr(langchain_retriever, name)
+    raise AttributeError(f"module 'rag.retrieval' has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""The records the product hands out: `Source`, `Citation`, `PaperRef`, `Grounding`, `Answer`, `IngestReport`."""
+"""The records the product hands out: `Source`, `Citation`, `PaperRef`, `Grounding`, `Answer`, `IngestReport`,
+`FilesCheck`."""
 
 from __future__ import annotations
 
@@ -118,7 +119,26 @@ class Answer(BaseModel):
         return self
 
 
+class SkippedRecord(BaseModel):
+    """A record left out of the collection (e.g. no abstract): where it is and why."""
+
+    file: str
+    line: int = Field(description="1-based line the record starts on")
+    reason: str
+    title: str | None = None
+
+    def __str__(self) -> str:
+        what = f" ({self.title[:60]!r})" if self.title else ""
+        return f"{self.file}:{self.line}: skipped{what}: {self.reason}"
+
+
 class IngestReport(BaseModel):
+    """What an ingest did. Counts are papers (`chunks`, `embedded_chunks`: chunks); `updated` includes papers
+    whose metadata alone changed (a second source, a corrected author list); `unchanged` counts the papers the
+    run's files name that did not change. `skipped` lists the records left out, per file with lines;
+    `warnings` the identity warnings about the run's files (different papers sharing a title, sources that
+    disagree on an abstract), each naming its `FILE:LINE` places."""
+
     papers: int = 0
     chunks: int = 0
     added: int = 0
@@ -126,5 +146,38 @@ class IngestReport(BaseModel):
     unchanged: int = 0
     removed: int = 0
     seconds: float = 0.0
+    skipped: list[SkippedRecord] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     embedded_chunks: int = 0
     files: list[str] = Field(default_factory=list)
+
+    def notes(self, limit: int = 20) -> list[str]:
+        """Lines for stderr: per file, the skipped records (how many, why, the first `limit` lines), then each
+        warning as `warning: ...`."""
+        by_file: dict[str, list[SkippedRecord]] = {}
+        for s in self.skipped:
+            by_file.setdefault(s.file, []).append(s)
+        out = []
+        for name, items in by_file.items():
+            lines = ", ".join(str(s.line) for s in items[:limit]) + (" ..." if len(items) > limit else "")
+            reasons = "; ".join(sorted({s.reason for s in items}))
+            out.append(f"{name}: skipped {len(items)} record(s) ({reasons}) at line(s) {lines}")
+        return out + [f"warning: {w}" for w in self.warnings]
+
+
+class FileSummary(BaseModel):
+    file: str
+    format: str = Field(description="the format the file was read as, e.g. 'csv' or 'hf-daily-papers'")
+    records: int
+    skipped: int
+
+
+class FilesCheck(BaseModel):
+    """The parse of some source files, nothing written (`Assistant.check_files`): how many distinct papers
+    they make, each file's format and record count, the skipped records and the identity warnings."""
+
+    papers: int
+    records: int
+    files: list[FileSummary] = Field(default_factory=list)
+    skipped: list[SkippedRecord] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)

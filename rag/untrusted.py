@@ -11,8 +11,13 @@ The rules, in the order text meets them:
   fence tags is dropped whole, and a sentence that such a removal cut into is not used as evidence (it would
   be shown as a verbatim quote that the abstract never contained). Sentences that address an assistant
   ("ignore previous instructions", "SYSTEM: ...") are never evidence.
-- `strip_injections`: the same instruction patterns are cut out of a question before retrieval and answering.
+- `strip_injections`: the same instruction patterns, and code (SQL, shell: `CODE`), are cut out of a question
+  before retrieval and answering; a question that was nothing else is empty, and refused.
 - `fence_safe`: text put inside an LLM prompt cannot open or close our fences or carry chat-template tokens.
+- `printable`: text from the index or a user shown on a terminal or written to a log: `readable`, and no
+  bidirectional-override characters (which reorder what a terminal shows).
+- `unlinked`: an LLM answer keeps only the links that the abstracts it cites contain; markdown links are
+  flattened to their text, markdown images and HTML tags are taken out (a tag's text is kept).
 
 The pattern lists catch the usual phrasings; they are a first line, not the defence: prompts fence retrieved
 text, every answer sentence is verified against the cited abstracts, and an unsupported LLM answer is replaced.
@@ -93,6 +98,28 @@ _INJECTION = re.compile(
 )
 
 
+# Links an answer could carry: a scheme (web, script, data, mail) or a bare "www." host; markdown link syntax.
+_LINK = re.compile(r"(?:\b(?:https?|ftp|file|javascript|vbscript|data|mailto):|\bwww\.)[^\s<>\"'`\])]+", re.I)
+_MD_LINK = re.compile(r"!?\[([^\]\n]{0,300})\]\(\s*<?([^()\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+_TRAILING = re.compile(r"[.,;:!?]+$")
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+LINK_REMOVED = "[link removed]"
+# Code put where a question goes: SQL statements and injections, shell commands. Statement-shaped (keywords with
+# their syntax: quotes, `*`, `;`, `--`, a table), so that "which papers select features from ..." is not code.
+CODE = re.compile(
+    r"'\s*\)*\s*(?:or|and)\s+'?\w+'?\s*=\s*'?\w*|'\w*'\s*=\s*'\w*|;\s*--|--\s*$|/\*.*?\*/"
+    r"|\bunion\s+(?:all\s+)?select\b|\b(?:drop|truncate|alter)\s+(?:table|database|schema)\b"
+    r"|\binsert\s+into\s+\w+|\bdelete\s+from\s+\w+|\bupdate\s+\w+\s+set\s+\w+\s*=|\bselect\s+\*"
+    r"|(?-i:\bSELECT\b.{1,200}\bFROM\b)|\bexec(?:ute)?\s+xp_\w+|\b(?:sleep|benchmark|pg_sleep)\s*\(\s*\d"
+    r"|\$\([^)]*\)|\brm\s+-\w*[rf]\w*\b|\|\s*(?:ba|z)?sh\b|(?:;|&&|\|\|)\s*(?:curl|wget|nc|rm|cat|sh|bash)\b"
+    r"|/etc/(?:passwd|shadow)\b",
+    re.I | re.S,
+)
+# `$(...)`, or a backquoted command (a backquoted `torch.compile` is a name, not a command)
+_SUBSTITUTION = re.compile(
+    r"\$\([^)]*\)|`\s*(?:cat|rm|curl|wget|nc|sh|bash|ls|id|whoami|echo|python3?|perl|chmod|sudo)\b[^`]*`"
+)
+
 _ASKS = re.compile(r"\?|\b(what|which|who|how|why|when|where|whether|is there|are there)\b", re.I)
 
 
@@ -101,6 +128,53 @@ def readable(text: str) -> str:
     OSC sequences) and control characters become spaces. Newlines and tabs are kept."""
     text = text.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal or write to a log: `readable` (no escape sequences, no control
+    characters, no lone surrogates) and no bidirectional overrides. Newlines and tabs are kept."""
+    return _BIDI.sub("", readable(text))
+
+
+def unlinked(text: str, allowed: str) -> tuple[str, list[str]]:
+    """`text` (an LLM answer) as plain text, without the links that `allowed` (the abstracts it cites) does not
+    contain: each becomes "[link removed]". Markdown links become their text (and their link, when allowed);
+    markdown images go (an answer shows none); HTML tags go, their text stays (`<a href=...>Click</a>` is
+    "Click"). Returns the text and the links removed."""
+    removed: list[str] = []
+    known = allowed.lower()
+
+    def keep(url: str) -> bool:
+        return bool(url) and url.lower() in known
+
+    def markdown(m: re.Match[str]) -> str:
+        label, url = m.group(1).strip(), m.group(2).strip()
+        if m.group(0).startswith("!"):
+            removed.append(url)
+            return ""
+        if keep(url):
+            return f"{label} ({url})" if label else url
+        if url:
+            removed.append(url)
+        return label or LINK_REMOVED
+
+    def bare(m: re.Match[str]) -> str:
+        url = m.group(0)
+        tail = _TRAILING.search(url)
+        core = url[: tail.start()] if tail else url
+        if keep(core):
+            return url
+        removed.append(core)
+        return LINK_REMOVED + (tail.group(0) if tail else "")
+
+    def tag(m: re.Match[str]) -> str:
+        for url in _LINK.findall(m.group(0)):
+            removed.append(_TRAILING.sub("", url))
+        return " "
+
+    text = _MD_LINK.sub(markdown, text)
+    text = _ANY_TAG.sub(lambda m: tag(m) if m.group(1).lower() in HTML_ELEMENTS else m.group(0), text)
+    return re.sub(r"[ \t]{2,}", " ", _LINK.sub(bare, text)).strip(), removed
 
 
 def _strip_markup(text: str) -> tuple[str, bool]:
@@ -167,16 +241,20 @@ def strip_injections(question: str) -> tuple[str, bool]:
     """The question without the sentences that try to instruct the system; and whether any were found."""
     segments, marked_up = untrusted_segments(question)
     segments = [s.replace(_CUT, " ").strip() for s in segments]
+    # a command substitution may hold a pipe (`$(curl ... | sh)`): out before the pipes split the text
+    substituted = [_SUBSTITUTION.sub(" ", s) for s in segments]
+    marked_up = marked_up or substituted != segments
+    segments = [s for s in substituted if s.strip()]
     parts = [
         p for seg in segments for chunk in re.split(r"\s*(?:-{3,}|\|)\s*", seg) for p in split_sentences(chunk) if p
-    ] or [" ".join(question.split())]
+    ] or ([] if substituted != segments else [" ".join(question.split())])
 
     def hostile(p: str) -> bool:
-        return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p))
+        return bool(_INJECTION.search(p) or SIGNALS.search(p) or ROLE_LABEL.search(p) or CODE.search(p))
 
     kept = [p for p in parts if not hostile(p)]
     if not kept:  # the instruction may share its sentence with the real question: cut out just the instruction
-        kept = [" ".join(SIGNALS.sub(" ", _INJECTION.sub(" ", p)).split()) for p in parts]
+        kept = [" ".join(SIGNALS.sub(" ", _INJECTION.sub(" ", p)).split()) for p in parts if not CODE.search(p)]
         # what is left is a question only if it still asks something
         kept = [p for p in kept if len(tokenize(p)) >= 2 and not ROLE_LABEL.search(p) and _ASKS.search(p)]
     if len(kept) > 1:  # a stray word left between two instructions ("... this question. PWNED05.") is noise

@@ -252,6 +252,35 @@ def ground(
     return Grounding(supported_fraction=fraction, unsupported_sentences=unsupported, sentence_scores=scores)
 
 
+def supported_only(answer: str, grounding: Grounding) -> tuple[str, int]:
+    """`answer` without the sentences `grounding` (computed on it, or on it renumbered) found unsupported; a list
+    item none of whose sentences is left goes whole, header lines stay. Returns the text and how many sentences
+    were left out. Sentences are matched by their words, so marker numbering does not matter."""
+    bad = {_key(e["sentence"]) for e in grounding.sentence_scores if not e.get("supported")}
+    if not bad:
+        return answer, 0
+    text = re.sub(r"([.!?])((?:\s*\[\d+\])+)", r"\2\1", normalise_markers(answer))  # as `answer_sentences` reads it
+    lines, dropped = [], 0
+    for raw in text.splitlines():
+        prefix = re.match(r"\s*(?:[-*•]\s+)?", raw).group(0)  # type: ignore[union-attr]
+        body = raw[len(prefix) :].strip()
+        if not body or (body.endswith(":") and not CITE.search(body)):
+            lines.append(raw)
+            continue
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(re.findall(r"\[(\d+)\]", body)))
+        kept = []
+        for sentence in _split_outside_quotes(body):
+            # a list item's sentences carry the item's markers when checked (see `answer_sentences`)
+            checked = sentence if not prefix.strip() or CITE.search(sentence) else f"{sentence} {marks}"
+            if _key(strip_markers(checked)) in bad:
+                dropped += 1
+            else:
+                kept.append(sentence)
+        if kept:
+            lines.append(prefix + " ".join(kept))
+    return "\n".join(lines).strip(), dropped
+
+
 def renumber(text: str, sources: Sequence[Source]) -> tuple[str, list[Source], dict[int, int]]:
     """Citations numbered 1, 2, 3 in order of first appearance: markers rewritten, the cited sources moved to the
     front in that order (their `rank` set to their new number), the others after them in their retrieval order.

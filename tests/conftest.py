@@ -20,6 +20,8 @@ os.environ.update(
         "GRADIO_ANALYTICS_ENABLED": "False",
         "ANONYMIZED_TELEMETRY": "False",
         "TIKTOKEN_CACHE_DIR": tempfile.mkdtemp(prefix="rag-test-tiktoken-"),
+        # the onnxruntime copy of MiniLM and the sentence vectors: made fresh each session (the export runs)
+        "RAG_MODEL_CACHE": tempfile.mkdtemp(prefix="rag-test-models-"),
     }
 )
 for _var in ("OPENAI_API_KEY", "RAG_HOME", "RAG_CHROMA_URL", "RAG_LLM_BASE_URL", "RAG_GENERATOR", "RAG_UI_AUTH"):

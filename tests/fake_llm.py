@@ -40,6 +40,7 @@ __all__ = [
     "Responder",
     "Route",
     "Status",
+    "Trickle",
     "closed_base_url",
     "closed_port",
     "fake_embedding",
@@ -102,12 +103,23 @@ class CutStream:
 
 
 @dataclass(frozen=True)
+class Trickle:
+    """200 and headers at once, then a body that never ends: one byte of a JSON object (`json`), or an SSE
+    keep-alive comment (`sse`, for a streaming request), every `every` seconds, until the client hangs up or the
+    server closes. Each piece arrives well inside any read timeout, so only a deadline on the whole request
+    stops it."""
+
+    kind: Literal["json", "sse"] = "json"
+    every: float = 0.2
+
+
+@dataclass(frozen=True)
 class Refuse:
     """Read the request (it is recorded), then close the socket without sending a single byte."""
 
 
 Responder = Callable[[dict[str, Any]], "Behaviour"]
-Behaviour = Reply | Status | Delay | Malformed | CutStream | Refuse | Responder
+Behaviour = Reply | Status | Delay | Malformed | CutStream | Refuse | Trickle | Responder
 
 
 @dataclass(frozen=True)
@@ -313,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if owner._closing.wait(behaviour.seconds):
                     self._drop()
                 behaviour = behaviour.then
-            elif isinstance(behaviour, (Reply, Status, Malformed, CutStream, Refuse)):
+            elif isinstance(behaviour, (Reply, Status, Malformed, CutStream, Refuse, Trickle)):
                 break
             elif callable(behaviour):
                 behaviour = behaviour(request)
@@ -325,6 +337,8 @@ class _Handler(BaseHTTPRequestHandler):
         streaming = route == "chat" and bool(request.get("stream"))
         if isinstance(behaviour, Refuse):
             self._drop()
+        elif isinstance(behaviour, Trickle):
+            self._trickle(behaviour)
         elif isinstance(behaviour, Status):
             body = behaviour.body if behaviour.body is not None else _error_body(behaviour.code)
             self._send_body(behaviour.code, body, behaviour.headers or {})
@@ -349,6 +363,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream_reply(request, behaviour, cut=False)
         else:
             self._send_json(200, self._completion(request, behaviour))
+
+    def _trickle(self, behaviour: Trickle) -> None:
+        owner = self.server.owner
+        if behaviour.kind == "sse":
+            self._start_stream()
+            piece = b": keep-alive\n\n"
+        else:
+            self._send_head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+            self._write_chunk(b'{"id": "chatcmpl-trickle", "choices": [')
+            piece = b" "
+        while not owner._closing.wait(behaviour.every):
+            self._write_chunk(piece)  # raises _Abort once the client has hung up
+        self._drop()
 
     def _completion(self, request: dict[str, Any], reply: Reply) -> dict[str, Any]:
         message = {"role": "assistant", "content": reply.text, "refusal": None}

@@ -2,13 +2,14 @@
 
 `create_app(assistant)` builds the Blocks without starting anything (tests call it directly); `launch()` adds
 the queue, the optional login and the styling, then serves it. Every answer goes through `Assistant`; this
-module only turns its results into HTML (see `ui.render`).
+module only turns its results into HTML (see `ui.render`, `ui.cards`) and Markdown (`ui.export`).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,13 @@ from typing import Any
 
 import gradio as gr
 
+from ingest.formats import EXTENSIONS
 from rag.conversation import history_messages
-from ui import render
+from rag.query import readable
+from ui import cards, collection, render
+from ui.export import conversation_markdown
+from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads
+from ui.settings_tab import SessionViews, SettingsTab, build_settings_tab, llm_configured, wire_settings
 from ui.style import launch_style
 
 log = logging.getLogger(__name__)
@@ -28,7 +34,7 @@ EXAMPLES = [
     "What speed-ups does the Switch Transformer report for pre-training?",
     "Which papers lower the inference latency of spiking neural networks?",
 ]
-UPLOAD_TYPES = [".jsonl", ".ndjson", ".csv", ".txt"]
+UPLOAD_TYPES = list(EXTENSIONS)  # every format `rag ingest` reads (BibTeX, RIS, JSON, CSV, dumps)
 ALL_SOURCES = "All sources"
 Turn = dict[str, Any]  # {"question": str, "answer": Answer dump | None, "partial": str, "error": str | None}
 
@@ -46,7 +52,7 @@ def history_of(turns: list[Turn]) -> list[dict[str, Any]]:
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
     """The chatbot value: HTML we built (everything escaped). Every answer links its [n] markers to its own
-    cards in the sources panel (`render.sources_panel`)."""
+    cards in the sources panel (`cards.sources_panel`)."""
     messages: list[dict[str, str]] = []
     for i, t in enumerate(turns, start=1):
         messages.append({"role": "user", "content": render.user_html(t["question"])})
@@ -62,18 +68,7 @@ def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
 
 def sources_of(turns: list[Turn], pending: bool = False) -> str:
     """The sources panel: every answer's cards, the latest shown."""
-    return render.sources_panel([(i, t["question"], t.get("answer")) for i, t in enumerate(turns, start=1)], pending)
-
-
-def llm_configured(settings: Any) -> bool:
-    return bool(settings.openai_api_key or settings.llm_base_url)
-
-
-def generator_choices(settings: Any) -> list[str]:
-    """The generator choices: openai only when an endpoint is configured (otherwise it would try api.openai.com)."""
-    if llm_configured(settings) or settings.generator == "openai":
-        return ["auto", "extractive", "openai"]
-    return ["auto", "extractive"]
+    return cards.sources_panel([(i, t["question"], t.get("answer")) for i, t in enumerate(turns, start=1)], pending)
 
 
 def answer_options(k: int | float | None, generator: str | None) -> dict[str, Any]:
@@ -99,6 +94,7 @@ class ChatTab:
     question: gr.Textbox
     send: gr.Button
     clear: gr.Button
+    export: gr.DownloadButton
     sources: gr.HTML
 
 
@@ -110,6 +106,7 @@ class SearchTab:
     source: gr.Dropdown
     date: gr.Textbox
     title: gr.Textbox
+    author: gr.Textbox
     results: gr.HTML
 
 
@@ -120,30 +117,31 @@ class CollectionTab:
     upload: gr.File
     status: gr.HTML
     ingest: gr.Button
-
-
-@dataclass
-class SettingsTab:
-    k: gr.Slider
-    generator: gr.Radio
+    browser: collection.Browser
 
 
 def create_app(assistant: Any) -> gr.Blocks:
     """Build the UI for `assistant` (an `rag.Assistant`). Nothing is started; call `.launch()` or `launch()`."""
     stats = assistant.stats()
+    views = SessionViews(assistant)
+    exports = Path(tempfile.mkdtemp(prefix="rag-ui-export-"))
     with gr.Blocks(title="Paper QA", analytics_enabled=False) as demo:
         header = gr.HTML(_header(stats), elem_id="rag-header", js_on_load=None)
         turns = gr.State([])
         with gr.Tabs():
             chat = build_chat_tab()
             search = build_search_tab(assistant, stats)
-            collection = build_collection_tab(assistant, stats)
+            papers = build_collection_tab(assistant, stats)
             options = build_settings_tab(assistant.settings)
         # The chat reads the Settings tab's controls and the Collection tab refreshes the Search tab's source
         # list, so these events are wired once every tab exists.
-        wire_chat(assistant, chat, turns, options)
-        wire_collection(assistant, collection, search.source, header)
-        demo.load(refresh_fn(assistant), None, [collection.stats, search.source, header], api_visibility="private")
+        wire_chat(views, chat, turns, options, exports)
+        wire_collection(assistant, papers, search.source, header)
+        wire_settings(assistant.settings, options)
+        browse = collection.list_fn(assistant)
+        b = papers.browser
+        demo.load(refresh_fn(assistant), None, [papers.stats, search.source, header], api_visibility="private")
+        demo.load(lambda: browse("", 1), None, [b.table, b.count, b.page, b.shown], api_visibility="private")
         wire_api(assistant)
     return demo
 
@@ -155,13 +153,15 @@ def build_chat_tab() -> ChatTab:
         with gr.Column(scale=3, min_width=420):
             chatbot = gr.Chatbot(
                 label="Conversation",
+                show_label=False,  # Gradio floats the label over the first message once the chat scrolls
                 elem_id="rag-chat",
                 height="68vh",
                 render_markdown=False,  # our own escaped HTML; markdown would re-interpret paper text
                 sanitize_html=True,
                 allow_tags=False,
+                latex_delimiters=[],  # math is marked up by ui.latex and typeset once, by the page's KaTeX
                 feedback_options=None,
-                buttons=["copy"],
+                buttons=[],  # Gradio's copy takes the message's HTML; each answer has a Markdown Copy button
                 examples=[{"text": q} for q in EXAMPLES],
                 placeholder="**Ask about the papers in the collection.** Answers cite their sources.",
             )
@@ -178,28 +178,57 @@ def build_chat_tab() -> ChatTab:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-send")
                 clear = gr.Button("Clear", scale=1, min_width=80, elem_id="rag-clear")
+            with gr.Row():
+                export = gr.DownloadButton(
+                    "Export conversation (Markdown + BibTeX)",
+                    value=None,
+                    interactive=False,
+                    size="sm",
+                    variant="secondary",
+                    scale=0,
+                    min_width=300,
+                    elem_id="rag-export",
+                )
         with gr.Column(scale=2, min_width=340):
-            sources = gr.HTML(render.sources_html(None), elem_id="rag-sources", js_on_load=None)
-    return ChatTab(chatbot=chatbot, question=question, send=send, clear=clear, sources=sources)
+            sources = gr.HTML(cards.sources_html(None), elem_id="rag-sources", js_on_load=None)
+    return ChatTab(chatbot=chatbot, question=question, send=send, clear=clear, export=export, sources=sources)
 
 
-def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
-    """The chat handler: streams the answer into the conversation, then shows its source cards."""
+def write_export(directory: Path, session: str, turns: list[Turn]) -> str:
+    """The conversation as a Markdown file for the export button, one file per session, rewritten each turn."""
+    folder = directory / "".join(c for c in session if c.isalnum())[:64]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "paper-qa-conversation.md"
+    path.write_text(conversation_markdown(turns), encoding="utf-8")
+    return str(path)
 
-    def respond(question: str, turns: list[Turn], k: float, generator: str) -> Iterator[tuple[Any, ...]]:
-        question = (question or "").strip()
+
+def respond_fn(views: SessionViews, exports: Path) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """The chat handler: streams the answer into the conversation, then shows its source cards and makes the
+    conversation downloadable."""
+
+    def respond(
+        question: str,
+        turns: list[Turn],
+        k: float,
+        generator: str,
+        endpoint: dict[str, Any] | None = None,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        question = readable(question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        assistant = views.get(endpoint)
         history = history_of(turns)
         turns = [*turns, {"question": question, "answer": None, "partial": "", "error": None}]
         current = turns[-1]
-        yield "", chat_messages(turns), sources_of(turns, pending=True), turns
+        yield "", chat_messages(turns), sources_of(turns, pending=True), turns, gr.skip()
         try:
             for piece in assistant.stream(question, history, **answer_options(k, generator)):
                 if isinstance(piece, str):
                     current["partial"] += piece
-                    yield gr.skip(), chat_messages(turns), gr.skip(), gr.skip()
+                    yield gr.skip(), chat_messages(turns), gr.skip(), gr.skip(), gr.skip()
                 else:
                     current["answer"] = piece.model_dump(mode="json")
         except Exception as exc:  # the user sees one line, not a stack
@@ -207,13 +236,19 @@ def respond_fn(assistant: Any) -> Callable[..., Iterator[tuple[Any, ...]]]:
             current["error"] = f"Could not answer: {_user_message(exc)}"
         if current["answer"] is None and current["error"] is None:
             current["error"] = "The answering chain ended without an answer."
-        yield "", chat_messages(turns), sources_of(turns), turns
+        session = getattr(request, "session_hash", None) or "api"
+        try:
+            export: Any = gr.update(value=write_export(exports, session, turns), interactive=True)
+        except OSError as exc:  # a full disk costs the download, not the answer
+            log.warning("conversation export not written: %s", exc)
+            export = gr.skip()
+        yield "", chat_messages(turns), sources_of(turns), turns, export
 
     return respond
 
 
 def clear_chat() -> tuple[Any, ...]:
-    return "", [], render.sources_html(None), []
+    return "", [], cards.sources_html(None), [], gr.update(value=None, interactive=False)
 
 
 def pick_example(evt: gr.SelectData) -> str:
@@ -221,12 +256,12 @@ def pick_example(evt: gr.SelectData) -> str:
     return value.get("text", "") if isinstance(value, dict) else str(value)
 
 
-def wire_chat(assistant: Any, chat: ChatTab, turns: gr.State, options: SettingsTab) -> None:
+def wire_chat(views: SessionViews, chat: ChatTab, turns: gr.State, options: SettingsTab, exports: Path) -> None:
     """Chat events: Enter (also the public `/chat` endpoint), the Ask button, an example, Clear."""
     chat_io: dict[str, Any] = {
-        "fn": respond_fn(assistant),
-        "inputs": [chat.question, turns, options.k, options.generator],
-        "outputs": [chat.question, chat.chatbot, chat.sources, turns],
+        "fn": respond_fn(views, exports),
+        "inputs": [chat.question, turns, options.k, options.generator, options.endpoint],
+        "outputs": [chat.question, chat.chatbot, chat.sources, turns, chat.export],
         "show_progress": "hidden",
         "concurrency_id": "answer",
     }
@@ -235,30 +270,33 @@ def wire_chat(assistant: Any, chat: ChatTab, turns: gr.State, options: SettingsT
     chat.chatbot.example_select(pick_example, None, chat.question, api_visibility="private").then(
         **chat_io, api_visibility="private"
     )
-    reset = [chat.question, chat.chatbot, chat.sources, turns]
+    reset = [chat.question, chat.chatbot, chat.sources, turns, chat.export]
     chat.clear.click(clear_chat, None, reset, api_visibility="private", queue=False)
     chat.chatbot.clear(clear_chat, None, reset, api_visibility="private", queue=False)
 
 
 # ---- search tab ---------------------------------------------------------------------------------------------
 def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
-    """Retrieval only: a query, k and metadata filters, ranked papers with the query words highlighted."""
+    """Retrieval only: a query, how many papers, metadata filters; ranked papers with the query words marked."""
     with gr.Tab("Search", id="search"):
         with gr.Row():
             query = gr.Textbox(placeholder="Search titles and abstracts…", show_label=False, scale=6)
-            k = gr.Slider(1, 50, value=assistant.settings.search_k, step=1, label="k", scale=2)
+            k = gr.Slider(1, 50, value=assistant.settings.search_k, step=1, label="Papers to show", scale=2)
             button = gr.Button("Search", variant="primary", scale=1, min_width=80)
         with gr.Row():
             source = gr.Dropdown(
                 choices=_source_choices(stats), value=ALL_SOURCES, label="Source file", allow_custom_value=True
             )
-            date = gr.Textbox(label="Date starts with", placeholder="e.g. Mar 11 or 2024-03")
+            date = gr.Textbox(label="Date", placeholder="e.g. 2024, 2024-03, 2023..2024 or Mar 11")
             title = gr.Textbox(label="Title contains")
+            author = gr.Textbox(label="Author", placeholder="e.g. Jane Doe")
         results = gr.HTML('<div class="src-empty">Retrieval only: ranked papers, no answer.</div>', js_on_load=None)
-    tab = SearchTab(query=query, k=k, button=button, source=source, date=date, title=title, results=results)
+    tab = SearchTab(
+        query=query, k=k, button=button, source=source, date=date, title=title, author=author, results=results
+    )
     search_io: dict[str, Any] = {
         "fn": search_fn(assistant),
-        "inputs": [query, k, source, date, title],
+        "inputs": [query, k, source, date, title, author],
         "outputs": results,
         "api_visibility": "private",
         "concurrency_id": "retrieval",
@@ -268,9 +306,9 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
     return tab
 
 
-def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], str]:
-    def search_tab(query: str, k: float, source: str | None, date: str, title: str) -> str:
-        query = (query or "").strip()
+def search_fn(assistant: Any) -> Callable[..., str]:
+    def search_tab(query: str, k: float, source: str | None, date: str, title: str, author: str = "") -> str:
+        query = readable(query or "").strip()
         if not query:
             return '<div class="src-empty">Type a query to search the collection.</div>'
         try:
@@ -280,32 +318,40 @@ def search_fn(assistant: Any) -> Callable[[str, float, str | None, str, str], st
                 source=None if source in (None, "", ALL_SOURCES) else source,
                 date=(date or "").strip() or None,
                 title_contains=(title or "").strip() or None,
+                author=(author or "").strip() or None,
             )
         except Exception as exc:
             log.exception("search %r failed", query)
             return f'<div class="rag-status error">Search failed: {render.esc(_user_message(exc))}</div>'
-        return render.search_html(query, [h.model_dump(mode="json") for h in hits])
+        return cards.search_html(query, [h.model_dump(mode="json") for h in hits])
 
     return search_tab
 
 
 # ---- collection tab -----------------------------------------------------------------------------------------
 def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab:
-    """Index statistics and an upload that is validated before anything is written (layout only)."""
-    with gr.Tab("Collection", id="collection"), gr.Row():
-        with gr.Column(scale=3):
-            stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
-            refresh = gr.Button("Refresh", size="sm")
-        with gr.Column(scale=2):
-            gr.Markdown(
-                "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
-                "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
-                "any line is malformed."
-            )
-            upload = gr.File(label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath")
-            status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
-            ingest = gr.Button("Add to the index", variant="primary", interactive=False)
-    return CollectionTab(stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest)
+    """The papers (browse, open, delete), index statistics, and an upload that is validated before anything is
+    written (layout only)."""
+    with gr.Tab("Collection", id="collection"):
+        browser = collection.build_browser()
+        with gr.Row():
+            with gr.Column(scale=3):
+                stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
+                refresh = gr.Button("Refresh", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown(
+                    "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
+                    "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
+                    "any line is malformed."
+                )
+                upload = gr.File(
+                    label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload"
+                )
+                status = gr.HTML("", js_on_load=None, elem_id="rag-upload-status")
+                ingest = gr.Button("Add to the index", variant="primary", interactive=False)
+    return CollectionTab(
+        stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest, browser=browser
+    )
 
 
 def refresh_fn(assistant: Any) -> Callable[[], tuple[str, Any, str]]:
@@ -317,21 +363,30 @@ def refresh_fn(assistant: Any) -> Callable[[], tuple[str, Any, str]]:
 
 
 def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdown, header: gr.HTML) -> None:
-    """Refresh, validate on upload, ingest; each updates the stats, the Search tab's sources and the header."""
+    """Refresh, validate on upload, ingest, browse and delete; each change updates the stats, the Search tab's
+    sources, the header and the list of papers."""
     refresh = refresh_fn(assistant)
+    browse = collection.list_fn(assistant)
+    b = tab.browser
+    listing = [b.table, b.count, b.page, b.shown]
 
     def validate(files: list[str] | None) -> tuple[str, Any]:
         if not files:
             return "", gr.update(interactive=False)
         message, ok = validate_files(files)
+        if not ok:
+            discard_uploads(files)  # refused: nothing will read them again
         return message, gr.update(interactive=ok)
 
     def ingest(files: list[str] | None) -> tuple[str, Any, str, Any, str]:
         message = ingest_files(assistant, files) if files else ""
+        discard_uploads(files or [])  # added (the index holds them now) or refused: the upload is done
         stats_view, choices, head = refresh()
         return message, gr.update(interactive=False), stats_view, choices, head
 
-    tab.refresh.click(refresh, None, [tab.stats, source_filter, header], api_visibility="private")
+    tab.refresh.click(refresh, None, [tab.stats, source_filter, header], api_visibility="private").then(
+        browse, [b.query, b.page], listing, api_visibility="private"
+    )
     tab.upload.change(validate, tab.upload, [tab.status, tab.ingest], api_visibility="private")
     tab.ingest.click(
         ingest,
@@ -339,24 +394,8 @@ def wire_collection(assistant: Any, tab: CollectionTab, source_filter: gr.Dropdo
         [tab.status, tab.ingest, tab.stats, source_filter, header],
         api_visibility="private",
         concurrency_limit=1,  # one writer at a time; the index also holds a file lock
-    )
-
-
-# ---- settings tab -------------------------------------------------------------------------------------------
-def build_settings_tab(settings: Any) -> SettingsTab:
-    """Per-question answering options (k, generator) and the configuration in use."""
-    with gr.Tab("Settings", id="settings"):
-        gr.Markdown("These apply to your next question.")
-        with gr.Row():
-            k = gr.Slider(1, 20, value=settings.k, step=1, label="Papers given to the answerer (k)")
-            generator = gr.Radio(
-                generator_choices(settings),
-                value=settings.generator,
-                label="Generator",
-                info=None if llm_configured(settings) else "openai: set RAG_LLM_BASE_URL or OPENAI_API_KEY",
-            )
-        gr.HTML(render.settings_html(settings.public_dict()), js_on_load=None)
-    return SettingsTab(k=k, generator=generator)
+    ).then(browse, [b.query, b.page], listing, api_visibility="private")
+    collection.wire_browser(assistant, b, refresh, [tab.stats, source_filter, header])
 
 
 # ---- the public API -----------------------------------------------------------------------------------------
@@ -367,15 +406,17 @@ def wire_api(assistant: Any) -> None:
         """Answer a question with [n] citations; returns the `rag ask --json` object. `history` is the conversation
         so far, `[{"role": "user" | "assistant", "content": str}, ...]`; an assistant entry may carry the papers it
         cited, `"citations": [{"n", "paper_id", "title"}]`, so that "it" or "the second one" can be resolved."""
-        if not (question or "").strip():
+        question = readable(question or "").strip()
+        if not question:
             raise gr.Error("question is empty")
-        return assistant.ask(question.strip(), history or []).model_dump(mode="json")
+        return assistant.ask(question, history or []).model_dump(mode="json")
 
     def search(query: str, k: int = 10) -> list[dict[str, Any]]:
         """Ranked papers for a query, best first (retrieval only)."""
-        if not (query or "").strip():
+        query = readable(query or "").strip()
+        if not query:
             raise gr.Error("query is empty")
-        return [s.model_dump(mode="json") for s in assistant.search(query.strip(), k=int(k))]
+        return [s.model_dump(mode="json") for s in assistant.search(query, k=int(k))]
 
     gr.api(ask, api_name="ask", concurrency_id="answer")
     gr.api(search, api_name="search", concurrency_id="retrieval")
@@ -405,15 +446,19 @@ def _parse_error_line(exc: Exception) -> str:
 
 
 def validate_files(files: list[str]) -> tuple[str, bool]:
-    """Parse uploaded files without touching the index: (status HTML, whether they can be ingested)."""
-    from ingest.parsers import ParseError, load_papers
+    """Parse uploaded files without touching the index (`Assistant.check_files`): (status HTML, whether they can
+    be ingested). Records without an abstract are counted, not fatal."""
+    from ingest.parsers import ParseError
+    from rag.assistant import Assistant
 
     names = ", ".join(Path(f).name for f in files)
     try:
-        papers = load_papers(files)
+        check = Assistant.check_files(files)
     except ParseError as exc:
         return _status("error", f"Not added: {_parse_error_line(exc)}"), False
-    return _status("info", f"{names}: {len(papers)} valid paper{'s' if len(papers) != 1 else ''}. Ready to add."), True
+    n = check.papers
+    skipped = f"; {len(check.skipped)} record(s) without an abstract will be skipped" if check.skipped else ""
+    return _status("info", f"{names}: {n} valid paper{'s' if n != 1 else ''}{skipped}. Ready to add."), True
 
 
 def ingest_files(assistant: Any, files: list[str]) -> str:
@@ -458,12 +503,20 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
 
     Keyword arguments go to `gr.Blocks.launch` and win over the settings; `prevent_thread_lock=True` returns at
     once with the server running (tests, the load test), and `demo.local_url` / `demo.close()` then apply.
-    A port of 0 means any free port.
+    A port of 0 means any free port; a busy port raises `PortInUse` (an OSError) naming it.
+
+    Answering gets `ui_concurrency` slots for its own work plus, with an LLM configured, `llm_concurrency` for
+    questions waiting on the backend (the generator's gate never lets more wait), so a slow backend cannot
+    starve extractive answers. Failed logins and uploads are limited per client (`ui.guard`); uploads are
+    capped at UPLOAD_MAX_MB per file and deleted once handled, or after an hour.
     """
+    from starlette.middleware import Middleware
+
     s = assistant.settings
     demo = create_app(assistant)
-    # One limit per concurrency group: answering (chat and /ask share it) and retrieval.
-    demo.queue(default_concurrency_limit=s.ui_concurrency, max_size=max(64, 16 * s.ui_concurrency))
+    answer_slots = s.ui_concurrency + (s.llm_concurrency if llm_configured(s) else 0)
+    demo.queue(default_concurrency_limit=answer_slots, max_size=max(64, 16 * answer_slots))
+    demo.delete_cache = demo.delete_cache or UPLOAD_SWEEP
     options: dict[str, Any] = {
         "server_name": s.ui_host,
         "server_port": s.ui_port or free_port(s.ui_host),
@@ -471,13 +524,19 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
         "auth_message": "This assistant requires a login.",
         "show_error": True,
         "footer_links": ["api"],
-        "max_file_size": "20mb",
+        "max_file_size": f"{UPLOAD_MAX_MB}mb",
         "ssr_mode": False,
         "quiet": False,
+        "app_kwargs": {"middleware": [Middleware(ClientGuard)]},
         **launch_style(),
     }
     options.update(kw)
     if options.get("server_port") == 0:
         options["server_port"] = free_port(options["server_name"])
+    check_port(options["server_name"], int(options["server_port"]))
+    if llm_configured(s) or s.generator == "openai":
+        log.warning("%s", s.endpoint_line())
+        if s.key_withheld:
+            log.warning("%s", s.key_withheld)
     demo.launch(**options)
     return demo

@@ -1,8 +1,9 @@
-"""HTML for the UI: answers with linked [n] markers, source cards, search hits and index stats.
+"""HTML for the UI: answers with linked [n] markers, their signals and copy button, index stats and settings.
 
 Everything here is pure (data in, HTML string out) so it is tested without a server. Every piece of text that
-comes from a paper, a user or a model goes through `esc` (or `marked`, which escapes each segment) before it
-meets markup: an abstract containing `<script>` or `<img onerror=...>` renders as visible text.
+comes from a paper, a user or a model goes through `esc` (or `esc_math`, which escapes and marks up LaTeX for the
+browser's KaTeX) before it meets markup: an abstract containing `<script>` or `<img onerror=...>` renders as
+visible text. Paper cards and search hits are in `ui.cards`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ui.export import answer_markdown, safe_url
+from ui.latex import math_span, split_math
+
+__all__ = ["answer_html", "display_url", "esc", "safe_url", "settings_html", "stats_html", "streaming_html"]
+
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_WS = re.compile(r"\s+")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
-_STOPWORDS = frozenset(
-    {
-        *("a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how"),
-        *("in", "is", "it", "its", "of", "on", "or", "that", "the", "their", "this", "to", "was", "were", "what"),
-        *("when", "where", "which", "who", "why", "with", "papers", "paper", "about", "any", "there", "using", "use"),
-    }
-)
 
 
 def esc(text: object) -> str:
@@ -30,7 +27,6 @@ def esc(text: object) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-# ---- spans and highlighting ---------------------------------------------------------------------------------
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for start, end in sorted(s for s in spans if s[1] > s[0]):
@@ -39,58 +35,6 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((start, end))
     return out
-
-
-def marked(text: str, spans: Iterable[tuple[int, int]], css_class: str = "") -> str:
-    """`text` escaped, with the given character spans wrapped in <mark>."""
-    cls = f' class="{esc(css_class)}"' if css_class else ""
-    out: list[str] = []
-    pos = 0
-    for start, end in _merge(spans):
-        out.append(esc(text[pos:start]))
-        out.append(f"<mark{cls}>{esc(text[start:end])}</mark>")
-        pos = end
-    out.append(esc(text[pos:]))
-    return "".join(out)
-
-
-def find_passage(text: str, passage: str) -> tuple[int, int] | None:
-    """Where `passage` occurs in `text`: exactly, else ignoring whitespace and case differences."""
-    passage = passage.strip()
-    if not passage:
-        return None
-    i = text.find(passage)
-    if i >= 0:
-        return i, i + len(passage)
-    words = passage.split()
-    pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
-    m = pattern.search(text)
-    return (m.start(), m.end()) if m else None
-
-
-def query_terms(query: str) -> list[str]:
-    """The content words of a query, for highlighting matches (stopwords and 1-2 letter words dropped)."""
-    seen: dict[str, None] = {}
-    for w in _WORD.findall(query.lower()):
-        if len(w) > 2 and w not in _STOPWORDS:
-            seen.setdefault(w, None)
-    return list(seen)
-
-
-def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-    """Spans of words in `text` starting with one of `terms` (so "diffusion" also marks "diffusion-based")."""
-    if not terms:
-        return []
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\w*", re.IGNORECASE)
-    return [(m.start(), m.end()) for m in pattern.finditer(text)]
-
-
-def safe_url(url: str | None) -> str | None:
-    """Only http(s) links are rendered; anything else (javascript:, data:) is dropped."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def display_url(url: str | None) -> str | None:
@@ -111,7 +55,8 @@ def card_id(n: int, turn: int | None = None) -> str:
 
 
 def _text_with_markers(text: str, cited: set[int], linked: bool, turn: int | None = None) -> str:
-    """Escaped text whose [n] markers become links to source card n (or inert spans)."""
+    """Escaped text whose [n] markers become links to source card n (or inert spans); LaTeX is marked up as
+    math (`ui.latex`), and a "[1]" inside math stays math."""
 
     def marker(m: re.Match[str]) -> str:
         n = int(m.group(1))
@@ -119,7 +64,9 @@ def _text_with_markers(text: str, cited: set[int], linked: bool, turn: int | Non
             return f'<a class="cite" href="#{card_id(n, turn)}" title="Show source [{n}]">[{n}]</a>'
         return f'<span class="cite">[{n}]</span>'
 
-    return _MARKER.sub(marker, esc(text))
+    return "".join(
+        _MARKER.sub(marker, esc(piece)) if kind is None else math_span(piece, kind) for piece, kind in split_math(text)
+    )
 
 
 def _paragraphs(pieces_html: str) -> str:
@@ -220,7 +167,12 @@ def answer_html(answer: dict[str, Any], *, linked: bool = True, turn: int | None
     resolved = resolved_html(answer)
     if resolved:
         parts.append(resolved)
-    parts.append(f'<div class="rag-foot">{esc(_footer(answer))}</div>')
+    copy = (
+        '<button class="rag-copy" type="button" title="Copy the answer as Markdown with its references">Copy</button>'
+    )
+    parts.append(f'<div class="rag-foot"><span>{esc(_footer(answer))}</span>{copy}</div>')
+    # What Copy puts on the clipboard; kept in the page as text (the chat's sanitiser drops data- attributes).
+    parts.append(f'<pre class="rag-md" hidden>{esc(answer_markdown(answer))}</pre>')
     return f'<div class="rag-answer {kind}">{"".join(parts)}</div>'
 
 
@@ -289,143 +241,7 @@ def user_html(question: str) -> str:
     return f'<div class="rag-question">{esc(question)}</div>'
 
 
-# ---- source cards -------------------------------------------------------------------------------------------
-def _meta_line(source: dict[str, Any], with_rank: bool = False) -> str:
-    bits = []
-    if with_rank:
-        bits.append(f"#{source.get('rank')}")
-    if source.get("sources"):
-        bits.append(", ".join(source["sources"]))
-    if source.get("date"):
-        bits.append(str(source["date"]))
-    bits.append(f"score {float(source.get('score', 0.0)):.3f}")
-    return f'<div class="src-meta">{esc(" · ".join(bits))}</div>'
-
-
-def _title(source: dict[str, Any]) -> str:
-    url = safe_url(source.get("url"))
-    title = esc(source.get("title", ""))
-    if url:
-        return f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-    return title
-
-
-def source_card(
-    n: int,
-    source: dict[str, Any],
-    supporting: Sequence[str],
-    supports: Sequence[dict[str, Any]],
-    turn: int | None = None,
-) -> str:
-    """One cited paper: title, source/date, score, the answer sentences it supports, and its abstract with the
-    supporting sentences highlighted. The card's id (`card_id`) is the target of the answer's [n] links."""
-    text = source.get("text", "")
-    spans = [span for s in supporting if (span := find_passage(text, s))]
-    items = []
-    for s in supports:
-        state = "supported" if s.get("supported", True) else "unsupported"
-        score = s.get("score")
-        score_html = f' <span class="src-score">{float(score):.2f}</span>' if isinstance(score, (int, float)) else ""
-        label = "" if state == "supported" else ' <span class="src-flag">not supported</span>'
-        items.append(f'<li class="{state}">“{esc(s.get("sentence", ""))}”{score_html}{label}</li>')
-    supports_html = (
-        f'<div class="src-supports"><div class="src-label">Supports in the answer</div><ul>{"".join(items)}</ul></div>'
-        if items
-        else ""
-    )
-    return (
-        f'<article class="src-card" id="{card_id(n, turn)}">'
-        f'<header><span class="src-n">[{n}]</span><h4 class="src-title">{_title(source)}</h4></header>'
-        f"{_meta_line(source)}{supports_html}"
-        f'<p class="src-abstract">{marked(text, spans, "support")}</p>'
-        "</article>"
-    )
-
-
-def sources_html(answer: dict[str, Any] | None, turn: int | None = None) -> str:
-    """The cards of one answer: one per cited paper (or the related papers of a refusal); `turn` as in `card_id`."""
-    if not answer:
-        return (
-            '<div class="src-empty">Sources for the latest answer appear here: each cited paper with the '
-            "sentences that support the answer highlighted.</div>"
-        )
-    by_id = {s["paper_id"]: s for s in answer.get("sources", [])}
-    scores = (answer.get("grounding") or {}).get("sentence_scores", [])
-    cards = []
-    for c in sorted(answer.get("citations", []), key=lambda c: c["n"]):
-        source = by_id.get(c["paper_id"])
-        if source is None:
-            continue
-        supports = [s for s in scores if c["n"] in (s.get("cited") or [])]
-        supporting = [c.get("supporting", ""), *(e for s in supports for e in _evidence(s))]
-        cards.append(source_card(c["n"], source, supporting, supports, turn))
-    head = f'<div class="src-head">{len(cards)} cited paper{"s" if len(cards) != 1 else ""}</div>'
-    if answer.get("refused") or not cards:
-        related = answer.get("related") or []
-        if not related:
-            return '<div class="src-empty">No paper in the collection answers this question.</div>'
-        head = '<div class="src-head">No citations: the closest papers in the collection</div>'
-        cards = [related_card(r) for r in related]
-    return head + "".join(cards)
-
-
-def sources_panel(answers: Sequence[tuple[int, str, dict[str, Any] | None]], pending: bool = False) -> str:
-    """The right-hand panel of a conversation: each answered turn's cards in its own group (`src-group-<turn>`),
-    only the latest shown. A click on [n] in an earlier answer shows that answer's group (see `ui.style`).
-    `answers` holds (turn number from 1, question, answer dump or None); `pending` puts the "finding" note on top."""
-    done = [(t, q, a) for t, q, a in answers if a]
-    if not done:
-        return sources_pending() if pending else sources_html(None)
-    groups = []
-    for t, q, a in done:
-        shown = t == done[-1][0] and not pending
-        label = f'<div class="src-turn">Answer {t}: {esc(q[:90])}{"…" if len(q) > 90 else ""}</div>'
-        groups.append(
-            f'<section class="src-group" id="src-group-{t}" data-turn="{t}"{"" if shown else " hidden"}>'
-            f"{label if len(done) > 1 else ''}{sources_html(a, t)}</section>"
-        )
-    return (sources_pending() if pending else "") + "".join(groups)
-
-
-def sources_pending() -> str:
-    return '<div class="src-empty">Finding the papers for this question…</div>'
-
-
-def _evidence(score: dict[str, Any]) -> list[str]:
-    """The abstract sentence the grounding check found closest to a supported answer sentence."""
-    ev = score.get("best_evidence")
-    return [ev] if score.get("supported") and isinstance(ev, str) and ev else []
-
-
-def related_card(source: dict[str, Any]) -> str:
-    return (
-        f'<article class="src-card related"><header><h4 class="src-title">{_title(source)}</h4></header>'
-        f'{_meta_line(source)}<p class="src-abstract">{esc(source.get("text", ""))}</p></article>'
-    )
-
-
-# ---- search and collection ----------------------------------------------------------------------------------
-def search_html(query: str, hits: Sequence[dict[str, Any]]) -> str:
-    """Ranked papers for the Search tab, query words highlighted in titles and abstracts."""
-    if not hits:
-        return '<div class="src-empty">No papers match. Try other words or loosen the filters.</div>'
-    terms = query_terms(query)
-    cards = []
-    for h in hits:
-        title, text = h.get("title", ""), h.get("text", "")
-        url = safe_url(h.get("url"))
-        title_html = marked(title, term_spans(title, terms), "hit")
-        if url:
-            title_html = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title_html}</a>'
-        cards.append(
-            f'<article class="src-card hit" id="hit-{int(h.get("rank", 0))}">'
-            f'<header><span class="src-n">{int(h.get("rank", 0))}</span><h4 class="src-title">{title_html}</h4></header>'
-            f"{_meta_line(h)}"
-            f'<p class="src-abstract">{marked(text, term_spans(text, terms), "hit")}</p></article>'
-        )
-    return f'<div class="src-head">{len(hits)} paper{"s" if len(hits) != 1 else ""}</div>' + "".join(cards)
-
-
+# ---- index and settings -------------------------------------------------------------------------------------
 def stats_html(stats: dict[str, Any]) -> str:
     """The index at a glance: counts, model, chunking, last update, and papers per source file."""
     rows = [
@@ -448,17 +264,36 @@ def stats_html(stats: dict[str, Any]) -> str:
     return f'<div class="rag-stats"><table class="rag-table kv">{table}</table>{src_table}</div>'
 
 
-def settings_html(public: dict[str, Any]) -> str:
-    """The answering configuration, as `Settings.public_dict()` gives it (never a key, only whether one is set)."""
+def retrieval_description(public: dict[str, Any]) -> str:
+    """How search ranks papers, said from the settings the code reads (`rag.retrieval.HybridRetriever`)."""
+    mode = public.get("retriever")
+    chunks = f"{public.get('candidates')} chunks from each retriever, collapsed to papers"
+    if mode == "dense":
+        return f"dense only (Chroma, cosine) · {public.get('candidates')} chunks, collapsed to papers"
+    if mode == "bm25":
+        return f"BM25 only · {public.get('candidates')} chunks, collapsed to papers"
+    if public.get("fusion") == "rrf":
+        fusion = f"reciprocal rank fusion (k={public.get('rrf_k')})"
+    else:
+        alpha = float(public.get("alpha") or 0.0)
+        fusion = f"convex fusion of normalised scores ({alpha:.2f} dense + {1 - alpha:.2f} BM25)"
+    return f"hybrid: dense (Chroma, cosine) + BM25 · {chunks} · {fusion}"
+
+
+def settings_html(public: dict[str, Any], endpoint: dict[str, Any] | None = None) -> str:
+    """The answering configuration, as `Settings.public_dict()` gives it (never a key, only whether one is set).
+    `endpoint` is this session's LLM endpoint when one was set in the Settings tab."""
+    base_url = display_url(public.get("llm_base_url")) or "default (api.openai.com)"
+    model = public.get("llm_model")
+    if endpoint:
+        base_url = f"{display_url(endpoint.get('base_url'))} (this session)"
+        model = f"{endpoint.get('model') or model} (this session)"
     rows = [
         ("Generator", f"{public.get('generator')} (resolves to {public.get('resolved_generator')})"),
-        ("LLM model", public.get("llm_model")),
-        ("LLM base URL", display_url(public.get("llm_base_url")) or "default (api.openai.com)"),
-        ("API key", "set" if public.get("openai_api_key_set") else "not set"),
-        (
-            "Retriever",
-            f"{public.get('retriever')} · {public.get('candidates')} candidates · RRF k={public.get('rrf_k')}",
-        ),
+        ("LLM model", model),
+        ("LLM base URL", base_url),
+        ("API key", "set in the environment" if public.get("openai_api_key_set") else "not set"),
+        ("Retrieval", retrieval_description(public)),
         ("Embedding model", public.get("embedding_model")),
         ("Index", public.get("home")),
     ]

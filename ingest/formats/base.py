@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -160,7 +161,16 @@ def _text(path: Path, line: int, name: str, value: Any) -> str | None:
             text.encode("utf-8")
         except UnicodeEncodeError:  # JSON can escape a lone surrogate ("\ud800"), which no text can hold
             raise ParseError(path, line, f'"{name}" holds an invalid Unicode escape (a lone surrogate)') from None
+        if "\x00" in text:  # an escaped NUL ("\u0000"): refused as a raw one is (`read_text`)
+            raise ParseError(path, line, f'"{name}" holds a NUL character (\\u0000): not text')
+        if not any(_visible(c) for c in text):
+            return None  # only zero-width or format characters: as empty as whitespace
     return text
+
+
+def _visible(char: str) -> bool:
+    """A character that shows: not whitespace, not a control, format (zero-width, BOM) or separator one."""
+    return not char.isspace() and unicodedata.category(char) not in ("Cc", "Cf", "Zs", "Zl", "Zp")
 
 
 def field_names(fmt: Format, field_map: Mapping[str, str] | None) -> dict[str, list[str]]:

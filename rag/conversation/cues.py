@@ -39,6 +39,12 @@ GENERIC = stems_of(
     "samples step steps epoch epochs iteration iterations depth width resolution input output setting settings"
 )
 LEAD = re.compile(r"^\s*(?:ok(?:ay)?|so|and|also|but|then|well|hmm+|quick q(?:uestion)?)?[\s,:-]*", re.I)
+# Asking for further papers on the last topic: "any other papers on that?", "more like these", "what else?".
+MORE = re.compile(
+    r"\b(?:any|some|other|more|further|additional)\s+(?:[\w-]+\s+)?(?:papers|works|studies|articles|ones)\b"
+    r"|\b(?:what|anything|anyone|who)\s+else\b|\bmore\s+like\s+(?:this|that|these|those|them|it)\b",
+    re.I,
+)
 CONTINUATION = re.compile(r"^\s*(?:and|also|but|then|what about|how about|same for)\b", re.I)
 PAPER_REQUEST = re.compile(
     r"\b(?:which|what|any|some|other|more|find|list)\s+(?:[\w-]+\s+){0,2}(?:papers|works|studies|articles)\b"

@@ -19,7 +19,8 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 class Resolution:
     """What a question refers to. `query`: the standalone text to retrieve and answer with (the question when
     nothing was resolved); `papers`: the earlier papers it points at, in the order referred; `kind`: standalone,
-    bracket, ordinal, other, description, both, pronoun or ellipsis; `reference`: the words that referred;
+    bracket, ordinal, other, description, both, pronoun, ellipsis or switch (another paper of the
+    collection, named in a short continuation); `reference`: the words that referred;
     `note`: an ambiguity, or a reference that matched nothing, to show with the answer."""
 
     question: str

@@ -20,6 +20,7 @@ from rag.conversation.cues import (
     GENERIC,
     LEAD,
     LISTING,
+    MORE,
     NAMED,
     ORDINAL,
     ORDINAL_WORDS,
@@ -47,13 +48,19 @@ PICK_RATIO = 1.5  # one of several focus papers is picked only with this much mo
 class FollowUpResolver:
     """Resolves follow-ups against a conversation. `paper_text` (paper ids -> abstracts) and `idf` (a stem's
     inverse document frequency) come from the index; without them titles and the conversation's own text are
-    matched, every word weighing the same. Thread-safe: each `resolve` call keeps its state to itself."""
+    matched, every word weighing the same. `paper_names` gives the lower-cased names of the collection's papers
+    (short titles, method names): "what about STARFlow?" names a paper and switches to it, where "and on
+    ImageNet?" keeps the papers of the last answer. Thread-safe: each `resolve` call keeps its state to itself."""
 
     def __init__(
-        self, paper_text: Callable[[list[str]], dict[str, str]] | None = None, idf: Callable[[str], float] | None = None
+        self,
+        paper_text: Callable[[list[str]], dict[str, str]] | None = None,
+        idf: Callable[[str], float] | None = None,
+        paper_names: Callable[[], set[str]] | None = None,
     ) -> None:
         self._paper_text = paper_text
         self._idf = idf or (lambda _stem: 1.0)
+        self._paper_names = paper_names or set
 
     def resolve(self, question: str, history: Sequence[Any] | None) -> Resolution:
         """`question` as asked and the conversation so far (see the module docstring) -> `Resolution`."""
@@ -64,7 +71,7 @@ class FollowUpResolver:
         cited = {p.paper_id: p for t in turns for p in t.cited}
         texts = self._paper_text(list(cited)) if (self._paper_text and cited) else {}
         profiles = {pid: (stems_of(p.title), stems_of(p.title, texts.get(pid, ""))) for pid, p in cited.items()}
-        session = _Session(profiles, self._idf)
+        session = _Session(profiles, self._idf, self._paper_names)
         for i, turn in enumerate(turns):  # each earlier turn as it was resolved, so the focus follows the chain
             session.remember(turn, turns[:i], session.resolve(turn.question, turns[:i]))
         return session.resolve(q, turns)
@@ -73,9 +80,15 @@ class FollowUpResolver:
 class _Session:
     """One `resolve` call: per cited paper its stems (title, title + abstract), and the idf."""
 
-    def __init__(self, profiles: dict[str, tuple[set[str], set[str]]], idf: Callable[[str], float]) -> None:
+    def __init__(
+        self,
+        profiles: dict[str, tuple[set[str], set[str]]],
+        idf: Callable[[str], float],
+        paper_names: Callable[[], set[str]] = set,
+    ) -> None:
         self.profiles = profiles
         self.idf = idf
+        self.paper_names = paper_names
         self._known: dict[int, set[str]] = {}
 
     # ---- matching words to papers ------------------------------------------------------------------------
@@ -114,7 +127,9 @@ class _Session:
 
     # ---- what each earlier turn was about ----------------------------------------------------------------
     def remember(self, turn: Turn, before: list[Turn], r: Resolution) -> None:
-        if r.papers:
+        if r.kind in ("switch", "more"):  # "what about STARFlow?": the paper it names, as for a new question
+            turn.focus, turn.topic = self.named(turn), r.query
+        elif r.papers:
             turn.focus, turn.topic = [p for p in r.papers if p in turn.cited] or list(r.papers), r.query
         elif r.resolved and before:  # a follow-up that only had text to go on keeps the earlier topic
             turn.focus, turn.topic = list(before[-1].focus), r.query
@@ -161,7 +176,7 @@ class _Session:
             found = step(q, turns)
             if found is not None:
                 return found
-        return self._pronoun(q, turns) or self._ellipsis(q, turns) or Resolution(q, q)
+        return self._more(q, turns) or self._pronoun(q, turns) or self._ellipsis(q, turns) or Resolution(q, q)
 
     def _done(self, q: str, kind: str, referents: Sequence[Referent], span: tuple[int, int] | None = None,
               note: str | None = None, topic: str = "") -> Resolution:  # fmt: skip
@@ -302,6 +317,38 @@ class _Session:
             pair = pair[:2]
         return self._done(q, "both", pair, m.span(), note)
 
+    def _more(self, q: str, turns: list[Turn]) -> Resolution | None:
+        """ "any other papers on that?", "more like these?", "what else?": the last turn's topic (its query) again,
+        as a list of papers it did not cite (the chain leaves those out). A question with its own topic ("which other papers use
+        flow matching?") is not a continuation."""
+        if not MORE.search(q):
+            return None
+        own = [t for t in terms_of(MORE.sub(" ", SINGULAR.sub(" ", PLURAL.sub(" ", q)))) if not t <= GENERIC]
+        last = turns[-1]
+        if [t for t in own if is_new(t, self.known(turns))] or not (last.topic or last.question):
+            return None
+        return Resolution(q, (last.topic or last.question)[-MAX_TOPIC:], (), "more", None, None)
+
+    def _switch(self, q: str, turns: list[Turn]) -> Resolution | None:
+        """ "what about STARFlow?" after "what is TarFlow based on?": a short continuation naming another paper
+        of the collection asks the last question about that paper. The query is the last question with its name
+        swapped (or the continuation alone when the last question named nothing); no earlier paper is pinned.
+        A continuation with a question of its own ("what about STARFlow, what is it based on?") is not a switch:
+        it stands alone and is answered as asked."""
+        mentioned = [n for n in NAMED.findall(q) if n.lower() in self.paper_names()]
+        last = turns[-1]
+        if not mentioned or any(self.coverage(terms_of(n), p) >= MATCH for n in mentioned for p in last.focus):
+            return None
+        own = re.search(r"[,;:]\s*((?:what|how|which|who|why|when|where|is|are|does|do|did|can)\b.*)", q, re.I)
+        if own:  # its own question: the pronoun in it is the named paper
+            return Resolution(q, SINGULAR.sub(mentioned[0], own.group(1), count=1), (), "switch", None, None)
+        before = [n for n in NAMED.findall(last.question) if n.lower() not in {m.lower() for m in mentioned}]
+        if len(before) == 1:
+            query = re.sub(rf"(?<![\w-]){re.escape(before[0])}(?![\w-])", mentioned[0], last.question)
+        else:
+            query = f"{CONTINUATION.sub('', q).strip(' ?')}: {last.question}" if not before else q
+        return Resolution(q, query, (), "switch", None, None)
+
     def _pronoun(self, q: str, turns: list[Turn]) -> Resolution | None:
         text = EXPLETIVE.sub(lambda m: " " * len(m.group(0)), q)  # "is it possible to ..." refers to nothing
         m = SINGULAR.search(text) or PLURAL.search(text)
@@ -351,6 +398,8 @@ class _Session:
         if novel and not (short_continuation and all(t & named for t in novel)):
             return None  # new words: a new topic ("gaussian splatting memory?"); "and on ImageNet?" is not
         last = turns[-1]
+        if short_continuation and (swap := self._switch(q, turns)) is not None:
+            return swap
         if not last.focus:
             return self._done(q, "ellipsis", [], topic=last.topic) if last.topic else None
         if terms:  # the words may fit one focus paper, or another earlier paper (a switch back), clearly best

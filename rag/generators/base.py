@@ -52,12 +52,15 @@ class Draft:
 
 
 class Generator(Protocol):
-    """What the chain needs of a generator (see `rag.generators.registry` for how one is added)."""
+    """What the chain needs of a generator (see `rag.generators.registry` for how one is added). `deadline` is the
+    question's `time.monotonic()` deadline: a generator that waits on a backend returns (falls back) by then."""
 
     name: str
 
-    def generate(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft: ...
+    def generate(
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None, deadline: float | None = None
+    ) -> Draft: ...
 
     def stream(
-        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None, deadline: float | None = None
     ) -> Iterator[str | Draft]: ...

@@ -1,36 +1,52 @@
 """The `openai` generator: any OpenAI-compatible chat endpoint through langchain-openai's `ChatOpenAI`.
 
-Retrieved abstracts are fenced as data in the prompt. Failures never surface as tracebacks: a backend
-that refuses, times out, rate-limits past its retries, returns garbage or an answer without a single
-valid citation hands over to the extractive generator, and the answer carries a visible warning.
+Retrieved abstracts are fenced as data in the prompt. Failures never surface as tracebacks: a backend that
+refuses, times out, rate-limits past its retries, returns garbage or an answer without a single valid citation
+hands over to the extractive generator, and the answer carries a visible warning.
 
-Retries are ours, not the client's: every call gets a budget of `llm_timeout * (llm_retries + 1)` seconds that
-covers all its attempts, the waits between them and a slow stream, so no answer waits on the backend longer
-than that. A `Retry-After` that does not fit in what is left of the budget ends the retries at once.
+Time: a question's condense step and answer share one deadline (`rag.generators.backend`); the caller never waits
+past it, whatever the backend sends. Links in an answer that are not in the abstracts it cites are removed.
 """
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from prompts import load_prompt
+from rag.generators.backend import (
+    BackendGate,
+    OutOfTime,
+    Worker,
+    call_with_retries,
+    deadline_for,
+    describe_error,
+    http_client,
+    is_retryable,
+    retry_after,
+)
 from rag.generators.base import REFUSAL, Draft, is_refusal, refusal_text
 from rag.generators.registry import register
 from rag.intent import Analysis, Intent
 from rag.settings import Settings
 from rag.types import Source
-from rag.untrusted import fence_safe
+from rag.untrusted import fence_safe, unlinked
 from rag.verify import cited_numbers
+
+__all__ = [
+    "LLMGenerator",
+    "OutOfTime",
+    "call_with_retries",
+    "condense_with_llm",
+    "describe_error",
+    "is_retryable",
+    "make_chat_model",
+    "retry_after",
+]
 
 MAX_SENTENCES = 5
 # Waits between attempts when the backend names none: 0.5 s, 1 s, 2 s, then 4 s.
-BACKOFF_FIRST, BACKOFF_MAX = 0.5, 4.0
-# HTTP statuses worth another attempt: timeouts, conflicts, rate limits and server errors.
-RETRY_STATUSES = frozenset({408, 409, 429})
-T = TypeVar("T")
 
 
 # The answer's shape follows the question's intent, as the extractive composer's does (rag.intent).
@@ -57,96 +73,22 @@ def make_chat_model(settings: Settings, streaming: bool = False, max_retries: in
     """`ChatOpenAI` for the settings; `max_retries=0` when the caller retries itself (see `call_with_retries`)."""
     from langchain_openai import ChatOpenAI
 
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    # A key withheld from a host a `.env` named (Settings.key_withheld) is not sent; a placeholder keeps the
+    # client from reading OPENAI_API_KEY itself.
+    key = settings.llm_api_key() or "not-needed"
+    base_url, query = _split_query(settings.llm_base_url)
     return ChatOpenAI(
         model=settings.llm_model,
-        base_url=settings.llm_base_url,
+        base_url=base_url,
+        default_query=query or None,  # a gateway's `?api-key=...` goes with every request, not before the path
         api_key=key,
         timeout=settings.llm_timeout,
         max_retries=settings.llm_retries if max_retries is None else max_retries,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
         streaming=streaming,
+        http_client=http_client(settings),
     )
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short, secret-free description of a backend failure."""
-    name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, OutOfTime):
-        return str(exc)
-    if status:
-        return f"the LLM backend answered HTTP {status}"
-    if "Timeout" in name:
-        return "the LLM backend timed out"
-    if "Connection" in name:
-        return "the LLM backend could not be reached"
-    return f"the LLM backend failed ({name})"
-
-
-class OutOfTime(TimeoutError):
-    """The call's time budget ran out; the message says why, without anything from the backend's reply."""
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds the backend asked us to wait (`retry-after-ms`, or `retry-after` in seconds or as an HTTP date)."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        if headers.get("retry-after-ms"):
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if not value:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Worth another attempt: no connection, a timeout, a rate limit or a server error. Not: a bad key, a bad
-    request, or a body we could not parse (the same request would get the same answer)."""
-    import httpx
-
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return status in RETRY_STATUSES or status >= 500
-    if isinstance(exc, httpx.TransportError):  # a connection dropped mid-body ("incomplete chunked read")
-        return True
-    name = type(exc).__name__
-    return "Timeout" in name or "Connection" in name
-
-
-def call_with_retries(settings: Settings, attempt: Callable[[float], T], deadline: float | None = None) -> T:
-    """Run `attempt(timeout)` until it succeeds, a failure is not worth retrying, the retries are used up or
-    the budget ends. `deadline` (a `time.monotonic()` value) defaults to `llm_timeout * (llm_retries + 1)` from now.
-    """
-    deadline = deadline or time.monotonic() + settings.llm_timeout * (settings.llm_retries + 1)
-    for n in range(settings.llm_retries + 1):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise OutOfTime("the LLM backend timed out")
-        try:
-            return attempt(min(settings.llm_timeout, left))
-        except Exception as exc:
-            if n == settings.llm_retries or not is_retryable(exc):
-                raise
-            asked = retry_after(exc)
-            wait = asked if asked is not None else min(BACKOFF_FIRST * 2**n, BACKOFF_MAX)
-            left = deadline - time.monotonic()
-            if wait >= left:
-                if asked is not None:
-                    raise OutOfTime(
-                        f"{describe_error(exc)} and asked to retry after {asked:.0f} s, past this answer's time limit"
-                    ) from exc
-                raise
-            time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 class LLMGenerator:
@@ -157,6 +99,8 @@ class LLMGenerator:
         self.fallback = fallback
         self._chat = chat_model
         self._stream_chat: Any = None
+        # One gate per assistant: a slow backend holds at most `llm_concurrency` of its callers at a time.
+        self.gate = BackendGate(settings.llm_concurrency, cooldown=settings.llm_timeout)
 
     def _model(self, streaming: bool) -> Any:
         if streaming:
@@ -194,65 +138,130 @@ class LLMGenerator:
         valid = [n for n in cited_numbers(text) if 1 <= n <= len(sources)]
         if not valid:
             return self._fallback(question, sources, "the LLM answer cited no retrieved paper", analysis)
-        return Draft(text=text, generator=self.name, analysis=analysis)
+        # A link is shown only if an abstract the answer cites has it: an injected "visit ..." never is.
+        text, removed = unlinked(text, " ".join(sources[n - 1].text for n in valid))
+        warning = f"removed {len(removed)} link(s) that no cited abstract contains" if removed else None
+        return Draft(text=text, generator=self.name, analysis=analysis, warning=warning)
 
     def _fallback(self, question: str, sources: Sequence[Source], why: str, analysis: Analysis | None = None) -> Draft:
         draft = self.fallback.generate(question, sources, analysis)
         draft.warning = f"{why}; answered with the extractive generator instead"
         return draft
 
-    def generate(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft:
+    def generate(
+        self,
+        question: str,
+        sources: Sequence[Source],
+        analysis: Analysis | None = None,
+        deadline: float | None = None,
+    ) -> Draft:
+        """The answer to `question` from `sources`, or the extractive one with a warning; never later than
+        `deadline` (a `time.monotonic()` value; default: this call's own budget)."""
         if not sources:
             return self.fallback.generate(question, sources, analysis)
         model, messages = self._model(streaming=False), self.messages(question, sources, analysis)
+        until = deadline or deadline_for(self.settings)
         try:
-            msg = call_with_retries(self.settings, lambda timeout: model.invoke(messages, timeout=timeout))
+            if until <= time.monotonic():
+                raise OutOfTime("the LLM backend timed out")
+            with self.gate.enter():
+                msg = call_with_retries(self.settings, lambda timeout: model.invoke(messages, timeout=timeout), until)
         except Exception as exc:
             return self._fallback(question, sources, describe_error(exc), analysis)
         content = msg.content if isinstance(msg.content, str) else str(msg.content)
         return self._finish(content, question, sources, analysis)
 
     def stream(
-        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+        self,
+        question: str,
+        sources: Sequence[Source],
+        analysis: Analysis | None = None,
+        deadline: float | None = None,
     ) -> Iterator[str | Draft]:
+        """Text pieces as the backend sends them, then the final `Draft`. A stream that has said nothing yet is
+        retried; one cut (or out of time) after some text falls back to the extractive answer ("mid-answer")."""
         if not sources:
             yield from self.fallback.stream(question, sources, analysis)
             return
         model, messages = self._model(streaming=True), self.messages(question, sources, analysis)
-        s = self.settings
-        deadline = time.monotonic() + s.llm_timeout * (s.llm_retries + 1)
+        until = deadline or deadline_for(self.settings)
         parts: list[str] = []
-        stream: Iterator[Any] = iter(())
-
-        def first_piece(timeout: float) -> Any:
-            # Only a stream that has not said anything yet can be retried: text already shown cannot be unsaid.
-            nonlocal stream
-            stream = iter(model.stream(messages, timeout=timeout))
-            for chunk in stream:
-                if isinstance(chunk.content, str) and chunk.content:
-                    return chunk
-                if time.monotonic() > deadline:
-                    raise OutOfTime("the LLM backend timed out")
-            return None
-
         try:
-            chunk = call_with_retries(s, first_piece, deadline)
-            while chunk is not None:
-                piece = chunk.content if isinstance(chunk.content, str) else ""
-                if piece:
-                    parts.append(piece)
-                    yield piece
-                if time.monotonic() > deadline:  # a stream that trickles on forever is a timeout too
-                    raise OutOfTime("the LLM backend timed out")
-                chunk = next(stream, None)
+            if until <= time.monotonic():
+                raise OutOfTime("the LLM backend timed out")
+            with self.gate.enter():
+                worker, first = call_with_retries(self.settings, _first_piece(model, messages, until), until)
+                try:
+                    piece: Any = first
+                    while piece is not None:
+                        if piece:
+                            parts.append(piece)
+                            yield piece
+                        more, chunk = worker.next()
+                        piece = _text(chunk) if more else None
+                finally:
+                    worker.abandon()  # also when our own caller stops reading
         except Exception as exc:
             yield self._fallback(question, sources, describe_error(exc) + (" mid-answer" if parts else ""), analysis)
             return
         yield self._finish("".join(parts), question, sources, analysis)
 
+    def condense(self, question: str, history: list[dict[str, Any]], deadline: float | None = None) -> str:
+        """`condense_with_llm` through this generator's model and gate, within the question's deadline."""
+        until = deadline or deadline_for(self.settings)
+        if until <= time.monotonic():
+            raise OutOfTime("the LLM backend timed out")
+        with self.gate.enter():
+            return condense_with_llm(self.settings, question, history, self._model(streaming=False), until)
 
-def condense_with_llm(settings: Settings, question: str, history: list[dict[str, Any]], chat_model: Any = None) -> str:
-    """Rewrite a follow-up into a standalone question with the LLM; raises on backend failure.
+
+def _split_query(url: str | None) -> tuple[str | None, dict[str, str]]:
+    """`https://gw/v1?api-key=K` -> ("https://gw/v1", {"api-key": "K"}): the client appends paths to the base URL,
+    which would otherwise land after the query."""
+    if not url or "?" not in url:
+        return url, {}
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="", fragment="")), dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _text(chunk: Any) -> str:
+    return chunk.content if isinstance(getattr(chunk, "content", None), str) else ""
+
+
+def _first_piece(model: Any, messages: Any, until: float) -> Callable[[float], tuple[Worker, str | None]]:
+    """An attempt for `call_with_retries`: open the stream in a worker and wait for its first text. Only a stream
+    that has not said anything yet can be retried: text already shown cannot be unsaid. The worker stays
+    bound to the question's deadline after that first piece."""
+
+    def attempt(timeout: float) -> tuple[Worker, str | None]:
+        worker = Worker(lambda: iter(model.stream(messages, timeout=timeout)), until)
+        first_by = time.monotonic() + timeout
+        while True:
+            worker.limit.until = first_by  # the first text must come within this attempt's time
+            try:
+                more, chunk = worker.next()
+            except BaseException:
+                worker.abandon()
+                raise
+            worker.limit.until = until
+            if not more:
+                return worker, None
+            if _text(chunk):
+                return worker, _text(chunk)
+
+    return attempt
+
+
+def condense_with_llm(
+    settings: Settings,
+    question: str,
+    history: list[dict[str, Any]],
+    chat_model: Any = None,
+    deadline: float | None = None,
+) -> str:
+    """Rewrite a follow-up into a standalone question with the LLM, by `deadline`; raises on backend failure.
 
     `history` is the chain's conversation; an assistant entry's `citations` ([{"n", "paper_id", "title"}]) are
     listed under it in the prompt as "[n] Title", so that "[2]" or "the second one" can be resolved."""
@@ -272,6 +281,6 @@ def condense_with_llm(settings: Settings, question: str, history: list[dict[str,
         )
     prompt = load_prompt("condense").render(history=turns, question=fence_safe(question))
     model = chat_model or make_chat_model(settings, max_retries=0)
-    out = call_with_retries(settings, lambda timeout: model.invoke([("human", prompt)], timeout=timeout))
+    out = call_with_retries(settings, lambda timeout: model.invoke([("human", prompt)], timeout=timeout), deadline)
     text = (out.content if isinstance(out.content, str) else "").strip().strip('"').strip()
     return text.splitlines()[0].strip() if text else question

@@ -18,7 +18,7 @@ from rag.index.errors import (
     IndexUnavailable,
     IndexWriteFailed,
 )
-from rag.index.manifest import PaperMeta
+from rag.index.rows import PaperMeta
 from rag.index.snapshot import Snapshot, StaleSnapshot
 
 __all__ = [

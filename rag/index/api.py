@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ingest import Paper
+from ingest import LoadResult, ParsedFile
 from rag.embeddings import EmbeddingIdentity, identity_for
 from rag.index.dense import DenseStore
 from rag.index.errors import RESET, IndexCorrupt, IndexProblem
@@ -80,7 +81,9 @@ class Index:
 
                 s = self.settings
                 key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
-                self._embeddings = load_embeddings(s.embedding_model, s.embed_batch_size, s.llm_base_url, key)
+                self._embeddings = load_embeddings(
+                    s.embedding_model, s.embed_batch_size, s.llm_base_url, key, cache_dir=s.model_cache
+                )
             return self._embeddings
 
     def model_identity(self) -> EmbeddingIdentity | None:
@@ -235,30 +238,20 @@ class Index:
         return self.read(lambda snap: snap.abstracts(paper_ids))
 
     def papers_by_arxiv_id(self, arxiv_ids: list[str]) -> list[Source]:
-        """The indexed papers with these arXiv ids (version suffixes ignored), as sources ranked 1, 2, ... in the
-        order asked: found by the arXiv link a source recorded for them."""
-        snap = self.snapshot()
-        out: list[Source] = []
-        for aid in arxiv_ids:
-            bare = re.sub(r"v\d+$", "", aid)
-            pattern = re.compile(rf"arxiv\.org/(?:abs|pdf)/{re.escape(bare)}(?:v\d+)?(?:\.pdf)?$", re.I)
-            hit = next((p for p in snap.papers.values() if p.url and pattern.search(p.url)), None)
-            if hit is None or any(s.paper_id == hit.paper_id for s in out):
-                continue
-            text = snap.abstracts([hit.paper_id]).get(hit.paper_id, "")
-            out.append(
-                Source(
-                    rank=len(out) + 1,
-                    title=hit.title,
-                    paper_id=hit.paper_id,
-                    score=1.0,
-                    text=text,
-                    sources=list(hit.sources),
-                    date=hit.date,
-                    url=hit.url,
-                )
-            )
-        return out
+        """The indexed papers with these arXiv ids (version suffixes and case ignored), as sources ranked 1, 2, ...
+        in the order asked, score 1.0: found by the arXiv id a source recorded for them (never by a URL)."""
+        wanted = [re.sub(r"v\d+$", "", aid.strip()).lower() for aid in arxiv_ids]
+
+        def find(snap: Snapshot) -> list[Source]:
+            by_id = {p.arxiv_id.lower(): p.paper_id for p in snap.papers.values() if p.arxiv_id}
+            return _as_sources(snap, [by_id[a] for a in wanted if a in by_id])
+
+        return self.read(find)
+
+    def as_sources(self, paper_ids: list[str]) -> list[Source]:
+        """Committed papers as sources, in the order given, ranked 1, 2, ... with score 1.0: papers looked up by
+        their metadata rather than found by a search. Ids not in the index are left out."""
+        return self.read(lambda snap: _as_sources(snap, paper_ids))
 
     def dense_search(
         self, query: str, n: int, paper_ids: Collection[str] | None = None
@@ -272,15 +265,18 @@ class Index:
 
     def stats(self) -> dict[str, Any]:
         snap = self.snapshot()
-        sources: dict[str, int] = {}
+        sources: Counter[str] = Counter()
+        labels: Counter[str] = Counter()
         for p in snap.papers.values():
-            for s in p.sources:
-                sources[s] = sources.get(s, 0) + 1
+            sources.update(p.sources)
+            labels.update(p.source_labels)
         meta = snap.meta
         return {
             "papers": len(snap.papers),
             "chunks": snap.chunk_count,
             "sources": dict(sorted(sources.items())),
+            "labels": dict(sorted(labels.items())),
+            "with_authors": sum(bool(p.authors) for p in snap.papers.values()),
             "index": str(self.home),
             "chroma": self.location,
             "collection": self.settings.collection,
@@ -294,16 +290,33 @@ class Index:
     # ---- writing -----------------------------------------------------------------------------------------
     def ingest(
         self,
-        papers: list[Paper],
+        files: list[ParsedFile] | LoadResult,
         prune: bool = False,
         reset: bool = False,
         progress: Progress | None = None,
-        files: list[str] | None = None,
     ) -> IngestReport:
-        """See `Writer.ingest`; readers of this index see the result on their next query."""
-        return self.writer.ingest(papers, prune=prune, reset=reset, progress=progress, files=files)
+        """Store what the parsed `files` say (`ingest.parse_file` results, or a `load_papers` result, whose
+        `.files` are used) and recompute the papers; see `Writer.ingest`. Readers of this index see the result
+        on their next query. A plain list of `Paper`s is refused (TypeError): the index keeps records per file."""
+        parsed = list(getattr(files, "files", files))
+        if any(not isinstance(f, ParsedFile) for f in parsed):
+            raise TypeError("Index.ingest takes parsed files (ingest.parse_file) or a load_papers() result")
+        return self.writer.ingest(parsed, prune=prune, reset=reset, progress=progress)
+
+    def delete(self, paper_ids: Collection[str]) -> IngestReport:
+        """See `Writer.delete`; readers of this index see the papers gone on their next query."""
+        return self.writer.delete(paper_ids)
 
     @contextmanager
     def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
         with self.writer.lock(wait):
             yield
+
+
+def _as_sources(snap: Snapshot, paper_ids: list[str]) -> list[Source]:
+    ids = [pid for pid in dict.fromkeys(paper_ids) if pid in snap.papers]
+    texts = snap.abstracts(ids)
+    return [
+        Source(rank=i, score=1.0, text=texts[pid], **snap.papers[pid].source_fields())
+        for i, pid in enumerate(ids, start=1)
+    ]

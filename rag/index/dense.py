@@ -20,7 +20,9 @@ from urllib.parse import urlparse
 
 from ingest import Chunk, Paper
 from rag.index.errors import IndexProblem, IndexUnavailable, unreadable, write_failure_reason
-from rag.index.manifest import ChunkRow, PaperRow
+from rag.index.merge import IngestPlan
+from rag.index.rows import PAPER_COLUMNS, ChunkRow, PaperRow, RecordRow, paper_row
+from rag.redact import redact_url
 
 # Chunks per Chroma write; one HTTP request or one local transaction each.
 WRITE_BATCH = 512
@@ -29,14 +31,17 @@ ID_BATCH = 500
 log = logging.getLogger(__name__)
 
 
-def chunk_metadata(chunk: Chunk, paper: Paper, n_chunks: int) -> dict[str, Any]:
-    """What the store holds about a chunk: enough for readers to check it and for a client to rebuild."""
+def chunk_metadata(
+    chunk: Chunk, paper: Paper, n_chunks: int, hash_: str, records: list[RecordRow] | None = None
+) -> dict[str, Any]:
+    """What the store holds about a chunk: enough for readers to check it (the row hash) and, on chunk 0, for a
+    server's other clients to rebuild the manifest: the paper's row and its source records."""
     meta: dict[str, Any] = {
         "paper_id": chunk.paper_id,
         "chunk_no": chunk.chunk_no,
         "n_chunks": n_chunks,
         "title": paper.title,
-        "hash": paper.content_hash,
+        "hash": hash_,
         "sources": ",".join(paper.sources),
     }
     if paper.date:
@@ -45,10 +50,22 @@ def chunk_metadata(chunk: Chunk, paper: Paper, n_chunks: int) -> dict[str, Any]:
         meta["url"] = paper.url
     if chunk.chunk_no == 0:  # once per paper: the abstract and the fields only the manifest needs
         meta["abstract"] = paper.abstract
-        meta["sources_json"] = json.dumps(paper.sources)
-        if paper.authors:
-            meta["authors"] = paper.authors
+        row = dict(zip(PAPER_COLUMNS, paper_row(paper, hash_, n_chunks), strict=True))
+        meta["row_json"] = json.dumps({k: v for k, v in row.items() if k != "abstract"})
+        meta["records_json"] = json.dumps(records or [])
     return meta
+
+
+class ChunkLabels:
+    """The metadata each written chunk carries (its paper's row hash; on chunk 0 the row and its records)."""
+
+    def __init__(self, plan: IngestPlan, n_chunks: dict[str, int], papers: dict[str, Paper]) -> None:
+        self.plan, self.n_chunks, self.papers = plan, n_chunks, papers
+
+    def of(self, chunk: Chunk) -> dict[str, Any]:
+        pid = chunk.paper_id
+        records = self.plan.records_of(pid) if chunk.chunk_no == 0 else None
+        return chunk_metadata(chunk, self.papers[pid], self.n_chunks[pid], self.plan.hashes[pid], records)
 
 
 def batched(items: list, size: int) -> Iterator[list]:
@@ -74,11 +91,13 @@ def _complete(items: list[tuple[str, dict[str, Any], str]]) -> bool:
         len({m.get("hash") for _, m, _ in items}) == 1
         and [int(m.get("chunk_no", -1)) for _, m, _ in items] == list(range(int(first.get("n_chunks", -1))))
         and "abstract" in first
+        and "row_json" in first  # written by this schema (an older one's papers are rebuilt by a reset)
     )
 
 
-def read_collection(collection: Any) -> tuple[list[PaperRow], list[ChunkRow], set[str]]:
-    """The complete papers in a collection as manifest rows, their chunks, and the ids of incomplete ones."""
+def read_collection(collection: Any) -> tuple[list[PaperRow], list[ChunkRow], list[RecordRow], set[str]]:
+    """The complete papers in a collection as manifest rows, their chunks and source records, and the ids of
+    incomplete ones."""
     by_paper: dict[str, list[tuple[str, dict[str, Any], str]]] = {}
     for res in pages(collection, include=["metadatas", "documents"]):
         for cid, meta, doc in zip(res["ids"], res["metadatas"] or [], res["documents"] or [], strict=False):
@@ -87,6 +106,7 @@ def read_collection(collection: Any) -> tuple[list[PaperRow], list[ChunkRow], se
                 by_paper.setdefault(str(pid), []).append((cid, meta, doc or ""))
     papers: list[PaperRow] = []
     chunks: list[ChunkRow] = []
+    records: list[RecordRow] = []
     stray: set[str] = set()
     for pid, items in sorted(by_paper.items()):
         items.sort(key=lambda item: int(item[1].get("chunk_no", -1)))
@@ -94,11 +114,12 @@ def read_collection(collection: Any) -> tuple[list[PaperRow], list[ChunkRow], se
             stray.add(pid)
             continue
         first = items[0][1]
-        sources = json.loads(first.get("sources_json") or "[]")
-        row = (pid, str(first.get("title", "")), str(first["abstract"]), str(first["hash"]), json.dumps(sources))
-        papers.append((*row, first.get("date"), first.get("url"), first.get("authors"), len(items)))
+        row = {**json.loads(first["row_json"]), "paper_id": pid, "abstract": str(first["abstract"])}
+        row |= {"hash": str(first["hash"]), "n_chunks": len(items)}
+        papers.append(tuple(row.get(c) for c in PAPER_COLUMNS))
+        records.extend(tuple(r) for r in json.loads(first.get("records_json") or "[]"))
         chunks.extend((cid, pid, int(m["chunk_no"]), doc) for cid, m, doc in items)
-    return papers, chunks, stray
+    return papers, chunks, records, stray
 
 
 def _is_http(client: Any) -> bool:
@@ -133,7 +154,7 @@ class DenseStore:
     def location(self) -> str:
         if self._injected and not self.url:
             return f"an injected {'HTTP' if self._http else 'local'} Chroma client"
-        return self.url or str(self.directory)
+        return redact_url(self.url) or str(self.directory)  # a URL's user, password and query are secrets
 
     def present(self) -> bool:
         """Whether there is a store to read (a server always counts; local files must exist)."""

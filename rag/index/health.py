@@ -9,9 +9,9 @@ from typing import Any
 
 from rag.embeddings import EmbeddingIdentity, canonical_model_name
 from rag.index.errors import RESET, IndexCorrupt, IndexMismatch
+from rag.index.manifest import SCHEMA_VERSION
 from rag.settings import Settings
 
-SCHEMA_VERSION = 1
 IDENTITY_KEYS = ("embedding_dimension", "embedding_files")
 
 
@@ -42,8 +42,11 @@ def check_meta(meta: Mapping[str, str], settings: Settings, home: Path) -> None:
             f"the index at {home} is being rebuilt, or a `rag ingest --reset` was interrupted (started "
             f"{meta['reset_started']}); if no ingest is running, {RESET}"
         )
+    check_schema(meta.get("schema"), f"the index at {home}")
     for key, want in expected_meta(settings).items():
         have = meta.get(key)
+        if key == "schema":
+            continue
         if key == "embedding_model" and have is not None:
             have = canonical_model_name(have)
         if have is not None and have != want:
@@ -51,6 +54,19 @@ def check_meta(meta: Mapping[str, str], settings: Settings, home: Path) -> None:
                 f"the index at {home} was built with {key}={have}, but the settings say {key}={want}; "
                 "rebuild it with: rag ingest --reset (or set the setting back)"
             )
+
+
+def check_schema(have: Any, where: str) -> None:
+    """An index written by another version of rag (other tables, other vector metadata) is rebuilt, not read:
+    one line naming the reset. Schema 2 (issue 14) added the source records and the bibliographic columns."""
+    if have is None or str(have) == str(SCHEMA_VERSION):
+        return
+    known = str(have).isdigit()
+    age = "an older" if known and int(have) < SCHEMA_VERSION else "a newer" if known else "another"
+    raise IndexMismatch(
+        f"{where} was written by {age} version of rag (schema={have}; this version reads schema={SCHEMA_VERSION}); "
+        "rebuild it with: rag ingest --reset"
+    )
 
 
 def check_identity(meta: Mapping[str, str], identity: EmbeddingIdentity | None, home: Path) -> None:
@@ -74,8 +90,11 @@ def check_identity(meta: Mapping[str, str], identity: EmbeddingIdentity | None, 
 
 def check_published(published: Mapping[str, Any], settings: Settings, where: str, fix: str = RESET) -> None:
     """The settings a vector collection says it was written with (its `rag_*` metadata)."""
+    check_schema(published.get("rag_schema"), where)
     for key, want in expected_meta(settings).items():
         have = published.get(f"rag_{key}")
+        if key == "schema":
+            continue
         if key == "embedding_model" and have is not None:
             have = canonical_model_name(str(have))
         if have is not None and str(have) != want:

@@ -8,7 +8,6 @@ read-only mount can be read); the writer changes it in single transactions, each
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 import sqlite3
@@ -20,31 +19,34 @@ from pathlib import Path
 from typing import Any
 
 from rag.index.errors import RESET, IndexCorrupt, write_failure_reason
+from rag.index.rows import (
+    META_COLUMNS,
+    PAPER_COLUMNS,
+    ChunkRow,
+    PaperMeta,
+    PaperRow,
+    RecordRow,
+    StoredRecord,
+)
 
-# A paper row: paper_id, title, abstract, hash, sources (JSON list), date, url, authors, n_chunks.
-PaperRow = tuple[str, str, str, str, str, str | None, str | None, str | None, int]
-ChunkRow = tuple[str, str, int, str]  # chunk_id, paper_id, chunk_no, text
+# The index's on-disk schema; an index written with another one is rebuilt (`rag ingest --reset`), never guessed at.
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS papers (
     paper_id TEXT PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL, hash TEXT NOT NULL,
-    sources TEXT NOT NULL, date TEXT, url TEXT, authors TEXT, n_chunks INTEGER NOT NULL);
+    sources TEXT NOT NULL, date TEXT, url TEXT, authors TEXT, n_chunks INTEGER NOT NULL,
+    year INTEGER, arxiv_id TEXT, doi TEXT, categories TEXT, source_labels TEXT, listed TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, paper_id TEXT NOT NULL, chunk_no INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_paper ON chunks(paper_id);
+CREATE TABLE IF NOT EXISTS source_records (
+    source TEXT NOT NULL, fingerprint TEXT NOT NULL, paper_id TEXT NOT NULL, line INTEGER NOT NULL,
+    record_json TEXT NOT NULL, PRIMARY KEY (source, fingerprint));
+CREATE INDEX IF NOT EXISTS records_by_paper ON source_records(paper_id);
 """
-
-
-@dataclass(frozen=True)
-class PaperMeta:
-    """What readers keep in memory about a committed paper (the abstract stays on disk)."""
-
-    paper_id: str
-    title: str
-    content_hash: str
-    sources: tuple[str, ...]
-    date: str | None
-    url: str | None
+_TABLES = ("papers", "chunks", "source_records", "meta")
+_MARKS = ", ".join("?" * len(PAPER_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ class ManifestState:
     papers: dict[str, PaperMeta]
     chunk_count: int
     chunk_rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+def schema_matches(meta: dict[str, str]) -> bool:
+    """Whether a manifest's meta says it has this version's tables (an empty or new manifest says nothing)."""
+    return meta.get("schema", str(SCHEMA_VERSION)) == str(SCHEMA_VERSION)
 
 
 def fingerprint_of(pairs: Iterable[tuple[str, str]]) -> str:
@@ -152,7 +159,9 @@ class Manifest:
             conn.execute("BEGIN")
             try:
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                rows = conn.execute("SELECT paper_id, title, hash, sources, date, url FROM papers").fetchall()
+                if not schema_matches(meta):  # other columns: only meta is read, and the health check says why
+                    return ManifestState(f"{st.st_ino}:{meta.pop('version', '')}", meta, {}, 0)
+                rows = conn.execute(f"SELECT {META_COLUMNS} FROM papers").fetchall()
                 count = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
                 chunks = (
                     conn.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
@@ -168,7 +177,7 @@ class Manifest:
         except sqlite3.DatabaseError as exc:
             raise corrupt(self.path, exc) from exc
         version = f"{st.st_ino}:{meta.pop('version', '')}"
-        papers = {r[0]: PaperMeta(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
+        papers = {r[0]: PaperMeta.from_row(r) for r in rows}
         return ManifestState(version, meta, papers, count, chunks)
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, tuple[str, str]]:
@@ -219,14 +228,32 @@ class ManifestWriter:
         return dict(self.conn.execute("SELECT key, value FROM meta WHERE key != 'version'").fetchall())
 
     def papers(self) -> dict[str, PaperMeta]:
-        rows = self.conn.execute("SELECT paper_id, title, hash, sources, date, url FROM papers").fetchall()
-        return {r[0]: PaperMeta(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
+        rows = self.conn.execute(f"SELECT {META_COLUMNS} FROM papers").fetchall()
+        return {r[0]: PaperMeta.from_row(r) for r in rows}
 
-    def paper_row(self, paper_id: str) -> tuple | None:
-        """(title, abstract, hash, sources, date, url, authors) of a committed paper."""
-        return self.conn.execute(
-            "SELECT title, abstract, hash, sources, date, url, authors FROM papers WHERE paper_id = ?", (paper_id,)
-        ).fetchone()
+    def texts(self, paper_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """paper id -> (title, abstract) of the committed papers among `paper_ids` (what their chunks hold)."""
+        out = {}
+        for i in range(0, len(paper_ids), 500):
+            batch = paper_ids[i : i + 500]
+            marks = ",".join("?" * len(batch))
+            sql = f"SELECT paper_id, title, abstract FROM papers WHERE paper_id IN ({marks})"
+            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, batch)})
+        return out
+
+    def records(self, paper_ids: list[str] | None = None) -> list[StoredRecord]:
+        """The stored source records (of these papers only, if given), ordered by file, line and fingerprint:
+        the order papers are rebuilt in, so that a rebuild gives the same paper."""
+        sql = "SELECT source, fingerprint, paper_id, line, record_json FROM source_records"
+        if paper_ids is None:
+            rows = self.conn.execute(sql).fetchall()
+        else:
+            rows = []
+            for i in range(0, len(paper_ids), 500):
+                batch = paper_ids[i : i + 500]
+                marks = ",".join("?" * len(batch))
+                rows += self.conn.execute(f"{sql} WHERE paper_id IN ({marks})", batch).fetchall()
+        return sorted((StoredRecord(*r) for r in rows), key=lambda r: (r.path, r.line, r.fingerprint))
 
     def chunk_owners(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT chunk_id, paper_id FROM chunks").fetchall())
@@ -244,50 +271,64 @@ class ManifestWriter:
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [*meta.items(), ("version", secrets.token_hex(8))]
         )
 
+    def _write_records(self, dropped: Iterable[tuple[str, str]], rows: Iterable[RecordRow]) -> None:
+        self.conn.executemany("DELETE FROM source_records WHERE source = ? AND fingerprint = ?", list(dropped))
+        self.conn.executemany("INSERT OR REPLACE INTO source_records VALUES (?, ?, ?, ?, ?)", list(rows))
+
     def commit(
         self,
         replaced: Iterable[str],
         papers: list[PaperRow],
         chunks: list[ChunkRow],
         meta: dict[str, str],
+        records: tuple[Iterable[tuple[str, str]], Iterable[RecordRow]] = ((), ()),
         server: bool = False,
     ) -> str:
-        """Replace the papers in `replaced` by `papers` and their chunks; returns the new fingerprint. In server
-        mode the commit is also what this home has mirrored (`server_fingerprint`)."""
+        """Replace the papers in `replaced` (rows and chunks) by `papers` and `chunks`, write `papers` rows whose
+        chunks stay (a metadata change), and apply `records` = (dropped (file, fingerprint) keys, new rows).
+        Returns the new fingerprint. In server mode the commit is also what this home has mirrored."""
         with self.conn:
             for pid in replaced:
                 self.conn.execute("DELETE FROM papers WHERE paper_id = ?", (pid,))
                 self.conn.execute("DELETE FROM chunks WHERE paper_id = ?", (pid,))
-            self.conn.executemany("INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", papers)
+            self.conn.executemany(f"INSERT OR REPLACE INTO papers VALUES ({_MARKS})", papers)
             self.conn.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?)", chunks)
+            self._write_records(*records)
             fp = fingerprint_of(self.conn.execute("SELECT paper_id, hash FROM papers").fetchall())
             self.conn.execute("DELETE FROM meta WHERE key = 'reset_started'")
             self._stamp({**meta, "fingerprint": fp, **({"server_fingerprint": fp} if server else {})})
         self.checkpoint()
         return fp
 
-    def merge_sources(self, sources: dict[str, list[str]]) -> None:
-        """Record more source files for unchanged papers (filters use them); nothing else changes."""
+    def update_records(self, dropped: Iterable[tuple[str, str]], rows: Iterable[RecordRow]) -> None:
+        """Record changes that change no paper (a record moved to another line of its file)."""
         with self.conn:
-            for pid, names in sources.items():
-                self.conn.execute("UPDATE papers SET sources = ? WHERE paper_id = ?", (json.dumps(names), pid))
+            self._write_records(dropped, rows)
             self._stamp({})
 
-    def replace_all(self, papers: list[PaperRow], chunks: list[ChunkRow], meta: dict[str, str]) -> None:
+    def replace_all(
+        self, papers: list[PaperRow], chunks: list[ChunkRow], records: list[RecordRow], meta: dict[str, str]
+    ) -> None:
         """Make the manifest exactly this content (a server client rebuilding its local copy)."""
         with self.conn:
-            for table in ("papers", "chunks", "meta"):
+            for table in _TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
-            self.conn.executemany("INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", papers)
+            self.conn.executemany(f"INSERT INTO papers VALUES ({_MARKS})", papers)
             self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", chunks)
+            self._write_records((), records)
             self._stamp(meta)
         self.checkpoint()
 
     def clear(self, started: str) -> None:
-        """Empty the manifest for a reset, marked so that readers of a reset killed half-way are told."""
+        """Empty the manifest for a reset, marked so that readers of a reset killed half-way are told. The tables
+        are made afresh: a reset is also how an index written with an older schema is rebuilt."""
         with self.conn:
-            for table in ("papers", "chunks", "meta"):
-                self.conn.execute(f"DELETE FROM {table}")
+            self.conn.execute("BEGIN IMMEDIATE")  # DDL opens no transaction by itself: readers see all or nothing
+            for table in _TABLES:
+                self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
             self._stamp({"reset_started": started})
 
     def checkpoint(self) -> None:

@@ -5,7 +5,7 @@ The journal names the papers an unfinished run was changing: vectors of papers t
 removed, committed ones are re-embedded. Locally, Chroma is then compared with the manifest, which also catches
 what no journal names (a `--reset` killed after dropping the vectors, a vector store deleted by hand): vectors
 no committed chunk owns, or carrying a stale hash, are removed, and committed papers missing any vector are
-re-embedded from the manifest.
+re-embedded (rebuilt from their stored source records, as every paper is on each ingest).
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ingest import Paper
 from rag.index.dense import ID_BATCH, DenseStore, batched, pages, read_collection
-from rag.index.manifest import ChunkRow, ManifestWriter, PaperRow, fingerprint_of
+from rag.index.manifest import ManifestWriter, fingerprint_of
+from rag.index.rows import ChunkRow, PaperRow, RecordRow
 
 if TYPE_CHECKING:
     from rag.index.writer import Writer
@@ -92,29 +91,14 @@ def _reconcile(dense: DenseStore, db: ManifestWriter) -> set[str]:
     return missing
 
 
-def papers_from_manifest(db: ManifestWriter, paper_ids: Iterable[str]) -> list[Paper]:
-    """Committed papers rebuilt from the manifest (to re-embed those a source no longer names)."""
-    out = []
-    for pid in sorted(paper_ids):
-        row = db.paper_row(pid)
-        if row is None:
-            continue
-        paper = Paper(row[0], row[1], json.loads(row[3]), url=row[5], date=row[4], authors=row[6], paper_id=pid)
-        if paper.content_hash == row[2]:
-            out.append(paper)
-        else:  # the hash covers only stored fields, so this means another version wrote the row: never guess
-            log.warning("cannot rebuild paper %s from the manifest; `rag ingest --reset` will", pid)
-    return out
-
-
 def read_server(
     dense: DenseStore, collection: Any, server_fp: str
-) -> tuple[list[PaperRow], list[ChunkRow], set[str], str, str]:
-    """The committed papers a shared collection holds, as manifest rows: (papers, chunks, ids of incomplete
-    papers, their fingerprint, the server's fingerprint). A paper whose chunks are incomplete or carry two
+) -> tuple[list[PaperRow], list[ChunkRow], list[RecordRow], set[str], str, str]:
+    """The committed papers a shared collection holds, as manifest rows: (papers, chunks, source records, ids
+    of incomplete papers, their fingerprint, the server's fingerprint). A paper whose chunks are incomplete or carry two
     hashes belongs to a write that has not committed; it is left out and cleaned by the next ingest."""
     for attempt in range(3):
-        papers, chunks, stray = read_collection(collection)
+        papers, chunks, records, stray = read_collection(collection)
         fp = fingerprint_of((row[0], row[3]) for row in papers)
         if not server_fp or fp == server_fp:
             break
@@ -129,4 +113,4 @@ def read_server(
             dense.name,
             len(papers),
         )
-    return papers, chunks, stray, fp, server_fp
+    return papers, chunks, records, stray, fp, server_fp

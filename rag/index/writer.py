@@ -19,7 +19,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,18 +28,20 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ingest import Chunk, Paper, chunk_paper
+from ingest import Chunk, Paper, ParsedFile, chunk_paper
 from rag.embeddings import EmbeddingIdentity
 from rag.files import atomic_write
 from rag.index import recovery
-from rag.index.dense import ID_BATCH, WRITE_BATCH, DenseStore, batched, chunk_metadata, first_line
+from rag.index.dense import ID_BATCH, WRITE_BATCH, ChunkLabels, DenseStore, batched, first_line
 from rag.index.errors import RESET, IndexBusy, IndexCorrupt, IndexMismatch, IndexProblem, write_failed
 from rag.index.errors import write_failure_reason as failure_reason
 from rag.index.health import IDENTITY_KEYS, check_identity, check_meta, check_published, expected_meta, identity_meta
 from rag.index.manifest import Manifest, ManifestWriter
+from rag.index.merge import IngestPlan, plan_ingest
+from rag.index.rows import paper_row
 from rag.index.sparse import BM25Index
 from rag.settings import Settings
-from rag.types import IngestReport
+from rag.types import IngestReport, SkippedRecord
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
@@ -104,16 +106,17 @@ class Writer:
         finally:
             lock.release()
 
-    # ---- ingest ------------------------------------------------------------------------------------------
+    # ---- ingest ----------------------------------------------------------------------------------------
     def ingest(
         self,
-        papers: list[Paper],
+        files: list[ParsedFile],
         prune: bool = False,
         reset: bool = False,
         progress: Progress | None = None,
-        files: list[str] | None = None,
     ) -> IngestReport:
-        """Add, update (and with `prune` remove) papers, or start over with `reset`; one report.
+        """Replace the stored records of `files` by what they hold now and recompute the papers from every
+        file's records (see rag/index/merge.py): add, update (and with `prune` remove) papers, or start over
+        with `reset`; one report.
 
         Raises IndexBusy, IndexMismatch, IndexCorrupt, or IndexWriteFailed (full disk, read-only location:
         the index is left as it was)."""
@@ -123,7 +126,7 @@ class Writer:
                 if reset:
                     self._discard_unreadable_manifest()
                 with self.manifest.writing() as db:
-                    report = self._ingest(db, papers, prune, reset, progress)
+                    report = self._ingest(db, files, prune, reset, progress)
         except IndexProblem:
             raise
         except Exception as exc:
@@ -131,12 +134,17 @@ class Writer:
             if reason is None:
                 raise
             raise write_failed(self.home, reason) from exc
-        report.files = files or []
+        report.files = [str(f.path) for f in files]
+        report.skipped = [
+            SkippedRecord(file=str(s.path), line=s.line, reason=s.reason, title=s.title)
+            for f in files
+            for s in f.skipped
+        ]
         report.seconds = round(time.perf_counter() - start, 3)
         return report
 
     def _ingest(
-        self, db: ManifestWriter, papers: list[Paper], prune: bool, reset: bool, progress: Progress | None
+        self, db: ManifestWriter, files: list[ParsedFile], prune: bool, reset: bool, progress: Progress | None
     ) -> IngestReport:
         if reset:
             self._reset(db)
@@ -148,33 +156,42 @@ class Writer:
             self.mirror_server(collection)
         refresh = recovery.recover(self, db)
         committed = db.papers()
-        incoming = {p.paper_id: p for p in papers}
+        plan = plan_ingest(db.records(), files, prune)
+        incoming = {p.paper_id: p for p in plan.papers}
         added = [p for pid, p in incoming.items() if pid not in committed]
-        changed = {
-            pid for pid, p in incoming.items() if pid in committed and committed[pid].content_hash != p.content_hash
-        }
-        updated = [p for pid, p in incoming.items() if pid in changed or (pid in committed and pid in refresh)]
-        removed = [pid for pid in committed if pid not in incoming] if prune else []
-        unchanged = len(incoming) - len(added) - len(updated)
-        # Committed papers whose vectors were lost and that this run's sources do not name: re-embedded from the
-        # manifest, so the index stays whole. Counted as updated.
-        updated += recovery.papers_from_manifest(db, refresh - set(incoming) - set(removed))
-        # Same content found in another file: record the file (filters use it), nothing to embed.
-        touched = {p.paper_id for p in updated}
-        merged = {
-            pid: list(dict.fromkeys([*committed[pid].sources, *p.sources]))
+        changed = [
+            p
             for pid, p in incoming.items()
-            if pid in committed and pid not in touched and not set(p.sources) <= set(committed[pid].sources)
-        }
-        if merged:
-            db.merge_sources(merged)
-        report = IngestReport(added=len(added), updated=len(updated), unchanged=unchanged, removed=len(removed))
-        if added or updated or removed or not db.meta().get("fingerprint"):
+            if pid in committed and (committed[pid].content_hash != plan.hashes[pid] or pid in refresh)
+        ]
+        removed = [pid for pid in committed if pid not in incoming]  # no record names them any more
+        # A paper whose title and abstract stay has the same chunks: only its metadata is rewritten.
+        texts = db.texts([p.paper_id for p in changed])
+        relabel = [p for p in changed if p.paper_id not in refresh and texts.get(p.paper_id) == (p.title, p.abstract)]
+        embed = [p for p in changed if p.paper_id not in {r.paper_id for r in relabel}]
+        updated = {p.paper_id for p in changed}
+        report = IngestReport(
+            added=len(added),
+            updated=len(updated),
+            unchanged=len(plan.run_papers - updated - {p.paper_id for p in added}),
+            removed=len(removed),
+            warnings=plan.warnings,
+        )
+        if added or changed or removed or not db.meta().get("fingerprint"):
             # Uncommitted vectors another client left on the server are cleaned with the replaced ones.
-            replaced = [p.paper_id for p in updated] + removed + sorted(self.stray_on_server)
-            report.embedded_chunks = self._write(db, added + updated, replaced, progress)
+            replaced = [p.paper_id for p in embed] + removed + sorted(self.stray_on_server)
+            report.embedded_chunks = self._write(db, plan, added + embed, relabel, replaced, progress)
+        elif plan.rows or plan.dropped:
+            db.update_records(plan.dropped, plan.rows)
         report.papers, report.chunks = len(db.papers()), db.chunk_count()
         return report
+
+    # ---- delete -------------------------------------------------------------------------------------------
+    def delete(self, paper_ids: Collection[str]) -> IngestReport:
+        """Remove these papers from the index in one commit; see `rag.index.deletion.delete_papers`."""
+        from rag.index.deletion import delete_papers
+
+        return delete_papers(self, paper_ids)
 
     def _discard_unreadable_manifest(self) -> None:
         """`--reset` works on a damaged index too: an unreadable manifest is deleted and created afresh."""
@@ -194,21 +211,33 @@ class Writer:
         self.stray_on_server = set()
 
     # ---- the commit protocol -------------------------------------------------------------------------------
-    def _write(self, db: ManifestWriter, changed: list[Paper], replaced: list[str], progress: Progress | None) -> int:
+    def _write(
+        self,
+        db: ManifestWriter,
+        plan: IngestPlan,
+        embed: list[Paper],
+        relabel: list[Paper],
+        replaced: list[str],
+        progress: Progress | None,
+    ) -> int:
+        """The commit protocol for `embed` (new or changed text: new vectors) and `relabel` (same chunks, new
+        metadata: the vectors' metadata is rewritten); returns the number of chunks embedded."""
         s = self.settings
-        by_paper = {p.paper_id: chunk_paper(p, s.chunk_tokens, s.chunk_overlap) for p in changed}
-        chunks = [c for cs in by_paper.values() for c in cs]
-        papers = {p.paper_id: p for p in changed}
+        by_paper = {p.paper_id: chunk_paper(p, s.chunk_tokens, s.chunk_overlap) for p in [*embed, *relabel]}
+        chunks = [c for p in embed for c in by_paper[p.paper_id]]
+        papers = {p.paper_id: p for p in [*embed, *relabel]}
+        labels = ChunkLabels(plan, {pid: len(cs) for pid, cs in by_paper.items()}, papers)
 
         # 1. the journal: a crash mid-write must not leave one that names nothing
         touched = sorted(set(replaced) | set(papers))
         atomic_write(self.journal_path, json.dumps({"papers": touched, "pid": os.getpid(), "started": time.time()}))
 
-        # 2. vectors, the writes overlapping the next group's embedding
+        # 2. vectors, the writes overlapping the next group's embedding; then the metadata of relabelled papers
         collection = self.dense.open()
-        dimension = self._embed_and_write(
-            collection, chunks, papers, {pid: len(cs) for pid, cs in by_paper.items()}, db.meta(), progress
-        )
+        dimension = self._embed_and_write(collection, chunks, labels, db.meta(), progress)
+        relabelled = [c for p in relabel for c in by_paper[p.paper_id]]
+        for part in batched(relabelled, WRITE_BATCH):
+            collection.update(ids=[c.chunk_id for c in part], metadatas=[labels.of(c) for c in part])
         new_ids = {c.chunk_id for c in chunks}
         leftover = [
             cid
@@ -224,15 +253,12 @@ class Writer:
             meta.update(identity_meta(identity))
         if dimension:
             meta["embedding_dimension"] = str(dimension)
-        rows = [
-            (p.paper_id, p.title, p.abstract, p.content_hash, json.dumps(p.sources), p.date, p.url, p.authors)
-            for p in changed
-        ]
         fp = db.commit(
             replaced,
-            [(*row, len(by_paper[row[0]])) for row in rows],
+            [paper_row(p, plan.hashes[p.paper_id], len(by_paper[p.paper_id])) for p in papers.values()],
             [(c.chunk_id, c.paper_id, c.chunk_no, c.text) for c in chunks],
             meta,
+            records=(plan.dropped, plan.rows),
             server=self.dense.is_server,
         )
         self._after_commit(db, collection, leftover, fp, meta)
@@ -274,8 +300,7 @@ class Writer:
         self,
         collection: Any,
         chunks: list[Chunk],
-        papers: dict[str, Paper],
-        n_chunks: dict[str, int],
+        labels: ChunkLabels,
         meta: dict[str, str],
         progress: Progress | None,
     ) -> int | None:
@@ -294,7 +319,7 @@ class Writer:
                 dimension = self._check_dimension(vectors, meta)
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(self._upsert, collection, batch, vectors, papers, n_chunks)
+                pending = writer.submit(self._upsert, collection, batch, vectors, labels)
                 done += len(batch)
                 if progress:
                     progress(done, total)
@@ -319,9 +344,7 @@ class Writer:
             return encode_array(texts)
         return np.asarray(emb.embed_documents(texts), dtype=np.float32)
 
-    def _upsert(
-        self, collection: Any, batch: list[Chunk], vectors: Any, papers: dict[str, Paper], n_chunks: dict[str, int]
-    ) -> None:
+    def _upsert(self, collection: Any, batch: list[Chunk], vectors: Any, labels: ChunkLabels) -> None:
         """Vectors, chunk texts (a server's clients rebuild from them) and metadata, in Chroma-sized writes."""
         for i in range(0, len(batch), WRITE_BATCH):
             part = batch[i : i + WRITE_BATCH]
@@ -330,7 +353,7 @@ class Writer:
                     ids=[c.chunk_id for c in part],
                     embeddings=vectors[i : i + WRITE_BATCH],
                     documents=[c.text for c in part],
-                    metadatas=[chunk_metadata(c, papers[c.paper_id], n_chunks[c.paper_id]) for c in part],
+                    metadatas=[labels.of(c) for c in part],
                 )
             except Exception as exc:
                 if "dimension" in str(exc).lower():  # vectors written before dimensions were recorded
@@ -355,7 +378,7 @@ class Writer:
             server_fp = str(published.get("rag_fingerprint", ""))
             if server_fp == self.manifest.meta().get("server_fingerprint", ""):
                 return False
-            papers, chunks, stray, fp, server_fp = recovery.read_server(self.dense, collection, server_fp)
+            papers, chunks, records, stray, fp, server_fp = recovery.read_server(self.dense, collection, server_fp)
             meta = {
                 **expected_meta(self.settings),
                 "fingerprint": fp,
@@ -364,7 +387,7 @@ class Writer:
             }
             meta |= {key: str(published[f"rag_{key}"]) for key in IDENTITY_KEYS if published.get(f"rag_{key}")}
             with self.manifest.writing() as db:
-                db.replace_all(papers, chunks, meta)
+                db.replace_all(papers, chunks, records, meta)
                 rows = db.chunk_rows()
             self.save_bm25(BM25Index.build(*rows, fingerprint=fp))
             self.stray_on_server = stray

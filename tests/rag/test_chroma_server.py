@@ -180,3 +180,26 @@ def test_an_injected_http_client_is_a_server_client_too(writer, chroma_url, tmp_
     assert injected.index.fingerprint() == writer.index.fingerprint()
     title = next(iter(writer.index.papers().values())).title
     assert injected.search(title, k=1, mode="dense")[0].title == title
+
+
+def test_the_same_paper_ingested_by_two_clients_is_one_paper_with_both_sources(chroma_url, tmp_path, fake_embeddings):
+    """Each client's manifest is rebuilt from the server with the source records, so a second client's file
+    merges with the first client's papers instead of overwriting them (own collection: the module's is shared)."""
+    paper = load_papers([bundled_corpus()[0]])[0]
+    dump = tmp_path / "dump.txt"
+    dump.write_text(f"Daily Papers\n\nMar 11\n\n{paper.title}\n\n{paper.abstract}\n")
+    export = tmp_path / "arxiv.jsonl"
+    row = {"id": "2403.00001", "title": paper.title, "abstract": paper.abstract, "authors": "Ada Lovelace",
+           "update_date": "2024-03-11", "versions": [{"version": "v1", "created": "Mon, 11 Mar 2024 10:00:00 GMT"}]}  # fmt: skip
+    export.write_text(json.dumps(row) + "\n")
+    first = _client(chroma_url, tmp_path / "first", fake_embeddings, collection="merged-papers")
+    second = _client(chroma_url, tmp_path / "second", fake_embeddings, collection="merged-papers")
+    first.ingest([dump])
+    report = second.ingest([export])
+    assert (report.added, report.updated, report.papers) == (0, 1, 1)
+    for client in (first, second, _client(chroma_url, tmp_path / "third", fake_embeddings, collection="merged-papers")):
+        [meta] = client.index.papers().values()
+        assert set(meta.sources) == {"dump.txt", "arxiv.jsonl"} and meta.arxiv_id == "2403.00001", client.settings.home
+        assert meta.authors == ("Ada Lovelace",) and meta.listed == ("Mar 11",)
+    again = first.ingest([dump])  # the first client sees the second's records: its unchanged file changes nothing
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1)

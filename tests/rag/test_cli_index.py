@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ingest import Paper, load_papers
 from rag.cli import app
 
-INGEST_KEYS = {"papers", "chunks", "added", "updated", "unchanged", "removed", "seconds"}
+INGEST_KEYS = {"papers", "chunks", "added", "updated", "unchanged", "removed", "seconds", "skipped", "warnings"}
 SOURCE_KEYS = {"rank", "title", "paper_id", "score", "text"}
 GMM_TITLE = "Gaussian Mixture Convolution Networks"
 
@@ -82,7 +82,7 @@ def test_ingest_prune_and_reset_flags_reach_the_index(runner, tmp_path, sample, 
     a = write_jsonl(tmp_path / "a.jsonl", sample[:2])
     b = write_jsonl(tmp_path / "b.jsonl", sample[2:])
     invoke(runner, ["ingest", str(a), str(b), "--json"])
-    pruned = json.loads(invoke(runner, ["ingest", str(a), "--prune", "--json"]).stdout)
+    pruned = json.loads(invoke(runner, ["ingest", str(a), "--prune", "--yes", "--json"]).stdout)
     assert (pruned["removed"], pruned["papers"]) == (2, 2)
     reset = json.loads(invoke(runner, ["ingest", str(b), "--reset", "--json"]).stdout)
     assert (reset["added"], reset["papers"], reset["removed"]) == (2, 2, 0)

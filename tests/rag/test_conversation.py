@@ -297,3 +297,54 @@ def test_history_messages_carry_the_cited_papers():
         {"role": "user", "content": "q"},
         {"role": "assistant", "content": "It is fast [1].", "citations": [{"n": 1, "paper_id": "snn", "title": "T"}]},
     ]
+
+
+# ---- naming another paper, asking for more ------------------------------------------------------------------
+@pytest.fixture
+def naming_resolver() -> FollowUpResolver:
+    names = {"spikeboost", "litesplat", "rs2", "moefy", "routenet", "trimlm", "tinydet", "crowdcount"}
+    return FollowUpResolver(
+        paper_text=lambda ids: {i: PAPERS[i][1] for i in ids if i in PAPERS}, paper_names=lambda: names
+    )
+
+
+def test_what_about_another_paper_asks_the_last_question_about_it(naming_resolver):
+    history = [user("How much faster is SpikeBoost?"), answer("SpikeBoost runs 3.1x faster [1].", "snn")]
+    r = naming_resolver.resolve("what about TinyDet?", history)
+    assert r.kind == "switch" and r.papers == ()
+    assert r.query == "How much faster is TinyDet?"
+
+
+def test_what_about_a_dataset_keeps_the_paper(naming_resolver):
+    history = [user("what accuracy does RS2 reach?"), answer("RS2 reaches ImageNet accuracy [1].", "rs2")]
+    r = naming_resolver.resolve("and on CIFAR-10?", history)
+    assert r.kind == "ellipsis" and r.papers == (ref("rs2"),)
+
+
+def test_a_continuation_with_its_own_question_is_about_the_paper_it_names(naming_resolver):
+    history = [user("How much faster is SpikeBoost?"), answer("SpikeBoost runs 3.1x faster [1].", "snn")]
+    r = naming_resolver.resolve("what about TinyDet, how much memory does it need?", history)
+    assert r.papers == () and "TinyDet" in r.query and "SpikeBoost" not in r.query
+
+
+def test_a_switch_moves_the_focus_for_the_next_pronoun(naming_resolver):
+    history = [
+        user("How much faster is SpikeBoost?"),
+        answer("SpikeBoost runs 3.1x faster [1].", "snn"),
+        user("what about TinyDet?"),
+        answer("TinyDet runs at 4 frames per second [1].", "tiny"),
+    ]
+    r = naming_resolver.resolve("how much memory does it use?", history)
+    assert r.papers == (ref("tiny"),)
+
+
+@pytest.mark.parametrize("question", ["any other papers on that?", "what else?", "more like these?"])
+def test_asking_for_more_repeats_the_last_topic(naming_resolver, question):
+    r = naming_resolver.resolve(question, MOE_LIST)
+    assert r.kind == "more" and r.papers == ()
+    assert r.query == "which papers build mixture of experts models?"
+
+
+def test_asking_for_other_papers_on_a_new_topic_is_standalone(naming_resolver):
+    r = naming_resolver.resolve("which other papers do crowd counting?", MOE_LIST)
+    assert not r.resolved

@@ -127,3 +127,14 @@ def test_a_failing_condense_call_falls_back_to_the_resolver(llm_assistant, fake_
     ans = llm_assistant().ask("what does the second one report?", history=history)
     assert ans.standalone_question == f"what does {SKIP} report?"
     assert [p.title for p in ans.about] == [SKIP] and cited(ans) == [SKIP] and ans.generator == "openai"
+
+
+def test_other_papers_leave_out_what_the_last_answer_cited(tiny_assistant):
+    history: list = []
+    first = turn(tiny_assistant, "Which papers speed up diffusion sampling?", history)
+    assert first.citations
+    for question in ("which other papers speed up diffusion sampling?", "any other papers on that?"):
+        ans = tiny_assistant.ask(question, history)
+        assert not set(cited(ans)) & set(cited(first)), question
+        if ans.refused:
+            assert "besides those already cited" in ans.answer

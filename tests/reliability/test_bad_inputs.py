@@ -67,6 +67,30 @@ BAD_FILES: dict[str, tuple[bytes, int, str]] = {
     "punctuation-title.jsonl": (f'{{"title": "?!?", "abstract": "{ABSTRACT}"}}\n'.encode(), 1, "no letters or digits"),
     "dangling-title.txt": (f"new\nTitle A\n{ABSTRACT}\nTitle B\n".encode(), 4, "has no abstract line after it"),
     "short-abstract.txt": (b"Title A\ntoo short\n", 2, "is only 9 characters"),
+    # issue 17: text no field can hold, written as an escape (a raw NUL byte is refused as binary above)
+    "nul-escape-title.jsonl": (f'{GOOD}\n{{"title": "A\\u0000B", "abstract": "{ABSTRACT}"}}\n'.encode(), 2, "NUL"),
+    "nul-escape-abstract.jsonl": (
+        f'{{"title": "T", "abstract": "{ABSTRACT[:40]}\\u0000{ABSTRACT}"}}\n'.encode(),
+        1,
+        "NUL",
+    ),
+    # an abstract of zero-width characters only is as empty as one of spaces
+    "zero-width-abstract.jsonl": (
+        '{"title": "Invisible", "abstract": "\u200b\u200b\u200c\u200d\u2060\ufeff\u200b"}\n'.encode(),
+        1,
+        'missing or empty "abstract"',
+    ),
+    "zero-width-abstract-escaped.jsonl": (
+        b'{"title": "Invisible", "abstract": "\\u200b\\u200b \\u200b\\u2063"}\n',
+        1,
+        'missing or empty "abstract"',
+    ),
+    "zero-width-abstract.csv": (
+        "title,abstract\nInvisible,\u200b\u200b\u200b\n".encode(),
+        2,
+        'missing or empty "abstract"',
+    ),
+    "zero-width-title.jsonl": (f'{{"title": "\u200b\u200b", "abstract": "{ABSTRACT}"}}\n'.encode(), 1, '"title"'),
 }
 
 
@@ -93,6 +117,15 @@ def test_each_bad_file_exits_1_naming_file_and_line_and_leaves_the_index_unchang
     assert len(message) < 400  # one readable line, not a megabyte of echoed input
     assert snapshot(Assistant(Settings(home=indexed, generator="extractive"), embeddings=embeddings)) == before
     assert not (indexed / "ingest.journal").exists()
+
+
+def test_a_zero_width_abstract_among_good_records_is_skipped_and_reported(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    rows = [*tiny_rows()[:2], {"title": "Invisible Abstract", "abstract": "\u200b" * 40}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = load_papers([path])
+    assert {p.title for p in result} == {r["title"] for r in rows[:2]}  # never indexed
+    assert [(s.line, s.reason) for s in result.skipped] == [(3, 'missing or empty "abstract"')]
 
 
 def test_a_bad_file_among_good_ones_writes_nothing_even_with_prune(indexed, tmp_path, embeddings):

@@ -13,6 +13,7 @@ from reltools import cli, snapshot
 
 from ingest.tokenizer import get_encoding
 from rag import Answer, Assistant, Settings
+from rag.query import readable
 
 REAL_Q = "What FID does the four-step distilled student reach on CIFAR-10?"
 BAD_QUESTIONS = {
@@ -48,7 +49,7 @@ BAD_QUESTIONS = {
 def check(ans: Answer, question: str) -> None:
     """A sensible outcome: a refusal with no citations, or an answer whose every citation is a retrieved paper."""
     assert isinstance(ans, Answer)
-    assert ans.question == question
+    assert ans.question == readable(question)  # the question as the chain read it: serialisable, printable
     assert ans.answer.strip()
     if ans.refused:
         assert ans.citations == []

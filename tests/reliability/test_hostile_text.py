@@ -268,13 +268,13 @@ class _Elements(HTMLParser):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_hostile_abstracts_render_as_inert_text_in_the_ui(extractive, kind):
-    from ui import render
+    from ui import cards, render
 
     row = BY_KIND[kind]
     ans = extractive["hostile"].ask(f"What does the paper {row['title']} propose?").model_dump(mode="json")
     assert row["title"] in [s["title"] for s in ans["sources"]]
     page = _Elements()
-    for html in (render.answer_html(ans), render.sources_html(ans), render.search_html(row["title"], ans["sources"])):
+    for html in (render.answer_html(ans), cards.sources_html(ans), cards.search_html(row["title"], ans["sources"])):
         page.feed(html)
     assert not {"script", "img", "iframe", "object", "embed", "svg", "style"} & set(page.tags)
     for name, value in page.attrs:

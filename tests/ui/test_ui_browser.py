@@ -133,14 +133,14 @@ def test_collection_upload_is_validated_and_errors_name_the_line(make_assistant,
         page.goto(served.url)
         page.click("button[role=tab]:has-text('Collection')")
         add = page.locator("button:has-text('Add to the index')")
-        page.set_input_files("input[type=file]", str(bad))
+        page.set_input_files("#rag-upload input[type=file]", str(bad))
         page.wait_for_selector("#rag-upload-status .rag-status.error")
         status = page.inner_text("#rag-upload-status")
         assert "bad.jsonl:2:" in status and "invalid JSON" in status
         assert add.is_disabled()
         assert assistant.stats()["papers"] == 0
         page.click("button[aria-label='Clear']")
-        page.set_input_files("input[type=file]", str(good))
+        page.set_input_files("#rag-upload input[type=file]", str(good))
         page.wait_for_selector("#rag-upload-status .rag-status.info")
         assert "1 valid paper" in page.inner_text("#rag-upload-status")
         add.click()

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rag.types import Answer, Citation, Grounding, PaperRef, Source
-from ui import render
+from ui import cards, render
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
@@ -80,7 +80,7 @@ def test_markers_of_older_answers_are_not_links():
 def test_markers_of_a_numbered_answer_link_to_that_answers_own_cards():
     html = render.answer_html(_answer(), turn=3)
     assert '<a class="cite" href="#src-3-1"' in html and '<a class="cite" href="#src-3-2"' in html
-    panel = render.sources_html(_answer(), turn=3)
+    panel = cards.sources_html(_answer(), turn=3)
     assert 'id="src-3-1"' in panel and 'id="src-3-2"' in panel
 
 
@@ -132,7 +132,7 @@ def test_refusal_is_shown_as_such_with_related_papers():
     )
     html = render.answer_html(ans)
     assert "Not answered by the collection" in html and "Closest Paper" in html
-    panel = render.sources_html(ans)
+    panel = cards.sources_html(ans)
     assert "No citations" in panel and "Closest Paper" in panel and 'id="src-' not in panel
 
 
@@ -142,7 +142,7 @@ def test_warning_is_visible():
 
 
 def test_source_cards_have_anchors_highlights_and_supported_sentences():
-    panel = render.sources_html(_answer())
+    panel = cards.sources_html(_answer())
     assert 'id="src-1"' in panel and 'id="src-2"' in panel
     assert '<mark class="support">We cut sampling steps to 4.</mark>' in panel
     assert "a.jsonl · Mar 11 · score 1.000" in panel
@@ -167,16 +167,16 @@ def test_untrusted_text_everywhere_is_escaped():
         render.user_html(EVIL),
         render.answer_html(ans),
         render.streaming_html(f"partial {EVIL} [1]"),
-        render.sources_html(ans),
-        render.sources_panel([(1, EVIL, ans), (2, EVIL, ans)]),
-        render.search_html("script onerror", [s.model_dump()]),
+        cards.sources_html(ans),
+        cards.sources_panel([(1, EVIL, ans), (2, EVIL, ans)]),
+        cards.search_html("script onerror", [s.model_dump()]),
         render.error_html(EVIL),
         render.stats_html({"papers": 1, "sources": {EVIL: 1}, "embedding_model": EVIL}),
     ]
     for html in pieces:
         _no_live_markup(html)
         assert "&lt;script&gt;" in html or "&lt;" in html
-    assert "javascript:" not in render.sources_html(ans)
+    assert "javascript:" not in cards.sources_html(ans)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_only_http_links_are_rendered(url, expected):
 
 def test_search_highlights_query_words_but_not_stopwords():
     hit = _source(1, "Diffusion Models for Audio", "We train diffusion-based models. The models of the world.")
-    html = render.search_html("which papers use diffusion models", [hit.model_dump()])
+    html = cards.search_html("which papers use diffusion models", [hit.model_dump()])
     assert '<mark class="hit">Diffusion</mark>' in html and '<mark class="hit">diffusion</mark>-based' in html
     assert '<mark class="hit">models</mark>' in html
     assert '<mark class="hit">which' not in html and '<mark class="hit">the</mark>' not in html
@@ -203,13 +203,13 @@ def test_search_highlights_query_words_but_not_stopwords():
 
 
 def test_marked_merges_overlapping_spans_and_escapes_inside():
-    assert render.marked("a <b> c", [(0, 3), (2, 5)], "x") == '<mark class="x">a &lt;b&gt;</mark> c'
+    assert cards.marked("a <b> c", [(0, 3), (2, 5)], "x") == '<mark class="x">a &lt;b&gt;</mark> c'
 
 
 def test_find_passage_tolerates_whitespace_and_case():
     text = "One.  Two   words here. Three."
-    assert render.find_passage(text, "two words HERE.") == (6, 23)
-    assert render.find_passage(text, "") is None
+    assert cards.find_passage(text, "two words HERE.") == (6, 23)
+    assert cards.find_passage(text, "") is None
 
 
 def test_settings_panel_shows_model_and_url_but_never_credentials():
@@ -222,7 +222,7 @@ def test_settings_panel_shows_model_and_url_but_never_credentials():
     }
     html = render.settings_html(public)
     assert "gpt-4o-mini" in html and "https://llm.local:8000/v1" in html
-    assert "hunter2" not in html and "token=abc" not in html and ">set<" in html
+    assert "hunter2" not in html and "token=abc" not in html and ">set in the environment<" in html
 
 
 def test_stats_lists_sources_and_counts():

@@ -80,7 +80,13 @@ class ExtractiveGenerator:
         return np.stack([self._vectors[t] for t in texts])
 
     # ---- the draft -------------------------------------------------------------------------------------
-    def generate(self, question: str, sources: Sequence[Source], analysis: Analysis | None = None) -> Draft:
+    def generate(
+        self,
+        question: str,
+        sources: Sequence[Source],
+        analysis: Analysis | None = None,
+        deadline: float | None = None,  # no backend to wait for; part of the generator interface
+    ) -> Draft:
         cleaned, injected = strip_injections(question)
         warning = "instructions inside the question were ignored" if injected else None
         if not cleaned:
@@ -163,6 +169,8 @@ class ExtractiveGenerator:
         best = max(papers, key=lambda p: p.best().score if p.best() else 0.0)
         if not kept or refuse.off_topic(best.best(), best, papers):
             topic = surface(analysis.question, topic_words(analysis), 8)
+            if analysis.exclude:  # "which other papers ...?": the earlier answer had them all
+                return f"no paper in the collection besides those already cited is about {topic or 'this'}"
             return f"no paper in the collection is about {topic or 'this'}"
         # Names in a list question are often examples ("(NNGP/NTK-style theory)"): refuse only when none of them
         # is in any retrieved paper.
@@ -289,7 +297,11 @@ class ExtractiveGenerator:
 
     # ---- streaming -------------------------------------------------------------------------------------
     def stream(
-        self, question: str, sources: Sequence[Source], analysis: Analysis | None = None
+        self,
+        question: str,
+        sources: Sequence[Source],
+        analysis: Analysis | None = None,
+        deadline: float | None = None,
     ) -> Iterator[str | Draft]:
         draft = self.generate(question, sources, analysis)
         for i, line in enumerate(draft.text.split("\n")):

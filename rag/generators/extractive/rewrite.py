@@ -32,6 +32,7 @@ _OPENER = re.compile(
     r"(?:motivated|inspired|driven|guided) by (?:this|these|the|such|our|those)\b[^,]{0,60}|"
     r"(?:based|building|built) (?:up)?on (?:this|these|the above|such|our|those)\b[^,]{0,60}|"
     r"(?:given|despite|with) (?:this|these|that|such)\b[^,]{0,40}|"
+    r"(?:in response to|in light of|because of|due to|against this backdrop|towards? (?:this|these)) ?(?:this|these|that|such|those)?\b[^,]{0,40}|"
     r"to (?:the best of )?our (?:best )?knowledge|to our best knowledge|for (?:example|instance)|"
     r"in (?:this|that) (?:case|setting|regard|context|sense)|as (?:a|an) (?:consequence|alternative)|"
     r"unlike (?:previous|prior|existing) (?:work|works|methods|approaches)),\s+|"

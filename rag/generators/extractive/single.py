@@ -15,6 +15,7 @@ from rag.generators.extractive.compose import (
     _OWN_WORK,
     _PROPOSE,
     ANAPHORA,
+    PROBLEM,
     SINGLE_WORDS,
     Line,
     _text,
@@ -100,15 +101,21 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
     picked = [first]
     several = (
         len(analysis.asked_groups) > 1
-        or len(re.findall(r"\b(and|also)\s+(how|what|which|by how)\b|,\s*(how|what)\b", analysis.question, re.I)) > 0
+        or re.search(
+            r"\b(and|also)\s+((with|in|at|for|on|by|after)\s+)?(how|what|which)\b|,\s*(how|what)\b",
+            analysis.question,
+            re.I,
+        )
+        is not None
     )
+    listed = re.search(r"\b\w+,\s+[\w -]+,?\s+and\s+\w+|\b(each|respectively|both)\b", analysis.question, re.I)
     budget = SINGLE_WORDS + (25 if several else 0)
     second = _second(paper, first, analysis, [s for s in paper.sentences if s.figures], budget)
     if second:
         picked.append(second)
     picked.sort(key=lambda s: s.index)
     keys = set(analysis.asked) | set(analysis.focus)
-    limit = 3 if several else 1
+    limit = 3 if several or listed else 1
     phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys, limit)]
     lead = "; ".join(list(dict.fromkeys(phrases))[:limit]) if phrases else None
     return _one_paper(paper, picked, lead)
@@ -196,10 +203,37 @@ def definition(analysis: Analysis, paper: Paper) -> list[Line]:
             return introduced
         best = max(paper.sentences, key=lambda s: (s.names, s.score - 0.2 * bool(ANAPHORA.search(s.text))))
     picked = [best]
-    second = _second(paper, best, analysis)
-    if second and second.index > best.index and not ANAPHORA.search(second.text):
-        picked.append(second)
+    after = [x for x in paper.sentences if x.index == best.index + 1]
+    alias = re.findall(r"\(([A-Z][\w-]*)\)", best.text)  # "(ECBMs)": the short name the next sentence uses
+    if after and _only_names(best.text, names) and _continues(after[0].text, names + alias):
+        # "... the authors propose ECBMs." says nothing yet: what follows does ("Their ECBMs use ...")
+        picked.append(after[0])
+    else:
+        second = _second(paper, best, analysis)
+        if second and second.index > best.index and not ANAPHORA.search(second.text):
+            picked.append(second)
     return _one_paper(paper, picked)
+
+
+def _continues(text: str, names: list[str]) -> bool:
+    """Whether a sentence goes on about the thing just named: it names it or opens with a reference to it."""
+    opens = re.match(r"\s*(it|they|their|its|our|this (method|model|approach|framework|algorithm))\b", text, re.I)
+    return bool(opens) or any(re.search(rf"(?<![\w-]){re.escape(n)}", text, re.I) for n in names if n)
+
+
+def _only_names(text: str, names: list[str]) -> bool:
+    """Whether a sentence ends on the name it introduces ("we propose Energy-based Concept Bottleneck Models
+    (ECBMs).", "... algorithm: ShampoO with Adam in the Preconditioner's eigenbasis (SOAP)."), so that what the
+    thing is comes in the next sentence."""
+    body = text.rstrip(" .;:")
+    paren = re.search(r"\(([^()]*)\)$", body)
+    tail = body[: paren.start()].rstrip().lower() if paren else body.lower()
+    wanted = {n.lower() for n in names if n} | {_head(n).lower() for n in names if n}
+    if paren and paren.group(1).strip().lower().rstrip("s") in {w.rstrip("s") for w in wanted}:
+        return True
+    return any(tail.endswith(w) or tail.endswith(w + "s") for w in wanted) or bool(
+        re.search(r"\b(propose|introduce|present)\w*\s+([\w-]+\s+){0,6}\([A-Z][\w-]*\)$", body)
+    )
 
 
 def _expanded(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:
@@ -220,26 +254,34 @@ def _expanded(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:
 
 
 def _defining(paper: Paper, names: list[str]) -> Sentence | None:
-    """ "X is a ...", "X, a ...", "we propose X, a ...", "... we refer to as X": the sentence that defines a name,
-    unless it only names X at the end of a sentence about something else ("... we address these with X")."""
-    best: Sentence | None = None
+    """The sentence that defines a name, strongest form first: "we propose X, a ...", "X, a ...", "X is a ...",
+    "... called X", "<expansion> (X)"; then weaker ones ("X is trained on ...", "X refers to ..."). Among equals the
+    best-scoring, one that leans on an earlier sentence ("This insight leads to ...") a little behind. A sentence
+    that only names X at the end of a sentence about something else ("... we address these with X") is none."""
+    best: tuple[int, float, Sentence] | None = None
     for s in paper.sentences:
-        if ANAPHORA.search(s.text):
-            continue
         for name in names:
-            defines = re.search(
-                rf"{re.escape(name)}\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are|refers to|denotes|means|states|says|posits)\b|:)",
-                s.text,
-                re.I,
-            ) or re.search(
-                rf"\b(propose|present|introduce|call|term|name|articulate|refer(?:red)? to as|dub)\w*\b[^.]{{0,60}}"
-                rf"{re.escape(_head(name))}",
-                s.text,
-                re.I,
-            )
-            if defines and (best is None or s.score > best.score):
-                best = s
-    return best
+            strength = _definition_strength(s.text, name)
+            if strength:
+                key = (strength, s.score - 0.2 * bool(ANAPHORA.search(s.text)), s)
+                if best is None or key[:2] > best[:2]:
+                    best = key
+    return best[2] if best else None
+
+
+def _definition_strength(text: str, name: str) -> int:
+    """2 for a sentence that says what `name` is (an apposition, "is a", "proposes X", "... (X)"), 1 for one that
+    says something about it in definition form ("X is equivalent to ...", "X refers to ..."), 0 otherwise."""
+    n = rf"(?<![\w-])(?i:{re.escape(name)})"
+    strong = (
+        rf"{n}s?\s*(\([^)]*\)\s*)?(,\s*(a|an|the|which)\b|\s+(is|are)\s+(a|an|the|one|two)\b|:)",
+        rf"\b(propose|present|introduce|call|term|name|articulate|refer(?:red)? to as|dub)\w*\b[^.]{{0,60}}(?<![\w-]){re.escape(_head(name))}",
+        rf"\b[A-Z][\w'-]*(\s+[\w'-]+){{1,9}}\s+\(\s*{n}\s*\)",
+    )
+    if any(re.search(p, text, re.I if i < 2 else 0) for i, p in enumerate(strong)):
+        return 2
+    weak = rf"{n}s?\s*(\([^)]*\)\s*)?\s+(is|are|refers to|denotes|means|states|says|posits)\b"
+    return 1 if re.search(weak, text, re.I) else 0
 
 
 def _introduced(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line]:
@@ -276,13 +318,6 @@ def single(analysis: Analysis, paper: Paper) -> list[Line]:
     return _one_paper(paper, picked)
 
 
-_PROBLEM = re.compile(
-    r"^(however|but|yet|unfortunately|despite|while|although)\b|\b(suffers?|struggles?|remains? (a |an )?(challenge|"
-    r"challenging|open|difficult|unclear)|is (costly|expensive|slow|limited|difficult)|limitations?|bottleneck)\b",
-    re.I,
-)
-
-
 def mechanism(s: Sentence) -> float:
     """How much a sentence says how a method works: a mechanism cue in the paper's own words counts for, a result
     (a figure) or the problem statement against."""
@@ -293,7 +328,7 @@ def mechanism(s: Sentence) -> float:
         bonus += 0.06
     if s.figures:
         bonus -= 0.12
-    if _PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
+    if PROBLEM.search(s.text) or (s.index == 0 and not _OWN_WORK.search(s.text)):
         bonus -= 0.15
     if ANAPHORA.search(s.text) or s.text.rstrip().endswith("?"):
         bonus -= 0.10

@@ -1,0 +1,48 @@
+"""Question analysis (rag/intent.py): the intent decides the answer's shape, so a wrong class is a wrong answer.
+
+Each case is a phrasing kind a user types; the issue-12 examples live in test_composer.py."""
+
+import pytest
+
+from rag.intent import Intent, analyse
+
+CASES = [
+    ("What does GMFlow do?", Intent.ABOUT),
+    ("Tell me about STARFlow", Intent.ABOUT),
+    ("Which is faster, SOAP or Shampoo?", Intent.COMPARE),
+    ("Compare SOAP and Shampoo", Intent.COMPARE),
+    ("What do Squeeze3D and SUNDAE propose?", Intent.COMPARE),
+    ("Which papers speed up diffusion sampling without retraining?", Intent.LIST),
+    ("List all papers about video generation", Intent.LIST),
+    ("What accuracy did Squeeze3D report on point clouds?", Intent.QUANTITY),
+    ("How many steps does GMFlow need?", Intent.QUANTITY),
+    ("Which paper introduces the Hutchinson estimator trick?", Intent.LOOKUP),
+    ("What is a prototype classifier?", Intent.DEFINITION),
+]
+
+
+@pytest.mark.parametrize(("question", "intent"), CASES)
+def test_intent_by_phrasing(question: str, intent: Intent) -> None:
+    assert analyse(question).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("question", "targets"),
+    [
+        ("Which is faster, SOAP or Shampoo?", ["SOAP", "Shampoo"]),
+        ("Compare SOAP and Shampoo", ["SOAP", "Shampoo"]),
+        ("What do Squeeze3D and SUNDAE propose?", ["Squeeze3D", "SUNDAE"]),
+    ],
+)
+def test_comparison_targets(question: str, targets: list[str]) -> None:
+    assert analyse(question).targets == targets
+
+
+def test_quantity_names_the_paper_and_the_attribute() -> None:
+    analysis = analyse("How many steps does GMFlow need?")
+    assert analysis.names == ["GMFlow"]
+    assert analysis.asked == ["step"]
+
+
+def test_other_papers_question_is_a_list() -> None:
+    assert analyse("Which other papers use flow matching?").intent is Intent.LIST

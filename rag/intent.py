@@ -154,7 +154,7 @@ QUESTION_WORDS = frozenset(
         "introduces get gets achieve achieves reach reaches claim claims obtain obtains show shows related "
         "relate deal deals involving involve involves remember looking know someone anything something "
         "exact exactly really actually specifically roughly approximately much many number large big "
-        "add adds top keep keeps drop drops differ differs versus vs both each two former latter"
+        "add adds make makes top keep keeps drop drops differ differs versus vs both each two former latter"
     )
 )
 # Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.
@@ -401,6 +401,30 @@ def surface(question: str, stems: list[str] | set[str], limit: int = 6) -> str:
     return " ".join(dict.fromkeys(words[:limit]))
 
 
+# Stems that say the same thing in abstracts ("faster", "speed-up", "accelerates" a method), as a paper's word
+# set is widened for a list question's topic coverage. Only families where any member names the same claim.
+SAME_CLAIM = (
+    frozenset({"speed", "speedup", "speed-up", "faster", "fast", "acceler", "quicker"}),
+    frozenset({"cheaper", "cost-effect", "inexpens"}),
+)
+
+
+def widen(tokens: set[str]) -> set[str]:
+    """`tokens` (stems) plus every `SAME_CLAIM` family one of them belongs to: {"faster"} -> the speed family."""
+    out = set(tokens)
+    for family in SAME_CLAIM:
+        if out & family:
+            out |= family
+    return out
+
+
+# "... without retraining", "no need for labels": a condition on the papers, not their topic.
+_CONDITION = re.compile(r"\b(?:without(?:\s+any)?|no need (?:for|to)|free of)\s+([\w-]+)", re.I)
+
+
 def topic_words(analysis: Analysis) -> list[str]:
-    """The focus words that name the topic of a list/summary question (stop and question words removed)."""
-    return [t for t in analysis.focus if t not in STOPWORDS]
+    """The focus words that name the topic of a list/summary question (stop and question words removed, and the
+    word of a "without X" condition: a paper that says "requires retraining" is not on "without retraining")."""
+    condition = {t for m in _CONDITION.finditer(analysis.question) for t in tokenize(m.group(1))}
+    condition |= {"without"}
+    return [t for t in analysis.focus if t not in STOPWORDS and t not in condition]

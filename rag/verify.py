@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ingest.sentences import split_sentences
-from rag.intent import Analysis, Intent, asked_share, surface
+from rag.intent import Analysis, Intent, asked_share, surface, topic_words, widen
 from rag.text import numbers as numbers_of
 from rag.text import tokenize
 from rag.types import AnswerCheck, Grounding, Source
@@ -313,15 +313,16 @@ def answer_check(analysis: Analysis | None, text: str, refused: bool, cited: Seq
     body = strip_markers(text)
     titles = " ".join(s.title for s in cited)
     shown = f"{body} {titles}"
-    words = set(tokenize(shown))
+    words = widen(set(tokenize(shown)))
     n_cited = len(cited)
     names_missing = [
         n
         for n in analysis.names
         if n.lower().replace(" ", "") not in shown.lower().replace(" ", "") and not set(tokenize(n)) <= words
     ]
-    focus = [t for t in analysis.focus if not any(t in tokenize(n) for n in analysis.names)]
     intent = analysis.intent
+    asked = topic_words(analysis) if intent in (Intent.LIST, Intent.SUMMARY) else analysis.focus
+    focus = [t for t in asked if not any(t in tokenize(n) for n in analysis.names)]
     if intent in (Intent.LOOKUP, Intent.ABOUT):
         words |= {t for s in cited for t in tokenize(s.text)}
     # an asked attribute said another way counts ("how much faster" is answered by "1.31x throughput")

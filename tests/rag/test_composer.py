@@ -157,6 +157,66 @@ def test_list_all_says_how_many_it_left_out(monkeypatch):
     assert draft.note == "4 more papers match; see Search for the full list."
 
 
+def test_one_paper_with_every_topic_word_in_its_title_does_not_cut_the_others_from_a_list():
+    title_match = src(
+        1,
+        "Prototypes for Interpretable Image Classification",
+        "Prototype networks make interpretable classification by comparing an image with learned prototypes. We "
+        "propose support prototypes that improve interpretable classification of birds and cars.",
+        dense=0.62,
+    )
+    others = [
+        src(
+            i + 2,
+            f"{name}: Case-Based Deep Learning",
+            f"We propose {name}, a case-based network whose learned prototypes make the classification of {field} "
+            "interpretable.",
+            dense=0.48,
+        )
+        for i, (name, field) in enumerate([("ProtoECG", "electrocardiograms"), ("ProtoText", "documents")])
+    ]
+    unrelated = src(
+        4,
+        "Gaussian splatting compression",
+        "We compress 3D Gaussian splatting scenes with a tri-plane encoding and reduce storage by 20x.",
+        dense=0.05,
+    )
+    draft = gen().generate(
+        "Which papers use prototypes for interpretable classification?", [title_match, *others, unrelated]
+    )
+    assert draft.text.startswith("3 papers in the collection match:"), draft.text
+    assert "ProtoECG" in draft.text and "ProtoText" in draft.text
+    assert "Gaussian splatting" not in draft.text
+
+
+def test_a_list_question_s_condition_is_not_its_topic_and_a_speed_up_answers_faster():
+    training_free = src(
+        1,
+        "Skipping Steps of Diffusion Samplers",
+        "We show that the first sampling steps of a trained diffusion model can be skipped in closed form, "
+        "accelerating sampling by 30% with no change to the network.",
+        dense=0.45,
+    )
+    sampler = src(
+        2,
+        "A First-Hitting Sampler for Masked Diffusion",
+        "We propose a first-hitting sampler for masked diffusion models that achieves a 20x speedup of sampling.",
+        dense=0.44,
+    )
+    retraining = src(
+        3,
+        "Retraining Diffusion Models on Curated Data",
+        "We study diffusion models that are retrained on their own curated outputs without any reward model, and "
+        "prove that retraining optimises human preferences.",
+        dense=0.46,
+    )
+    draft = gen().generate(
+        "Which papers make diffusion sampling faster without retraining?", [retraining, training_free, sampler]
+    )
+    cited = {line.split(" [")[0].removeprefix("- ") for line in draft.text.splitlines() if line.startswith("- ")}
+    assert cited == {"Skipping Steps of Diffusion Samplers", "A First-Hitting Sampler for Masked Diffusion"}, draft.text
+
+
 def test_a_comparison_gives_parallel_points_in_the_order_the_question_names_them():
     voting = src(
         1,

@@ -294,8 +294,11 @@ def ui(
 
     def body() -> None:
         from ui.app import launch
+        from ui.guard import check_port
 
         a = _assistant(ui_host=host, ui_port=port)
+        if a.settings.ui_port:  # a busy port fails before anything is loaded or ingested
+            check_port(a.settings.ui_host, a.settings.ui_port)
         a.index.check_health()
         if a.index.is_empty():
             _err("the index is empty; ingesting the bundled corpus first")

@@ -74,6 +74,12 @@ _ASKED_ALIASES = {
 GENERIC_ASKED = frozenset(
     tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency")
 )
+# "attains 90.35% on ImageNet" states an accuracy; "10-20% improvement", "by 16%", "30% fewer" state a change.
+_LEVEL_PERCENT = re.compile(
+    r"(?<!by )(?<!\d)(?<!-)\d+(?:\.\d+)?\s*%(?!\s*(?:-|improvement|higher|lower|fewer|reduction|less|more|faster|"
+    r"slower|gain|increase|decrease|relative|absolute|of\b|smaller|larger|better|worse))",
+    re.I,
+)
 _SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
 
 
@@ -103,6 +109,7 @@ def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> flo
         if (
             loose & _loose(aliases)
             or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
+            or ("%" in aliases and _LEVEL_PERCENT.search(sentence))
             or ("size" in g and _SIZE_FIGURE.search(sentence))
         ):
             hit += 1

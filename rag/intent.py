@@ -159,7 +159,7 @@ QUESTION_WORDS = frozenset(
 )
 # Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.
 _SALIENT = re.compile(
-    r"(?<![\w-])(?:[A-Z][a-z]+-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
+    r"(?<![\w-])(?:[A-Z][a-z]*-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
 )
 _GENERIC_SUFFIX = re.compile(
     r"-(level|based|like|style|free|aware|scale|sized?|driven|guided|specific|only|wise|efficient|friendly|agnostic)$",

@@ -46,3 +46,34 @@ def test_quantity_names_the_paper_and_the_attribute() -> None:
 
 def test_other_papers_question_is_a_list() -> None:
     assert analyse("Which other papers use flow matching?").intent is Intent.LIST
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What accuracy does V-MoE reach on ImageNet?", ["V-MoE", "ImageNet"]),
+        ("How does X-LoRA route between experts?", ["X-LoRA"]),
+        ("Is Mip-NeRF360 better than Zip-NeRF?", ["Mip-NeRF360", "Zip-NeRF"]),
+        ("What is an A-grade design?", []),
+    ],
+)
+def test_single_letter_hyphenated_names_are_names(question: str, names: list[str]) -> None:
+    assert sorted(analyse(question).names) == sorted(names)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "states_accuracy"),
+    [
+        ("We train a 15B parameter model that attains 90.35% on ImageNet.", True),
+        ("Our baseline achieved 88.53% on 10-Split-CIFAR-100.", True),
+        ("DeepZero achieves a 10-20% improvement over SOTA.", False),
+        ("The method reduces the counting error by 16%.", False),
+        ("It needs 30% fewer parameters.", False),
+    ],
+)
+def test_a_percentage_level_answers_an_accuracy_question_and_a_change_does_not(sentence, states_accuracy) -> None:
+    from rag.asked import asked_share
+    from rag.text import tokenize
+
+    groups = analyse("What accuracy does the model reach?").asked_groups
+    assert (asked_share(groups, sentence, set(tokenize(sentence))) > 0) is states_accuracy

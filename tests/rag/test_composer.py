@@ -279,6 +279,23 @@ def test_a_benchmark_the_named_paper_never_mentions_is_refused_even_if_another_p
     assert draft.refused and "CIFAR-10" in draft.reason and "Repeated Random Sampling" in draft.reason
 
 
+CODER = src(
+    1,
+    "Divide and Conquer Code Generation",
+    "We propose FunCoder, a code generation framework that splits a task into sub-functions and picks among "
+    "candidates by consensus. FunCoder outperforms state-of-the-art methods by 9.8% on HumanEval and MATH with "
+    "GPT-3.5 and GPT-4.",
+)
+
+
+def test_a_name_the_paper_only_mentions_does_not_make_it_answer_a_question_about_something_else():
+    draft = gen().generate("How does GPT-4 handle long context windows?", [CODER])
+    assert draft.refused and "GPT-4" in draft.reason and "only in passing" in draft.reason
+    assert "long context windows" in draft.reason
+    answered = gen().generate("How does GPT-4 do on HumanEval code generation with FunCoder?", [CODER])
+    assert not answered.refused and "FunCoder" in answered.text
+
+
 def test_a_question_in_another_language_is_told_the_collection_is_english():
     draft = gen().generate("Combien de tokens LLaMA-MoE a-t-il utilisés pour son entraînement ?", [MOE])
     assert draft.refused and "French" in draft.reason and "English" in draft.reason

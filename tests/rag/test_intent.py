@@ -77,3 +77,21 @@ def test_a_percentage_level_answers_an_accuracy_question_and_a_change_does_not(s
 
     groups = analyse("What accuracy does the model reach?").asked_groups
     assert (asked_share(groups, sentence, set(tokenize(sentence))) > 0) is states_accuracy
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Wie funktioniert DM-Count?", "German"),
+        ("Wie funktioniert LLaMA-MoE?", "German"),
+        ("Comment fonctionne FlashAttention ?", "French"),
+        ("Token merging?", None),
+        ("Stitchable networks?", None),
+        ("Knowledge distillation results?", None),
+        ("How does DM-Count work?", None),
+    ],
+)
+def test_two_word_questions_in_another_language_are_recognised(question: str, language: str | None) -> None:
+    from rag.language import non_english
+
+    assert non_english(question) == language

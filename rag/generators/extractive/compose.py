@@ -85,7 +85,12 @@ _RANGE = re.compile(r"\b(between|from)\s+(\S*\d\S*)\s+(and|to)\s+(\S*\d\S*)(\s+[
 
 
 def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
-    """Short phrases around the figures of a sentence ("up to 7.8x speed-up in inference", "200B tokens",
+    """See `scored_figure_phrases`; the phrases only."""
+    return [phrase for _, phrase in scored_figure_phrases(text, keys, limit)]
+
+
+def scored_figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[tuple[int, str]]:
+    """(keys in the figure's clause, phrase) for the short phrases around the figures of a sentence ("up to 7.8x speed-up in inference", "200B tokens",
     "between 1.12x and 20.21x faster"): the figure with its qualifier, unit and a few following words, cut at a
     clause break and never ending on a preposition. Figures whose own clause holds the most of `keys` (stemmed
     words of the question) come first, in sentence order among equals; when no figure's clause holds any key,
@@ -117,7 +122,10 @@ def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
     scored = [(len((left | own) & keys), n) for n, (left, own) in enumerate(contexts)]
     best = sorted((f for f in scored if f[0]), key=lambda f: (-f[0], f[1]))[:limit] or scored[:1]
     ordered = sorted(best, key=lambda f: f[1]) if limit > 1 else best  # several: in the sentence's order
-    return list(dict.fromkeys(spans[n][0] for _, n in ordered))
+    seen: dict[str, int] = {}
+    for score, n in ordered:
+        seen.setdefault(spans[n][0], score)
+    return [(score, phrase) for phrase, score in seen.items()]
 
 
 _CLAUSE_SPLIT = frozenset(("and", "while", "whereas", "but"))
@@ -180,7 +188,15 @@ def _clean_phrase(phrase: str) -> str:
     phrase = phrase.strip(" ,;:.")
     if phrase.count("(") > phrase.count(")"):
         phrase = phrase[: phrase.rfind("(")].rstrip()  # "4.5 FLOP(G" -> "4.5 FLOP"
-    phrase = phrase.strip(" ,;:.()")
+    phrase = phrase.strip(" ,;:.")
+    # brackets stripped only when unmatched: "33% higher throughput (tokens per second)" keeps its ")"
+    while phrase.endswith(")") and phrase.count(")") > phrase.count("("):
+        phrase = phrase[:-1].rstrip(" ,;:.")
+    while phrase.startswith("(") and phrase.count("(") > phrase.count(")"):
+        phrase = phrase[1:].lstrip()
+    for opening, closing in ("()", "{}", "[]"):
+        if phrase.count(opening) > phrase.count(closing):
+            phrase = phrase[: phrase.rfind(opening)].rstrip(" ,;:.")
     tail = phrase.rsplit(" ", 1)
     if len(tail) == 2 and tail[1].lower() in _DANGLING_END | {"under", "at", "within", "below", "above"}:
         phrase = tail[0]

@@ -21,8 +21,8 @@ from rag.generators.extractive.compose import (
     _text,
     contribution,
     figure_phrases,
-    scored_figure_phrases,
     result_sentence,
+    scored_figure_phrases,
 )
 from rag.generators.extractive.evidence import _HOW_CUE, Paper, Sentence, name_present, norm
 from rag.generators.extractive.refuse import figure_sentences, qualitative

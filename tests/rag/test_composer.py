@@ -217,6 +217,37 @@ def test_a_list_question_s_condition_is_not_its_topic_and_a_speed_up_answers_fas
     assert cited == {"Skipping Steps of Diffusion Samplers", "A First-Hitting Sampler for Masked Diffusion"}, draft.text
 
 
+def test_a_list_question_joining_two_topics_lists_only_papers_on_both():
+    both = [
+        src(
+            1,
+            "Mixture of Experts for Personalized Ranking",
+            "We propose a mixture of experts model for ranking in e-commerce search that weights experts by attention.",
+        ),
+        src(
+            2,
+            "Experts for Recommendation",
+            "We propose a sparse mixture of experts recommender system that routes each user to experts.",
+        ),
+    ]
+    one_side = [
+        src(
+            i + 3,
+            f"Mixture of Experts study {i}",
+            f"We study routing in mixture of experts language models {i}; experts specialise in tokens.",
+            dense=0.6,
+        )
+        for i in range(3)
+    ]
+    draft = gen().generate("Which papers use a mixture of experts for recommendation or ranking?", both + one_side)
+    assert draft.text.startswith("2 papers in the collection match:"), draft.text
+    assert "Mixture of Experts study" not in draft.text
+    rather = gen().generate(
+        "Which papers use a mixture of experts for ranking rather than for language models?", both + one_side
+    )
+    assert "Personalized Ranking" in rather.text
+
+
 def test_a_comparison_gives_parallel_points_in_the_order_the_question_names_them():
     voting = src(
         1,

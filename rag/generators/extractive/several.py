@@ -128,6 +128,26 @@ def topic_phrases(analysis: Analysis) -> list[tuple[str, str]]:
     return list(dict.fromkeys((a, b) for a, b in pairwise(seq) if a in words and b in words))
 
 
+# "a mixture of experts FOR recommendation or ranking", "quantization WITH neural architecture search": the
+# question joins two topics, and a paper on one of them alone does not answer it.
+_JOIN = re.compile(r"\s+(?:for|with|combined with|together with|applied to|to)\s+", re.I)
+
+
+def topic_sides(analysis: Analysis) -> list[set[str]]:
+    """The topic words on each side of a joining preposition ("X for Y", "X with Y"), or [] when the question
+    joins nothing. Each side's "A or B" branches are one side; a side with no topic word is dropped."""
+    if analysis.intent not in (Intent.LIST, Intent.SUMMARY) or getattr(analysis, "list_all", False):
+        return []
+    words = set(topic_words(analysis))
+    asked = re.split(r"\b(?:rather than|instead of|but not|other than|unlike)\b|,\s*not\b", analysis.question)[0]
+    parts = _JOIN.split(asked)
+    if len(parts) < 2:
+        return []
+    sides = [set(tokenize(part)) & words for part in parts]
+    sides = [side for side in sides if side]
+    return sides if len(sides) >= 2 else []
+
+
 def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
     """The papers a list/summary question covers, best first: above `LIST_ABSOLUTE` and `LIST_RELATIVE` of the
     mean of the `LIST_REFERENCE` best topic scores."""
@@ -141,7 +161,14 @@ def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
         cut = max(LIST_ALL_ABSOLUTE, LIST_ALL_RELATIVE * best)
     else:
         cut = max(LIST_ABSOLUTE, LIST_RELATIVE * best)
-    kept = [p for p in papers if p.extra["topic"] >= cut and p.source.paper_id not in analysis.exclude]
+    sides = topic_sides(analysis)
+    kept = [
+        p
+        for p in papers
+        if p.extra["topic"] >= cut
+        and p.source.paper_id not in analysis.exclude
+        and (not sides or all(side & _present(analysis, p) for side in sides))
+    ]
     if analysis.names:  # a list about a named thing keeps only papers that use the name
         named = [p for p in kept if p.names_found]
         kept = named or kept

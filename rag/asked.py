@@ -93,8 +93,18 @@ def _alias_tokens(asked: list[str]) -> set[str]:
 
 
 def _loose(words: set[str]) -> set[str]:
-    """Stems compared loosely: without hyphens, cut to five letters ("reduces"/"reduction", "speed-up"/"speedup")."""
-    return {w.replace("-", "")[:5] for w in words if w.replace("-", "")}
+    """Stems without hyphens ("speed-up" -> "speedup")."""
+    return {w.replace("-", "") for w in words if w.replace("-", "")}
+
+
+def _loose_match(tokens: set[str], aliases: set[str]) -> bool:
+    """Whether a sentence's stems speak of an alias: equal, or one a prefix of the other sharing at least five
+    letters ("reduc"/"reduct", "speed"/"speedup", "accur"/"accuraci"). Cutting both to five letters, as before,
+    matched "experts" with "experiments" (both "exper")."""
+    if tokens & aliases:
+        return True
+    long_aliases = [a for a in aliases if len(a) >= 5]
+    return any(t.startswith(a) or a.startswith(t) for t in tokens if len(t) >= 5 for a in long_aliases)
 
 
 def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> float:
@@ -107,7 +117,7 @@ def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> flo
     for g in groups:
         aliases = _alias_tokens(g)
         if (
-            loose & _loose(aliases)
+            _loose_match(loose, _loose(aliases))
             or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
             or ("%" in aliases and _LEVEL_PERCENT.search(sentence))
             or ("size" in g and _SIZE_FIGURE.search(sentence))

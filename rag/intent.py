@@ -137,7 +137,8 @@ _ABOUT = re.compile(
     r"^\s*(tell me (more )?about|what is .{2,120} about\b|what's .{2,120} about\b|describe|explain|summari[sz]e)\b"
     r"|\bwhat does (the )?(paper|work|study|article)\b.{0,120}\b(do|propose|present|contribute|show|about)\b"
     r"|^\s*what (does|do|did) [\w'‘’“”\"+.-]+( [\w'‘’“”\"+.-]+){0,5} (do|propose|offer|introduce|contribute)\s*\??\s*$"
-    r"|\bmain (contribution|idea|finding|result)s?\b|\bin a nutshell\b|\bkey (idea|contribution|finding)s?\b",
+    r"|\bmain (contribution|idea|finding|result)s?\b|\bin a nutshell\b|\bkey (idea|contribution|finding)s?\b"
+    r"|^\s*(and\s+)?(what|how) about [^?]{2,160}\?*\s*$",  # "what about TC-GS?": a follow-up resolved to a paper
     re.I,
 )
 _PLURAL_LIST = re.compile(r"\b(which|what|any|list|all)\s+([\w-]+\s+){0,3}(papers|works|studies|articles)\b", re.I)

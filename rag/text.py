@@ -26,9 +26,11 @@ STOPWORDS = frozenset(
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
 _TOKEN = TOKEN
-# A stand-alone number: not part of a word or name ("GPT-4", "CUB-200-2011", "ResNet50" are names, not
-# figures), with its thousands separators and decimals; "3.5x", "29%" and "7×" keep their digits.
-_NUMBER = re.compile(r"(?<![\w.\-])\d+(?:,\d{3})*(?:\.\d+)?(?!\d)(?!(?:st|nd|rd|th)\b)(?!-[A-Z])")
+# A stand-alone number: not part of a word or name ("GPT-4", "CUB-200-2011", "ResNet50", "3D", "3DGS" are names,
+# not figures; "200B", "12GB" are figures), with its thousands separators and decimals; "3.5x", "29%" and "7×" keep their digits.
+_NUMBER = re.compile(
+    r"(?<![\w.\-])\d+(?:,\d{3})*(?:\.\d+)?(?!\d)(?!(?:st|nd|rd|th|D)\b)(?!-[A-Z])(?!(?!(?:GB|MB|KB|TB|GHz|FLOPs?)\b)[A-Z]{2,})"
+)
 # "ImageNet-64/128": the number after the slash continues the name.
 _NAME_SLASH = re.compile(r"[A-Za-z][\w]*-\d+(?:/\d+)+")
 

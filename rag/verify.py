@@ -158,6 +158,8 @@ def faithful_lines(quotes: Sequence[Quote], sources: Sequence[Source]) -> dict[s
         srcs = [sources[n - 1] for n in quote.cites if 1 <= n <= len(sources)]
         titles = [s.title for s in srcs]
         names = [*titles, *(t.split(":")[0] for t in titles), *quote.names]
+        # "Title (M-SMoE)": a name may follow its title when the cited abstract itself introduces it
+        introduced = [n for n in quote.names if any(n in s.text for s in srcs)]
         sentences = [q for q in quote.verbatim if any(q in evidence_sentences(s.text) or q in s.text for s in srcs)]
         ok = bool(srcs) and len(sentences) == len(quote.verbatim)
         segments = _segments(quote.text)
@@ -168,7 +170,9 @@ def faithful_lines(quotes: Sequence[Quote], sources: Sequence[Source]) -> dict[s
                 part = part.strip(" .…")
                 if not ok or not part:
                     continue
-                ok = any(is_faithful(part, t) for t in titles) or any(is_faithful(part, q, names) for q in sentences)
+                ok = any(is_faithful(part, t, introduced) for t in titles) or any(
+                    is_faithful(part, q, names) for q in sentences
+                )
         out[_key(quote.text)] = ok
     return out
 

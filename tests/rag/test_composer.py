@@ -377,6 +377,7 @@ def test_every_composed_line_is_grounded_in_the_abstract_it_cites():
         ("How many tokens was LLaMA-MoE trained on?", [MOE]),
         ("What is the Switch Transformer?", [SWITCH]),
         ("List all papers about mixture of experts", list_sources(5)),
+        ("List all papers about mixture of experts", list_sources(9)),  # title-only bullets with their method
     ]:
         draft = gen().generate(q, sources)
         g = ground(draft.text, sources, None, draft.quotes)
@@ -438,3 +439,15 @@ def test_answers_carry_honest_signals(tiny_assistant):
     assert ans.answer_check.expected == "a figure" and ans.answer_check.found_expected
     refused = tiny_assistant.ask("What learning rate does FastDiff use?")
     assert refused.refused and refused.answers_question is False and refused.supported is False
+
+
+def test_what_a_paper_does_is_never_its_code_link():
+    paper = src(
+        1,
+        "TC-GS: Tri-plane based compression for 3D Gaussian Splatting",
+        "Recently, 3D Gaussian Splatting (3DGS) has emerged for novel view synthesis. We propose a well-structured "
+        "tri-plane to encode Gaussian attributes for compression. The codes are released at "
+        "https://github.com/example/TC-GS.",
+    )
+    draft = gen().generate("what about TC-GS?", [paper])
+    assert "tri-plane to encode" in draft.text and "github" not in draft.text and "Recently" not in draft.text

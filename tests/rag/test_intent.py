@@ -18,6 +18,8 @@ CASES = [
     ("How many steps does GMFlow need?", Intent.QUANTITY),
     ("Which paper introduces the Hutchinson estimator trick?", Intent.LOOKUP),
     ("What is a prototype classifier?", Intent.DEFINITION),
+    ("what about TC-GS?", Intent.ABOUT),
+    ("and what about Switch Transformers?", Intent.ABOUT),
 ]
 
 
@@ -95,3 +97,16 @@ def test_two_word_questions_in_another_language_are_recognised(question: str, la
     from rag.language import non_english
 
     assert non_english(question) == language
+
+
+def test_an_asked_word_is_not_matched_by_a_word_sharing_five_letters() -> None:
+    from rag.asked import asked_share
+    from rag.text import tokenize
+
+    groups = analyse("How many experts does MC-SMoE use?").asked_groups
+    wrong = "Extensive experiments across 8 benchmarks validate the effectiveness of MC-SMoE."
+    right = "MC-SMoE merges 32 experts into 8 experts."
+    assert asked_share(groups, wrong, set(tokenize(wrong))) == 0
+    assert asked_share(groups, right, set(tokenize(right))) == 1
+    reduced = "The method reduces inference time by 40%."
+    assert asked_share(analyse("What reduction in latency does it get?").asked_groups, reduced, set(tokenize(reduced)))

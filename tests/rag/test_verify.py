@@ -90,3 +90,10 @@ def test_public_settings_never_carry_url_credentials_or_keys():
     dumped = str(s.public_dict())
     assert "hunter2" not in dumped and "sk-secret" not in dumped and "a:b@" not in dumped
     assert s.public_dict()["llm_base_url"] == "http://***@127.0.0.1:9/v1"
+
+
+def test_names_with_digits_are_not_figures_and_units_are():
+    from rag.text import numbers
+
+    assert numbers("3D Gaussian Splatting (3DGS) at 2D scale") == []
+    assert numbers("trained on 200B tokens with 12GB of memory, 3.5x faster") == ["200", "12", "3.5"]

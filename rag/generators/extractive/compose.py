@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.generators.extractive.evidence import _CONTRIBUTION, Paper, Sentence
+from rag.generators.extractive.evidence import _BACKGROUND, _BOILER, _CONTRIBUTION, Paper, Sentence
 from rag.generators.extractive.rewrite import rewrite
 from rag.intent import Analysis
 from rag.text import numbers, tokenize
@@ -208,12 +208,17 @@ _MAIN = re.compile(r"\b(our|the) (main|key|central|primary) (contribution|idea|i
 _PROPOSE = re.compile(r"\b(propose|present|introduce|develop|design|build|construct|release)[sd]?\b", re.I)
 
 
+_SECONDARY = re.compile(r"\b(we|they|the authors) (also|further|additionally)\b|^(additionally|furthermore|moreover)\b", re.I)
+
+
 def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | None:
     """The sentence that says what the paper does: among its own-work sentences ("we propose / this paper
     presents / our main contribution is") and those naming its method, the best match to the question, with a
     little for proposing and for naming the method, and against leaning on an earlier sentence ("... a method
     that addresses this problem") or asking a rhetorical question."""
-    usable = [s for s in paper.sentences if not s.text.rstrip().endswith("?")] or paper.sentences
+    usable = [
+        s for s in paper.sentences if not s.text.rstrip().endswith("?") and not _BOILER.search(s.text)
+    ] or paper.sentences  # "The codes are released at github.com/.../TC-GS" names the method and says nothing
     cands = [
         s
         for s in usable
@@ -231,6 +236,7 @@ def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | N
             + 0.08 * bool(_PROPOSE.search(s.text) or _MAIN.search(s.text))
             + 0.10 * bool(paper.method and paper.method in s.text)
             - 0.25 * bool(ANAPHORA.search(s.text))
+            - 0.08 * bool(_SECONDARY.search(s.text))  # "we also introduce ...": not the main contribution
             - 0.01 * s.index
         )
 
@@ -253,7 +259,11 @@ ANAPHORA = re.compile(
 
 def result_sentence(paper: Paper, exclude: set[str]) -> Sentence | None:
     """A sentence with a figure that reports an outcome (not the one already used)."""
-    cands = [s for s in paper.sentences if s.figures and s.text not in exclude]
+    cands = [
+        s
+        for s in paper.sentences
+        if s.figures and s.text not in exclude and not _BOILER.search(s.text) and not _BACKGROUND.search(s.text)
+    ]
     if not cands:
         return None
     return max(cands, key=lambda s: (s.score, -s.index))

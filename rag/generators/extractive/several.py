@@ -148,6 +148,18 @@ def topic_sides(analysis: Analysis) -> list[set[str]]:
     return sides if len(sides) >= 2 else []
 
 
+# "low-rank" is about rank as a matrix property, not ranking: a compound with these modifiers gives no parts.
+_MODIFIER_COMPOUND = re.compile(r"\b(?:low|high|full|top|non|multi|single|self|cross|pre|post)-[\w-]+", re.I)
+
+
+def _side_words(analysis: Analysis, paper: Paper) -> set[str]:
+    """The paper's words for a side check: as `_present`, without the parts of modifier compounds."""
+    if "side_words" not in paper.extra:
+        text = _MODIFIER_COMPOUND.sub(" ", f"{paper.source.title}. {paper.source.text}")
+        paper.extra["side_words"] = widen(set(tokenize(text))) | (_present(analysis, paper) - paper.tokens)
+    return paper.extra["side_words"]
+
+
 def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
     """The papers a list/summary question covers, best first: above `LIST_ABSOLUTE` and `LIST_RELATIVE` of the
     mean of the `LIST_REFERENCE` best topic scores."""
@@ -167,7 +179,7 @@ def relevant(analysis: Analysis, papers: list[Paper], idf) -> list[Paper]:
         for p in papers
         if p.extra["topic"] >= cut
         and p.source.paper_id not in analysis.exclude
-        and (not sides or all(side & _present(analysis, p) for side in sides))
+        and (not sides or all(side & _side_words(analysis, p) for side in sides))
     ]
     if analysis.names:  # a list about a named thing keeps only papers that use the name
         named = [p for p in kept if p.names_found]
@@ -208,8 +220,8 @@ def bullet(paper: Paper, analysis: Analysis, words: int) -> Line:
     if paper.method and norm(paper.method) not in norm(label):
         label = f"{label} ({paper.method})"
     g = gist(paper, analysis, words) if words else None
-    if g is None:
-        return Line(f"{label} {{cite}}", [paper.n], kind="bullet")
+    if g is None:  # the title and the name its abstract introduces (checked against both)
+        return Line(f"{label} {{cite}}", [paper.n], names=[paper.method] if paper.method else [], kind="bullet")
     return Line(f"{label} {{cite}}: {g[0]}", [paper.n], [g[1]], kind="bullet")
 
 

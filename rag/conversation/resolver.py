@@ -338,7 +338,7 @@ class _Session:
             return None
         return Resolution(q, (last.topic or last.question)[-MAX_TOPIC:], (), "more", None, None)
 
-    def _switch(self, q: str, turns: list[Turn]) -> Resolution | None:  # noqa: C901
+    def _switch(self, q: str, turns: list[Turn]) -> Resolution | None:
         """ "what about STARFlow?" after "what is TarFlow based on?": a short continuation naming another paper
         of the collection asks the last question about that paper. The query is the last question with its name
         swapped (or the continuation alone when the last question named nothing); no earlier paper is pinned.

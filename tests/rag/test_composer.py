@@ -451,3 +451,17 @@ def test_what_a_paper_does_is_never_its_code_link():
     )
     draft = gen().generate("what about TC-GS?", [paper])
     assert "tri-plane to encode" in draft.text and "github" not in draft.text and "Recently" not in draft.text
+
+
+def test_a_sentence_opening_with_it_after_the_method_is_named_says_the_method():
+    paper = src(
+        1,
+        "Stitchable Neural Networks",
+        "Model zoos hold pretrained families at many scales. To this end, we present Stitchable Neural Networks "
+        "(SN-Net), a scalable framework for model deployment. It cheaply produces numerous networks with different "
+        "complexity and performance trade-offs given a family of pretrained networks, which we call anchors.",
+    )
+    draft = gen().generate("What does SN-Net produce from a family of pretrained networks?", [paper])
+    assert "SN-Net cheaply produces numerous networks" in draft.text, draft.text
+    g = ground(draft.text, [paper], None, draft.quotes)
+    assert g.supported_fraction == 1.0

@@ -208,7 +208,9 @@ _MAIN = re.compile(r"\b(our|the) (main|key|central|primary) (contribution|idea|i
 _PROPOSE = re.compile(r"\b(propose|present|introduce|develop|design|build|construct|release)[sd]?\b", re.I)
 
 
-_SECONDARY = re.compile(r"\b(we|they|the authors) (also|further|additionally)\b|^(additionally|furthermore|moreover)\b", re.I)
+_SECONDARY = re.compile(
+    r"\b(we|they|the authors) (also|further|additionally)\b|^(additionally|furthermore|moreover)\b", re.I
+)
 
 
 def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | None:
@@ -269,5 +271,18 @@ def result_sentence(paper: Paper, exclude: set[str]) -> Sentence | None:
     return max(cands, key=lambda s: (s.score, -s.index))
 
 
+# "It cheaply produces numerous networks": a sentence-initial "it" doing something, right after a sentence that
+# names the paper's method, is that method. "It is known that ..." and "It remains ..." are not.
+_IT_DOES = re.compile(
+    r"^It\s+((?:[a-z]+ly\s+)?(?!is\b|was\b|seems\b|remains\b|appears\b|turns\b|follows\b)[a-z]+(?:s|ed)\b)"
+)
+
+
 def _text(paper: Paper, sentence: Sentence, names: tuple[str, ...] = ()) -> str:
-    return rewrite(sentence.text, paper.method, paper.short).text
+    text = rewrite(sentence.text, paper.method, paper.short).text
+    m = _IT_DOES.match(text)
+    if m and paper.method and sentence.index > 0:
+        before = next((s.text for s in paper.sentences if s.index == sentence.index - 1), "")
+        if paper.method in before:
+            text = f"{paper.method} {m.group(1)}{text[m.end() :]}"
+    return text

@@ -67,6 +67,7 @@ _ASKED_ALIASES = {
     "depth": "layers layer deep",
     "token": "tokens",
     "effici": "faster speedup speed smaller reduction fewer cost x times",
+    "save": "cost costs reduce reduction fewer less faster speedup smaller x times",
 }
 
 

@@ -13,8 +13,15 @@ def attribute_groups(question: str) -> list[list[str]]:
     "how many TOKENS ... and what ACCURACY" -> [["token"], ["accuraci"]]."""
     q = question.lower()
     heads: list[str] = []
-    for m in re.finditer(r"\bhow (many|much)\s+((?:[\w-]+\s+){0,2}?[\w-]+)", q):
-        heads.append(m.group(2))
+    for m in re.finditer(r"\bhow (many|much)\s+(?=((?:[\w-]+\s+){0,3}[\w-]+))", q):
+        # "how many pretraining tokens was ...": the noun before the verb is what is counted
+        words = re.split(
+            r"\s+(?:was|were|is|are|does|do|did|has|have|had|can|could|would|will|should|of|in|on|for|to|"
+            r"with|by|at|from|than|the|a|an|it|they|this|that|and|or|how|what)\b|,",
+            " " + m.group(2),
+        )[0].split()
+        if words:
+            heads.append(words[-1] if m.group(1) == "many" or len(words) > 1 else words[0])
     for m in re.finditer(
         r"\b(what|which)\s+((?:[\w@+/-]+\s+){0,3}?)(accuracy|score|speed-?ups?|perplexity|fid|bleu|f1|auc|map|psnr|"
         r"ssim|error|improvements?|gains?|reductions?|rates?|ratios?|compression|latency|throughput|savings?|costs?|"
@@ -68,6 +75,8 @@ _ASKED_ALIASES = {
     "token": "tokens",
     "effici": "faster speedup speed smaller reduction fewer cost x times",
     "save": "cost costs reduce reduction fewer less faster speedup smaller x times",
+    "fewer": "reduce reduces reduction less lower decrease smaller",
+    "less": "reduce reduces reduction fewer lower decrease smaller",
 }
 
 
@@ -81,6 +90,8 @@ _LEVEL_PERCENT = re.compile(
     r"slower|gain|increase|decrease|relative|absolute|of\b|smaller|larger|better|worse))",
     re.I,
 )
+_ANY_PERCENT = re.compile(r"\d\s*%")  # "a mere 7% of the trainable parameters" answers "what fraction"
+_SHARE_WORDS = frozenset(tokenize("fraction share percentage proportion"))
 _SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
 
 
@@ -120,7 +131,7 @@ def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> flo
         if (
             _loose_match(loose, _loose(aliases))
             or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
-            or ("%" in aliases and _LEVEL_PERCENT.search(sentence))
+            or ("%" in aliases and (_ANY_PERCENT if aliases & _SHARE_WORDS else _LEVEL_PERCENT).search(sentence))
             or ("size" in g and _SIZE_FIGURE.search(sentence))
         ):
             hit += 1

@@ -101,9 +101,9 @@ _QUANTITY = re.compile(
     re.I,
 )
 _DEFINITION = re.compile(
-    r"\bstand(s)? for\b|\bacronym\b|\babbreviat|\bwhat is (an? |the )?[\w-]+\s+in\b|\bdefin(e|ition)\b|\bmeaning of\b"
+    r"\bstand(s)? for\b|\b(is|are) \S+ short for\b|\bshort for\b|\bacronym\b|\babbreviat|\bwhat is (an? |the )?[\w-]+\s+in\b|\bdefin(e|ition)\b|\bmeaning of\b"
     r"|\bwhat do(es)? (the )?(\w+ ){0,3}(mean|refer to) by\b|\bwhat (do|does) .{1,40} mean\b"
-    r"|^\s*what(?:'s| is| are) (an? |the )?[\w'‘’“”\"-]+(?: [\w'‘’“”\"-]+){0,4}\s*\??\s*$",
+    r"|(?:^|[.!?]\s+)what(?:'s| is| are) (an? |the )?[\w'‘’“”\"-]+(?: [\w'‘’“”\"-]+){0,4}(?:\s+exactly)?\s*\??\s*$",
     re.I,
 )
 _HOW = re.compile(
@@ -416,6 +416,8 @@ def widen(tokens: set[str]) -> set[str]:
     for family in SAME_CLAIM:
         if out & family:
             out |= family
+    if {"languag", "model"} <= out:  # "large language models" is what "LLM" abbreviates
+        out |= {"llm", "llms"}
     return out
 
 

@@ -68,6 +68,20 @@ def _tokenize(text: str) -> list[str]:
     return stem(out)
 
 
+# "OLMo 2", "Llama 3", "CIFAR 10": a small whole number right after a name is its version, unless a metric's
+# value ("BLEU 28") or followed by a unit ("Llama 2 7B" keeps the 7).
+_NAME_BEFORE = re.compile(r"(?:^|\s)([A-Za-z]*[A-Z][A-Za-z]*)\s$")
+_UNIT_AFTER = re.compile(r"\s*(?:%|x\b|×|times\b|[KMBT]\b|-?fold\b|\.\d)")
+_METRICS = frozenset("BLEU FID PSNR SSIM AP MAP F1 AUC ROUGE IOU MIOU EM WER CER LPIPS NDCG MRR".split())
+
+
+def _version_of_name(text: str, m: re.Match[str]) -> bool:
+    before = _NAME_BEFORE.search(text[max(0, m.start() - 40) : m.start()])
+    if not before or len(m.group(0)) > 2 or "." in m.group(0) or before.group(1).upper() in _METRICS:
+        return False
+    return not _UNIT_AFTER.match(text, m.end())
+
+
 def numbers(text: str) -> list[str]:
     """The stand-alone numbers a text states, in order, normalised ("8,000" -> "8000", "13.90" -> "13.9").
 
@@ -81,6 +95,8 @@ def numbers(text: str) -> list[str]:
             continue
         if re.match(r"\d\)", text[m.start() : m.end() + 1]) and (m.start() == 0 or text[m.start() - 1] in " (;:"):
             continue  # an enumerator: "1) use the frozen model ... 2) predict"
+        if _version_of_name(text, m):
+            continue
         n = m.group(0).replace(",", "")
         if "." in n:
             n = n.rstrip("0").rstrip(".")

@@ -465,3 +465,14 @@ def test_a_sentence_opening_with_it_after_the_method_is_named_says_the_method():
     assert "SN-Net cheaply produces numerous networks" in draft.text, draft.text
     g = ground(draft.text, [paper], None, draft.quotes)
     assert g.supported_fraction == 1.0
+
+
+def test_an_acronym_whose_letters_skip_a_word_is_still_expanded():
+    paper = src(
+        1,
+        "Learning Neural PDE Solvers with Parameter-Guided Channel Attention",
+        "We propose a Channel Attention mechanism guided by PDE Parameter Embeddings (CAPE) component for neural "
+        "surrogate models. CAPE adapts solvers to unseen PDE parameters.",
+    )
+    draft = gen().generate("what is CAPE short for?", [paper])
+    assert draft.text.startswith("CAPE stands for Channel Attention mechanism guided by PDE Parameter Embeddings")

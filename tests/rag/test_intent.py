@@ -110,3 +110,42 @@ def test_an_asked_word_is_not_matched_by_a_word_sharing_five_letters() -> None:
     assert asked_share(groups, right, set(tokenize(right))) == 1
     reduced = "The method reduces inference time by 40%."
     assert asked_share(analyse("What reduction in latency does it get?").asked_groups, reduced, set(tokenize(reduced)))
+
+
+@pytest.mark.parametrize(
+    ("question", "groups"),
+    [
+        ("How many pretraining tokens was the OLMo 2 13B model trained on?", [["token"]]),
+        ("how many fewer iterations and how much less wall-clock time?", [["iter"], ["time"]]),
+        ("How much does AdcSR reduce inference time?", []),
+    ],
+)
+def test_how_many_asks_for_the_noun_before_the_verb(question: str, groups: list[list[str]]) -> None:
+    assert analyse(question).asked_groups == groups
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("With what fraction of the trainable parameters?", "IDPT wins with a mere 7% of the trainable parameters."),
+        ("How many fewer iterations?", "SOAP reduces the number of iterations by over 40% compared to AdamW."),
+    ],
+)
+def test_a_share_or_a_reduction_is_said_in_other_words(question: str, sentence: str) -> None:
+    from rag.asked import asked_share
+    from rag.text import tokenize
+
+    assert asked_share(analyse(question).asked_groups, sentence, set(tokenize(sentence))) == 1
+
+
+@pytest.mark.parametrize(
+    "question", ["In the neural PDE solver work, what is CAPE short for?", "It uses NARS. What is NARS exactly?"]
+)
+def test_short_for_and_what_is_x_exactly_ask_for_a_definition(question: str) -> None:
+    assert analyse(question).intent == Intent.DEFINITION
+
+
+def test_a_version_number_after_a_name_is_not_a_figure() -> None:
+    from rag.text import numbers
+
+    assert numbers("all OLMo 2 artifacts at 7B and 13B scales; BLEU 28 on WMT") == ["7", "13", "28"]

@@ -106,8 +106,8 @@ def scored_figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[tup
         spans.append((m.group(0).strip(" ,;:.()"), a, b))
         taken |= set(range(a, b))
     for i, w in enumerate(words):
-        if i in taken or not _is_figure(w):
-            continue
+        if i in taken or not _is_figure(w) or not numbers(" ".join(words[max(0, i - 1) : i + 2])):
+            continue  # (the window: "OLMo 2 artifacts" names a version, not a figure)
         start, end = _span(words, i)
         if any(k in taken for k in range(start, end)):
             continue

@@ -198,7 +198,22 @@ def expansion(name: str, text: str) -> str | None:
         for cand in candidates:
             if letters in (_initials(cand), _initials(cand, small=True)):
                 return " ".join(cand).strip(",;:")
+        for cand in candidates:  # "Channel Attention mechanism guided by PDE Parameter Embeddings (CAPE)"
+            if _spells_loosely(letters, cand):
+                return " ".join(cand).strip(",;:")
     return None
+
+
+def _spells_loosely(letters: str, words: list[str]) -> bool:
+    """Whether the capitalised words' initials contain the acronym's letters in order, starting and ending on its
+    first and last letter, with at most one capitalised word to spare ("PDE Parameter" gives one P too many)."""
+    caps = [w[0].lower() for w in words if w[:1].isupper()]
+    if len(letters) < 3 or not caps or caps[0] != letters[0] or caps[-1] != letters[-1] or words[0][:1].islower():
+        return False
+    if len(caps) > len(letters) + 1:
+        return False
+    it = iter(caps)
+    return all(c in it for c in letters)
 
 
 def definition(analysis: Analysis, paper: Paper) -> list[Line]:

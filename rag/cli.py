@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from rag.cli_io import _check_out, _endpoint, _err, _out, _run, _stdin_queries
 from rag.settings import Settings
+from rag.text import counted
 from rag.untrusted import readable
 
 
@@ -81,14 +82,50 @@ def _progress(label: str, unit: str = "chunk") -> Iterator[Callable[[int, int], 
             bar["bar"].close()
 
 
-def _empty_hint(assistant: Any) -> bool:
+def _empty_hint(assistant: Any, command: str) -> bool:
+    """Whether the index is empty, said on stderr with what to do: use the populated index `make run` built
+    (`./.rag`) when there is one, else `rag ingest`."""
     assistant.index.check_health()  # a damaged or mismatched index: one line naming the fix, exit 1
     if assistant.index.is_empty():
-        _err(
-            f"the index at {assistant.settings.home} is empty: run `rag ingest` first (no path ingests the bundled corpus)"
-        )
+        if not _elsewhere_hint(assistant, command):
+            _err(
+                f"the index at {assistant.settings.home} is empty: run `rag ingest` first "
+                "(no path ingests the bundled corpus)"
+            )
         return True
     return False
+
+
+def _elsewhere_hint(assistant: Any, command: str, prefix: str = "") -> bool:
+    """For an empty index: say on stderr where the populated one `make run` built is, and the command that uses
+    it (`rag.index.locate`). Whether there is one."""
+    from rag.index.locate import empty_index_message
+
+    message = empty_index_message(assistant.settings.home, _command_line(command))
+    if message:
+        _err(prefix + message)
+    return message is not None
+
+
+def _command_line(command: str) -> str:
+    """The command being run, as the user could type it again: the `rag` script as invoked (bare `rag` when that
+    is what PATH finds) and its arguments, shell-quoted; `rag COMMAND ...` when not run as the script."""
+    import os
+    import shlex
+    import shutil
+
+    argv = sys.argv
+    if argv and Path(argv[0]).name == "rag":
+        prog = Path(argv[0])
+        found = shutil.which("rag")
+        if found and Path(found).resolve() == prog.resolve():
+            name = "rag"
+        elif prog.is_absolute() and prog.resolve().is_relative_to(Path.cwd().resolve()):
+            name = os.path.relpath(prog.resolve(), Path.cwd().resolve())
+        else:
+            name = str(prog)
+        return shlex.join([name, *argv[1:]])
+    return f"rag {command} ..."
 
 
 @app.command()
@@ -125,6 +162,8 @@ def ingest(
 
     def body() -> None:
         a = _assistant()
+        if not reset and a.index.is_empty():  # a first ingest here, while the index `make run` built is elsewhere
+            _elsewhere_hint(a, "ingest", prefix="note: ")
         with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
             report = a.ingest(
                 paths or None,
@@ -142,9 +181,9 @@ def ingest(
         if as_json:
             _out(json.dumps(data))
         else:
-            skipped = f", {len(report.skipped)} records skipped" if report.skipped else ""
+            skipped = f", {counted(len(report.skipped), 'record')} skipped" if report.skipped else ""
             _out(
-                f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
+                f"{counted(report.papers, 'paper')}, {counted(report.chunks, 'chunk')} in {a.settings.home}: "
                 f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                 f"{report.removed} removed{skipped} ({report.seconds:.2f}s)"
             )
@@ -178,7 +217,7 @@ def search(
 
     def body() -> None:
         a = _assistant(retriever=retriever)
-        if _empty_hint(a):
+        if _empty_hint(a, "search"):
             raise typer.Exit(1)
         opts = {"source": source, "date": date, "title_contains": title, "author": author}
         if query == "-":
@@ -209,7 +248,7 @@ def ask(
 
     def body() -> None:
         a = _assistant(k=k, generator=generator, retriever=retriever)
-        if _empty_hint(a):
+        if _empty_hint(a, "ask"):
             raise typer.Exit(1)
         _endpoint(a.settings)
         answer = a.ask(readable(question))
@@ -246,7 +285,9 @@ def _signals(answer: Any) -> str:
     whether it carries what was asked; low confidence said plainly."""
     bad = len(answer.grounding.unsupported_sentences)
     support = (
-        "supported by the cited abstracts" if not bad else f"{bad} sentence(s) NOT supported by the cited abstracts"
+        "supported by the cited abstracts"
+        if not bad
+        else f"{counted(bad, 'sentence')} NOT supported by the cited abstracts"
     )
     check = answer.answer_check
     if answer.answers_question and check.confidence == "high":
@@ -268,6 +309,8 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         a = _assistant()
         a.index.check_health()
         st = a.stats()
+        if not st["papers"]:
+            _elsewhere_hint(a, "stats")
         if as_json:
             _out(json.dumps(st))
             return
@@ -280,7 +323,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         _out(f"updated:         {st['updated_at'] or 'never'}")
         _out("sources:")
         for name, n in st["sources"].items():
-            _out(f"  {name}: {n} papers")
+            _out(f"  {name}: {counted(n, 'paper')}")
 
     _run(body)
 
@@ -301,6 +344,8 @@ def ui(
             check_port(a.settings.ui_host, a.settings.ui_port)
         a.index.check_health()
         if a.index.is_empty():
+            if _elsewhere_hint(a, "ui"):  # the index `make run` built is elsewhere: no second copy without asking
+                raise typer.Exit(1)
             _err("the index is empty; ingesting the bundled corpus first")
             with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
                 a.ingest(progress=progress, sentence_progress=sentences)

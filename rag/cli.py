@@ -283,12 +283,11 @@ def _print_answer(answer: Any) -> None:
 def _signals(answer: Any) -> str:
     """The answer's two signals in one line: grounding (every sentence supported by the abstract it cites) and
     whether it carries what was asked; low confidence said plainly."""
+    from rag.record import support_basis
+
     bad = len(answer.grounding.unsupported_sentences)
-    support = (
-        "supported by the cited abstracts"
-        if not bad
-        else f"{counted(bad, 'sentence')} NOT supported by the cited abstracts"
-    )
+    basis = support_basis(answer.grounding.sentence_scores)
+    support = f"supported by {basis}" if not bad else f"{counted(bad, 'sentence')} NOT supported by {basis}"
     check = answer.answer_check
     if answer.answers_question and check.confidence == "high":
         fit = "answers the question"

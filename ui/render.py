@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from rag.record import support_basis
+from rag.text import counted
 from ui.export import answer_markdown, safe_url
 from ui.latex import math_span, split_math
 
@@ -183,15 +185,17 @@ def signals_html(answer: dict[str, Any]) -> str:
     grounding = answer.get("grounding") or {}
     scores = grounding.get("sentence_scores") or []
     bad = [e for e in scores if not e.get("supported", True)]
+    basis = support_basis(scores)  # the abstracts, or the papers' records for "who wrote X?" answers
     if not scores:
         support = ""
     elif not bad:
-        support = '<span class="sig ok" title="Each sentence is stated by the abstract it cites">✓ Supported by the cited abstracts</span>'
-    else:
-        n = len(bad)
         support = (
-            f'<span class="sig warn" title="Underlined sentences were not found in the cited abstracts">'
-            f"⚠ {n} sentence{'s' if n != 1 else ''} not supported by the cited abstracts</span>"
+            f'<span class="sig ok" title="Each sentence is stated by {esc(basis)}">✓ Supported by {esc(basis)}</span>'
+        )
+    else:
+        support = (
+            f'<span class="sig warn" title="Underlined sentences were not found in {esc(basis)}">'
+            f"⚠ {esc(counted(len(bad), 'sentence'))} not supported by {esc(basis)}</span>"
         )
     check = answer.get("answer_check") or {}
     answers = answer.get("answers_question")

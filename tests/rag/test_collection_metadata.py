@@ -540,6 +540,85 @@ def test_a_papers_by_question_is_refused_when_the_collection_records_no_authors(
     assert answer.citations == [] and answer.sources == []
 
 
+# ---- questions about one paper's record (authors, date, venue) ----------------------------------------------
+
+MINE = {
+    "tidepool": (
+        "Tidepool: Sparse Expert Routing for Low-Latency Streaming Speech Recognition on Mobile Devices",
+        "Jane Doe; Rahul Mehta",
+        "2024",
+        "Streaming speech recognition needs low latency. We propose Tidepool. Its sparse gate routes each audio frame "
+        "to two of sixteen experts, and word error rate falls by 8% relative on LibriSpeech at 200 ms latency.",
+    ),
+    "comet": (
+        "COMET: Conditional Sparse Gating for Efficient Transformers",
+        "Ana Lopez; Jane Doe",
+        "2023",
+        "Transformers spend compute uniformly over tokens. We introduce COMET, a conditional computation method in "
+        "which a sparse gate selects which feed-forward blocks run for each token, matching dense accuracy on GLUE.",
+    ),
+    "lighthouse": (
+        "Lighthouse: Retrieval Augmented Planning for Robots",
+        "Wei Zhang",
+        "2022",
+        "Robots plan poorly in unfamiliar homes. Lighthouse retrieves past trajectories from a memory of episodes and "
+        "conditions a planner on them, raising success from 41% to 63% on 120 household tasks.",
+    ),
+}
+
+
+@pytest.fixture
+def mine(make_assistant, tmp_path) -> Assistant:
+    """A user's own CSV with Authors and Year columns (the shape a new user ingests)."""
+    rows = ['"Title","Authors","Year","Abstract"'] + [f'"{t}","{a}","{y}","{ab}"' for t, a, y, ab in MINE.values()]
+    path = tmp_path / "mine.csv"
+    path.write_text("\n".join(rows) + "\n")
+    a = make_assistant()
+    a.ingest([path])
+    return a
+
+
+@pytest.mark.parametrize(
+    ("question", "key", "said"),
+    [
+        ("What year was Tidepool published?", "tidepool", "was published in 2024 (from the paper's record)."),
+        ("When was COMET published?", "comet", "was published in 2023 (from the paper's record)."),
+        ("In what year did Lighthouse appear?", "lighthouse", "was published in 2022 (from the paper's record)."),
+        ("Who wrote Tidepool?", "tidepool", "is by Jane Doe and Rahul Mehta (from the paper's record)."),
+        ("Who are the authors of the COMET paper?", "comet", "is by Ana Lopez and Jane Doe (from the paper's record)."),
+        ("Who is the first author of COMET?", "comet", "is Ana Lopez (from the paper's record)."),
+    ],
+)
+def test_date_and_author_questions_are_answered_from_the_papers_record_and_not_flagged(mine, question, key, said):
+    answer = mine.ask(question)
+    assert not answer.refused, answer.answer
+    assert answer.answer.endswith(said)
+    assert [c.title for c in answer.citations] == [MINE[key][0]]
+    assert "[1]" in answer.answer
+    assert answer.grounding.supported_fraction == 1.0 and answer.supported
+    assert answer.answer_check.confidence == "high", answer.answer_check
+
+
+def test_a_papers_by_question_with_a_long_title_beside_a_short_sentence_is_supported(mine):
+    answer = mine.ask("Which papers did Jane Doe write?")
+    assert answer.answer.startswith("Jane Doe is an author of 2 papers in the collection")
+    assert {c.title for c in answer.citations} == {MINE["tidepool"][0], MINE["comet"][0]}
+    assert answer.grounding.supported_fraction == 1.0, answer.grounding.unsupported_sentences
+    assert answer.answers_question and answer.answer_check.missing_terms == []
+
+
+def test_venue_questions_say_the_collection_records_no_venue(mine):
+    answer = mine.ask("Which venue published Lighthouse?")
+    assert answer.refused and "does not record where papers were published" in answer.answer
+    assert "2022" not in answer.answer
+
+
+def test_a_year_question_on_a_dump_paper_says_its_record_has_only_the_listing_day(library):
+    answer = library.ask(f"What year was {TITLES['splats']} published?")
+    assert answer.refused
+    assert "gives only the day Daily Papers listed it (Mar 11), without a year" in answer.answer
+
+
 # ---- the index's schema -----------------------------------------------------------------------------------
 
 

@@ -192,8 +192,9 @@ def ingest(
 
 
 def _source_line(s: Any) -> str:
-    parts = [f"score {s.score:.4f}", ", ".join(s.source_labels or s.sources)]
-    if s.date:
+    labels = "; ".join(s.source_labels or [Path(f).name for f in s.sources])
+    parts = [f"score {s.score:.4f}", labels]
+    if s.date and s.date not in labels:  # "Daily Papers, Mar 11 (dump 0)" already says the day it was listed
         parts.append(s.date)
     if s.authors:
         parts.append(s.authors[0] + (" et al." if len(s.authors) > 1 else ""))
@@ -229,7 +230,10 @@ def search(
             _out(json.dumps([s.model_dump() for s in results]))
             return
         if not results:
-            _out("no matching papers")
+            from rag.paper_filters import unmatchable
+
+            why = unmatchable(a.index.papers().values(), author=author, date=date)
+            _out("no matching papers" + (f": {'; '.join(why)}" if why else ""))
         for s in results:
             _out(_source_line(s))
 
@@ -320,8 +324,8 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         _out(f"embedding model: {st['embedding_model']}")
         _out(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
         _out(f"updated:         {st['updated_at'] or 'never'}")
-        _out("sources:")
-        for name, n in st["sources"].items():
+        _out("sources:")  # by their readable labels ("Daily Papers, Mar 11 (dump 0)"); --json also names the files
+        for name, n in (st.get("labels") or st["sources"]).items():
             _out(f"  {name}: {counted(n, 'paper')}")
 
     _run(body)

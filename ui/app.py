@@ -285,7 +285,7 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
             button = gr.Button("Search", variant="primary", scale=1, min_width=80)
         with gr.Row():
             source = gr.Dropdown(
-                choices=_source_choices(stats), value=ALL_SOURCES, label="Source file", allow_custom_value=True
+                choices=_source_choices(stats), value=ALL_SOURCES, label="Source", allow_custom_value=True
             )
             date = gr.Textbox(label="Date", placeholder="e.g. 2024, 2024-03, 2023..2024 or Mar 11")
             title = gr.Textbox(label="Title contains")
@@ -323,7 +323,13 @@ def search_fn(assistant: Any) -> Callable[..., str]:
         except Exception as exc:
             log.exception("search %r failed", query)
             return f'<div class="rag-status error">Search failed: {render.esc(_user_message(exc))}</div>'
-        return cards.search_html(query, [h.model_dump(mode="json") for h in hits])
+        why: list[str] = []
+        if not hits and ((author or "").strip() or (date or "").strip()):
+            from rag.paper_filters import unmatchable
+
+            papers = assistant.index.papers().values()
+            why = unmatchable(papers, author=(author or "").strip() or None, date=(date or "").strip() or None)
+        return cards.search_html(query, [h.model_dump(mode="json") for h in hits], why)
 
     return search_tab
 
@@ -423,7 +429,9 @@ def wire_api(assistant: Any) -> None:
 
 
 def _source_choices(stats: dict[str, Any]) -> list[str]:
-    return [ALL_SOURCES, *stats.get("sources", {}).keys()]
+    """The sources by their readable labels ("Daily Papers, Mar 11 (dump 0)", "Zotero export (library.csv)"),
+    which the source filter matches like file names; the files when the index has no labels."""
+    return [ALL_SOURCES, *(stats.get("labels") or stats.get("sources") or {}).keys()]
 
 
 def _header(stats: dict[str, Any]) -> str:

@@ -212,9 +212,12 @@ def related_card(source: dict[str, Any]) -> str:
 
 
 # ---- search and collection ----------------------------------------------------------------------------------
-def search_html(query: str, hits: Sequence[dict[str, Any]]) -> str:
-    """Ranked papers for the Search tab, query words highlighted in titles and abstracts."""
+def search_html(query: str, hits: Sequence[dict[str, Any]], why: Sequence[str] = ()) -> str:
+    """Ranked papers for the Search tab, query words highlighted in titles and abstracts. With no hits, `why` says
+    which filter cannot match in this collection (`rag.paper_filters.unmatchable`)."""
     if not hits:
+        if why:
+            return f'<div class="src-empty">No papers match: {esc("; ".join(why))}.</div>'
         return '<div class="src-empty">No papers match. Try other words or loosen the filters.</div>'
     terms = query_terms(query)
     cards = []

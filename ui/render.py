@@ -247,7 +247,7 @@ def user_html(question: str) -> str:
 
 # ---- index and settings -------------------------------------------------------------------------------------
 def stats_html(stats: dict[str, Any]) -> str:
-    """The index at a glance: counts, model, chunking, last update, and papers per source file."""
+    """The index at a glance: counts, model, chunking, last update, and papers per source (by label)."""
     rows = [
         ("Papers", f"{stats.get('papers', 0):,}"),
         ("Chunks", f"{stats.get('chunks', 0):,}"),
@@ -257,11 +257,10 @@ def stats_html(stats: dict[str, Any]) -> str:
         ("Last update", stats.get("updated_at") or "never"),
     ]
     table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    sources = "".join(
-        f"<tr><td>{esc(name)}</td><td>{int(n):,}</td></tr>" for name, n in (stats.get("sources") or {}).items()
-    )
+    by_source = stats.get("labels") or stats.get("sources") or {}  # readable labels, not the dumps' hashed names
+    sources = "".join(f"<tr><td>{esc(name)}</td><td>{int(n):,}</td></tr>" for name, n in by_source.items())
     src_table = (
-        f'<table class="rag-table"><thead><tr><th>Source file</th><th>Papers</th></tr></thead><tbody>{sources}</tbody></table>'
+        f'<table class="rag-table"><thead><tr><th>Source</th><th>Papers</th></tr></thead><tbody>{sources}</tbody></table>'
         if sources
         else '<div class="src-empty">The index is empty: upload a file below.</div>'
     )

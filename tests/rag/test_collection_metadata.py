@@ -196,7 +196,7 @@ def test_the_same_paper_from_a_dump_and_an_arxiv_export_is_one_paper_with_both_s
         assert len(papers) == 3
         routing = papers[TITLES["routing"]]
         assert set(routing.sources) == {"000_a9aabe229f134cb9.txt", "arxiv.jsonl"}
-        assert set(routing.source_labels) == {"Daily Papers, Mar 11", "arXiv (arxiv.jsonl)"}
+        assert set(routing.source_labels) == {"Daily Papers, Mar 11 (dump 0)", "arXiv (arxiv.jsonl)"}
         assert (routing.arxiv_id, routing.url) == ("2310.09999", "https://arxiv.org/abs/2310.09999")
         assert (routing.date, routing.year, routing.listed) == ("2023-10-14", 2023, ("Mar 11",))
         assert routing.authors == ("Ada Lovelace", "Alan Turing", "Grace Hopper")
@@ -505,7 +505,7 @@ def test_sources_carry_the_bibliographic_metadata(library):
     assert (s2.title, s2.year, s2.arxiv_id) == (TITLES["calibration"], 2020, "2001.00042")
     assert s2.url == "https://www.semanticscholar.org/paper/beef"  # the source's own link, kept
     splats = library.search("gaussians splatting phone memory", k=1)[0]
-    assert (splats.url, splats.source_labels, splats.authors) == (None, ["Daily Papers, Mar 11"], [])
+    assert (splats.url, splats.source_labels, splats.authors) == (None, ["Daily Papers, Mar 11 (dump 0)"], [])
     assert library.search("we", k=20, source="Daily Papers, Mar")[0].title == TITLES["splats"]
 
 

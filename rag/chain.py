@@ -37,6 +37,7 @@ from rag.query import clean_question, retrieval_query
 from rag.record import answer_from_record
 from rag.retrieval import SearchFilter
 from rag.sources import by_identifier, exact_title_first, named_first, referred_first
+from rag.text import counted
 from rag.types import Answer, Citation, Source
 from rag.untrusted import readable, strip_injections
 from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber, supported_only
@@ -312,7 +313,7 @@ class AnswerPipeline:
         if dropped and cited_numbers(kept):
             trimmed = Draft(text=kept, generator=draft.generator, analysis=draft.analysis)
             first, answer = answer, self.finish(state, trimmed, time.perf_counter() - t0)
-            why = f"left out {dropped} sentence(s) of the LLM answer that no cited abstract supports"
+            why = f"left out {counted(dropped, 'sentence')} of the LLM answer that no cited abstract supports"
             answer.warning = "; ".join(w for w in (first.warning, why) if w)
             answer.grounding.removed_citations = first.grounding.removed_citations
             if answer.grounding.supported_fraction > 0:

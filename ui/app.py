@@ -17,9 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from ingest.formats import EXTENSIONS
+from ingest.formats import EXTENSIONS, FORMATS
 from rag.conversation import history_messages
 from rag.query import readable
+from rag.text import counted
 from ui import cards, collection, render
 from ui.export import conversation_markdown
 from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads
@@ -345,11 +346,7 @@ def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab
                 stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
                 refresh = gr.Button("Refresh", size="sm")
             with gr.Column(scale=2):
-                gr.Markdown(
-                    "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
-                    "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
-                    "any line is malformed."
-                )
+                gr.Markdown(upload_help())
                 upload = gr.File(
                     label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload"
                 )
@@ -357,6 +354,17 @@ def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab
                 ingest = gr.Button("Add to the index", variant="primary", interactive=False)
     return CollectionTab(
         stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest, browser=browser
+    )
+
+
+def upload_help() -> str:
+    """What the upload takes, from the format registry (`ingest.formats.FORMATS`), so it never lags behind what
+    `rag ingest` reads."""
+    kinds = "\n".join(f"- {f.label}: {' '.join(f'`{e}`' for e in f.extensions)}" for f in FORMATS)
+    return (
+        f"**Add papers** from any file `rag ingest` reads:\n\n{kinds}\n\nEach record needs a title and an abstract; "
+        "authors, a date or year, an arXiv id, a DOI and a link are kept when the file has them. Files are checked "
+        "first; nothing is written if any line is malformed."
     )
 
 
@@ -465,8 +473,8 @@ def validate_files(files: list[str]) -> tuple[str, bool]:
     except ParseError as exc:
         return _status("error", f"Not added: {_parse_error_line(exc)}"), False
     n = check.papers
-    skipped = f"; {len(check.skipped)} record(s) without an abstract will be skipped" if check.skipped else ""
-    return _status("info", f"{names}: {n} valid paper{'s' if n != 1 else ''}{skipped}. Ready to add."), True
+    skipped = f"; {counted(len(check.skipped), 'record')} without an abstract will be skipped" if check.skipped else ""
+    return _status("info", f"{names}: {counted(n, 'valid paper')}{skipped}. Ready to add."), True
 
 
 def ingest_files(assistant: Any, files: list[str]) -> str:
@@ -483,7 +491,7 @@ def ingest_files(assistant: Any, files: list[str]) -> str:
     return _status(
         "ok",
         f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} "
-        f"({report.chunks} chunks, {report.seconds:.1f} s).",
+        f"({counted(report.chunks, 'chunk')}, {report.seconds:.1f} s).",
     )
 
 

@@ -270,11 +270,13 @@ def stats_html(stats: dict[str, Any]) -> str:
 def retrieval_description(public: dict[str, Any]) -> str:
     """How search ranks papers, said from the settings the code reads (`rag.retrieval.HybridRetriever`)."""
     mode = public.get("retriever")
-    chunks = f"{public.get('candidates')} chunks from each retriever, collapsed to papers"
+    chunks = f"{counted(int(public.get('candidates') or 0), 'chunk')} from each retriever, collapsed to papers"
     if mode == "dense":
-        return f"dense only (Chroma, cosine) · {public.get('candidates')} chunks, collapsed to papers"
+        return (
+            f"dense only (Chroma, cosine) · {counted(int(public.get('candidates') or 0), 'chunk')}, collapsed to papers"
+        )
     if mode == "bm25":
-        return f"BM25 only · {public.get('candidates')} chunks, collapsed to papers"
+        return f"BM25 only · {counted(int(public.get('candidates') or 0), 'chunk')}, collapsed to papers"
     if public.get("fusion") == "rrf":
         fusion = f"reciprocal rank fusion (k={public.get('rrf_k')})"
     else:

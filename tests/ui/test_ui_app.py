@@ -189,3 +189,14 @@ def test_the_collection_table_shows_authors_and_dates_when_papers_have_them(make
     assert table["value"]["headers"] == ["Title", "Authors", "Date", "Source"]
     assert table["value"]["data"] == [["Wombat Vision", "Ada Lovelace", "2024-03-08", "mine.jsonl"]]
     assert "1 paper matches" in label and "authors" not in label
+
+
+def test_the_upload_help_names_every_format_and_extension_ingest_reads():
+    from ingest.formats import EXTENSIONS, FORMATS
+
+    text = app.upload_help()
+    for f in FORMATS:
+        assert f.label in text
+    for ext in EXTENSIONS:
+        assert f"`{ext}`" in text
+    assert "BibTeX" in text and "RIS" in text and "title,abstract" not in text

@@ -162,7 +162,11 @@ def ingest(
 
     def body() -> None:
         a = _assistant()
-        if not reset and a.index.is_empty():  # a first ingest here, while the index `make run` built is elsewhere
+        from rag.index.locate import paper_count
+
+        # a first ingest here while the index `make run` built is elsewhere (the manifest only: an ingest also
+        # repairs an index whose other parts are damaged, so no health check here)
+        if not reset and paper_count(a.settings.home) == 0:
             _elsewhere_hint(a, "ingest", prefix="note: ")
         with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
             report = a.ingest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from fake_llm import Status
@@ -149,12 +150,11 @@ def test_stats_of_an_empty_index_points_at_make_runs(make_run_index, tmp_path):
 
 
 def test_a_first_ingest_beside_make_runs_index_says_it_builds_a_second_one(make_run_index, tmp_path, fake_model):
-    from conftest import TINY
-
+    tiny = Path(__file__).resolve().parents[1] / "data" / "tiny.jsonl"
     home = tmp_path / "default-home"
-    result = run(["ingest", str(TINY)], home)
+    result = run(["ingest", str(tiny)], home)
     assert result.exit_code == 0
     assert result.stderr.startswith("note: the index at")
     assert "./.rag (where `make run` keeps its index) holds 8 papers" in result.stderr
-    again = run(["ingest", str(TINY)], home)  # not empty any more: no note
+    again = run(["ingest", str(tiny)], home)  # not empty any more: no note
     assert "note:" not in again.stderr

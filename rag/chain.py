@@ -238,7 +238,7 @@ class AnswerPipeline:
         if by_author := answer_author_question(self.assistant.index, retriever, state.standalone, state.filters):
             state.ranking, k, state.drafted = by_author.sources, len(by_author.sources), by_author.draft
         else:  # "who wrote X?", "when was X published?": from X's record (rag/record.py)
-            state.drafted = answer_from_record(analysis, state.ranking[:k])
+            state.drafted = answer_from_record(analysis, state.ranking[: max(k, state.referred)], state.referred)
         state.sources = state.ranking[: max(k, state.referred)]
         state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state

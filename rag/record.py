@@ -145,10 +145,11 @@ def field_words(question: str) -> set[str]:
     return set(_FIELD_WORDS) if asked_field(question) else set()
 
 
-def named_paper(analysis: Analysis, sources: Sequence[Source]) -> int | None:
+def named_paper(analysis: Analysis, sources: Sequence[Source], referred: int = 0) -> int | None:
     """The index in `sources` of the paper a record question is about: the best-ranked paper whose title carries
-    most of the question's names ("Tidepool", a quoted title), else the one whose title covers most (at least
-    two thirds) of the question's other words; None when no title fits."""
+    most of the question's names ("Tidepool", a quoted title); else the one whose title covers at least two thirds
+    of the question's other words (a single word only when one title has it); else, for a follow-up that referred
+    to one paper ("who wrote it?", `referred` = 1, that paper first in `sources`), that paper; None otherwise."""
     best: tuple[int, int] | None = None
     for i, s in enumerate(sources):
         title, title_words = s.title.lower(), set(tokenize(s.title))
@@ -158,24 +159,25 @@ def named_paper(analysis: Analysis, sources: Sequence[Source]) -> int | None:
     if best is not None:
         return best[1]
     topic = [t for t in analysis.focus if t not in _FIELD_WORDS and len(t) > 1]
-    if len(topic) < 2:
-        return None
-    covers = [(sum(t in set(tokenize(s.title)) for t in topic) / len(topic), -i) for i, s in enumerate(sources)]
-    share, neg = max(covers, default=(0.0, 0))
-    return -neg if share >= 2 / 3 else None
+    covers = [sum(t in set(tokenize(s.title)) for t in topic) / len(topic) if topic else 0.0 for s in sources]
+    share = max(covers, default=0.0)
+    if share >= 2 / 3 and (len(topic) >= 2 or covers.count(share) == 1):
+        return covers.index(share)
+    return 0 if referred == 1 and sources else None
 
 
-def answer_from_record(analysis: Analysis | None, sources: Sequence[Source]) -> Draft | None:
+def answer_from_record(analysis: Analysis | None, sources: Sequence[Source], referred: int = 0) -> Draft | None:
     """For a question asking one paper's authors, date, venue or affiliation: the answer from the record of the
     paper it names (cited as its position in `sources`, from 1), or a refusal saying the record lacks it; None for
     any other question, when no retrieved paper is named, or when the record lacks the field but the abstract
-    may state it (a year, a venue, an institution), which the generator then reads."""
+    may state it (a year, a venue, an institution), which the generator then reads. `referred`: how many papers
+    at the front of `sources` a follow-up referred to (see `named_paper`)."""
     if analysis is None or not sources:
         return None
     asked = asked_field(analysis.question)
     if asked is None:
         return None
-    i = named_paper(analysis, sources)
+    i = named_paper(analysis, sources, referred)
     if i is None:
         return None
     answer = {"authors": _authors, "date": _date}.get(asked, _unrecorded)

@@ -599,6 +599,22 @@ def test_date_and_author_questions_are_answered_from_the_papers_record_and_not_f
     assert answer.answer_check.confidence == "high", answer.answer_check
 
 
+def test_a_follow_up_asking_who_wrote_it_is_answered_from_the_record_of_the_paper_it_refers_to(mine):
+    first = mine.ask("Tell me about Lighthouse")
+    history = [
+        {"role": "user", "content": "Tell me about Lighthouse"},
+        {
+            "role": "assistant",
+            "content": first.answer,
+            "citations": [{"n": c.n, "paper_id": c.paper_id, "title": c.title} for c in first.citations],
+        },
+    ]
+    for question, said in (("Who wrote it?", "is by Wei Zhang"), ("When was it published?", "was published in 2022")):
+        answer = mine.ask(question, history=history)
+        assert answer.answer == f"“{MINE['lighthouse'][0]}” [1] {said} (from the paper's record).", question
+        assert answer.supported and answer.answer_check.confidence == "high"
+
+
 def test_a_papers_by_question_with_a_long_title_beside_a_short_sentence_is_supported(mine):
     answer = mine.ask("Which papers did Jane Doe write?")
     assert answer.answer.startswith("Jane Doe is an author of 2 papers in the collection")

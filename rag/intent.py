@@ -396,9 +396,9 @@ def analyse(question: str) -> Analysis:
 
 def surface(question: str, stems: list[str] | set[str], limit: int = 6) -> str:
     """The question's own words whose stems are in `stems`, in order ("how many TOKENS ..." -> "tokens"): how a
-    refusal names what was asked, in the user's words."""
+    refusal names what was asked, in the user's words. A single letter (the "s" of "COMET's") is never one."""
     wanted = set(stems)
-    words = [w for w in re.findall(r"[\w][\w.+/-]*", question) if set(tokenize(w)) & wanted]
+    words = [w for w in re.findall(r"[\w][\w.+/-]*", question) if len(w) > 1 and set(tokenize(w)) & wanted]
     return " ".join(dict.fromkeys(words[:limit]))
 
 

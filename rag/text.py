@@ -102,3 +102,10 @@ def numbers(text: str) -> list[str]:
             n = n.rstrip("0").rstrip(".")
         out.append(n)
     return out
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun agreeing: `counted(1, "paper")` -> "1 paper", `counted(2, "paper")` -> "2 papers",
+    `counted(3, "match", "matches")`; thousands separated ("1,204 papers"). The one place the product's messages
+    pluralise, so that no message says "1 papers" or "paper(s)"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -136,9 +136,9 @@ def source_card(
         score = s.get("score")
         score_html = f' <span class="src-score">{float(score):.2f}</span>' if isinstance(score, (int, float)) else ""
         label = "" if state == "supported" else ' <span class="src-flag">not supported</span>'
-        items.append(f'<li class="{state}">“{esc_math(s.get("sentence", ""))}”{score_html}{label}</li>')
+        items.append(f'<li class="{state}">{esc_math(s.get("sentence", ""))}{score_html}{label}</li>')
     supports_html = (
-        f'<div class="src-supports"><div class="src-label">Supports in the answer</div><ul>{"".join(items)}</ul></div>'
+        f'<div class="src-supports"><div class="src-label">Answer sentences this paper supports (the quote is highlighted in the abstract below)</div><ul>{"".join(items)}</ul></div>'
         if items
         else ""
     )

@@ -124,10 +124,12 @@ def _empty_hint(assistant: Any, command: str) -> bool:
 
 
 def _elsewhere_hint(assistant: Any, command: str, prefix: str = "") -> bool:
-    """For an empty index: say on stderr where the populated one `make run` built is, and the command that uses
-    it (`rag.index.locate`). Whether there is one."""
-    from rag.index.locate import empty_index_message
+    """For an empty index at the default home (RAG_HOME not set): say on stderr where the populated one `make run`
+    built is, and the command that uses it (`rag.index.locate`). Whether there is one."""
+    from rag.index.locate import empty_index_message, is_default_home
 
+    if not is_default_home(assistant.settings.home):
+        return False  # RAG_HOME chosen by the user (or a test): that is the index they mean
     message = empty_index_message(assistant.settings.home, _command_line(command))
     if message:
         _err(prefix + message)

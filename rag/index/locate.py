@@ -68,6 +68,14 @@ def populated_elsewhere(home: Path, candidates: list[Path] | None = None) -> Oth
     return None
 
 
+def is_default_home(home: Path) -> bool:
+    """Whether `home` is where an index goes when RAG_HOME is not set (`$XDG_DATA_HOME/rag`, else
+    `~/.local/share/rag`): only then is a populated `./.rag` likely the index the user meant."""
+    from rag.settings import _default_home
+
+    return _resolved(home) == _resolved(_default_home())
+
+
 def _resolved(path: Path) -> Path:
     try:
         return Path(path).expanduser().resolve()

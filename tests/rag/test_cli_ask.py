@@ -19,6 +19,13 @@ def run(args, home, **env):
     return CliRunner().invoke(app, args, env={"RAG_HOME": str(home), **env}, catch_exceptions=False)
 
 
+def run_default(args, home, **env):
+    """`rag` with RAG_HOME unset, its default home (`$XDG_DATA_HOME/rag`) being `home`."""
+    assert home.name == "rag"
+    env = {"RAG_HOME": None, "XDG_DATA_HOME": str(home.parent), **env}
+    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+
+
 def test_ask_json_is_the_documented_answer_object(tiny_home):
     result = run(["ask", QUESTION, "--json", "--generator", "extractive"], tiny_home)
     assert result.exit_code == 0, result.output
@@ -100,13 +107,19 @@ def make_run_index(monkeypatch, tmp_path, tiny_home):
 
 
 def test_an_empty_index_names_the_make_run_index_and_the_exact_command(make_run_index, tmp_path):
-    result = run(["ask", "What is BOOT?"], tmp_path / "default-home")
+    result = run_default(["ask", "What is BOOT?"], tmp_path / "xdg" / "rag")
     assert result.exit_code == 1
     [line] = result.stderr.strip().splitlines()
     assert "./.rag (where `make run` keeps its index) holds 8 papers" in line
     assert "run `RAG_HOME=./.rag .venv/bin/rag ask 'What is BOOT?'`" in line
     assert "`export RAG_HOME=$PWD/.rag`" in line
     assert "run `rag ingest` first" not in line
+
+
+def test_an_empty_index_the_user_chose_with_rag_home_gets_the_plain_hint(make_run_index, tmp_path):
+    result = run(["ask", "What is BOOT?"], tmp_path / "chosen")
+    assert result.exit_code == 1
+    assert "run `rag ingest` first" in result.stderr and "make run" not in result.stderr
 
 
 def test_the_project_checkouts_index_is_found_from_another_directory(monkeypatch, tmp_path, tiny_home):
@@ -118,7 +131,7 @@ def test_the_project_checkouts_index_is_found_from_another_directory(monkeypatch
     (checkout / ".rag").symlink_to(tiny_home, target_is_directory=True)
     monkeypatch.setattr(rag.index.locate, "project_root", lambda: checkout)
     monkeypatch.chdir(elsewhere)
-    result = run(["search", "diffusion"], tmp_path / "default-home")
+    result = run_default(["search", "diffusion"], tmp_path / "xdg" / "rag")
     assert result.exit_code == 1
     assert f"`RAG_HOME={checkout / '.rag'} rag search ...`" in result.stderr
     assert f"`export RAG_HOME={checkout / '.rag'}`" in result.stderr
@@ -130,31 +143,31 @@ def test_with_no_populated_index_anywhere_the_hint_is_to_ingest(monkeypatch, tmp
     monkeypatch.setattr(rag.index.locate, "project_root", lambda: None)
     (tmp_path / ".rag").mkdir()  # an empty `.rag` is nothing to point at
     monkeypatch.chdir(tmp_path)
-    result = run(["ask", QUESTION], tmp_path / "default-home")
+    result = run_default(["ask", QUESTION], tmp_path / "xdg" / "rag")
     assert result.exit_code == 1
     assert "run `rag ingest` first" in result.stderr and "make run" not in result.stderr
 
 
 def test_ui_on_an_empty_index_does_not_build_a_second_copy_of_make_runs(make_run_index, tmp_path):
-    home = tmp_path / "default-home"
-    result = run(["ui"], home, RAG_UI_PORT="0")
+    home = tmp_path / "xdg" / "rag"
+    result = run_default(["ui"], home, RAG_UI_PORT="0")
     assert result.exit_code == 1
     assert "./.rag (where `make run` keeps its index) holds 8 papers" in result.stderr
     assert "ingesting" not in result.stderr and not (home / "manifest.sqlite").exists()
 
 
 def test_stats_of_an_empty_index_points_at_make_runs(make_run_index, tmp_path):
-    result = run(["stats"], tmp_path / "default-home")
+    result = run_default(["stats"], tmp_path / "xdg" / "rag")
     assert result.exit_code == 0 and "papers:          0" in result.stdout
     assert "./.rag (where `make run` keeps its index) holds 8 papers" in result.stderr
 
 
 def test_a_first_ingest_beside_make_runs_index_says_it_builds_a_second_one(make_run_index, tmp_path, fake_model):
     tiny = Path(__file__).resolve().parents[1] / "data" / "tiny.jsonl"
-    home = tmp_path / "default-home"
-    result = run(["ingest", str(tiny)], home)
+    home = tmp_path / "xdg" / "rag"
+    result = run_default(["ingest", str(tiny)], home)
     assert result.exit_code == 0
     assert result.stderr.startswith("note: the index at")
     assert "./.rag (where `make run` keeps its index) holds 8 papers" in result.stderr
-    again = run(["ingest", str(tiny)], home)  # not empty any more: no note
+    again = run_default(["ingest", str(tiny)], home)  # not empty any more: no note
     assert "note:" not in again.stderr

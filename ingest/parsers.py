@@ -73,7 +73,9 @@ class LoadResult(list[Paper]):
             if f.skipped:
                 lines = ", ".join(str(s.line) for s in f.skipped[:20]) + (" ..." if len(f.skipped) > 20 else "")
                 reasons = sorted({s.reason for s in f.skipped})
-                out.append(f"{f.path}: skipped {len(f.skipped)} record(s) ({'; '.join(reasons)}) at line(s) {lines}")
+                n = len(f.skipped)
+                what = f"{n} record{'s' if n != 1 else ''} ({'; '.join(reasons)}) at line{'s' if n != 1 else ''}"
+                out.append(f"{f.path}: skipped {what} {lines}")
         return out + self.warnings
 
 

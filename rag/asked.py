@@ -13,8 +13,15 @@ def attribute_groups(question: str) -> list[list[str]]:
     "how many TOKENS ... and what ACCURACY" -> [["token"], ["accuraci"]]."""
     q = question.lower()
     heads: list[str] = []
-    for m in re.finditer(r"\bhow (many|much)\s+((?:[\w-]+\s+){0,2}?[\w-]+)", q):
-        heads.append(m.group(2))
+    for m in re.finditer(r"\bhow (many|much)\s+(?=((?:[\w-]+\s+){0,3}[\w-]+))", q):
+        # "how many pretraining tokens was ...": the noun before the verb is what is counted
+        words = re.split(
+            r"\s+(?:was|were|is|are|does|do|did|has|have|had|can|could|would|will|should|of|in|on|for|to|"
+            r"with|by|at|from|than|the|a|an|it|they|this|that|and|or|how|what)\b|,",
+            " " + m.group(2),
+        )[0].split()
+        if words:
+            heads.append(words[-1] if m.group(1) == "many" or len(words) > 1 else words[0])
     for m in re.finditer(
         r"\b(what|which)\s+((?:[\w@+/-]+\s+){0,3}?)(accuracy|score|speed-?ups?|perplexity|fid|bleu|f1|auc|map|psnr|"
         r"ssim|error|improvements?|gains?|reductions?|rates?|ratios?|compression|latency|throughput|savings?|costs?|"
@@ -67,6 +74,9 @@ _ASKED_ALIASES = {
     "depth": "layers layer deep",
     "token": "tokens",
     "effici": "faster speedup speed smaller reduction fewer cost x times",
+    "save": "cost costs reduce reduction fewer less faster speedup smaller x times",
+    "fewer": "reduce reduces reduction less lower decrease smaller",
+    "less": "reduce reduces reduction fewer lower decrease smaller",
 }
 
 
@@ -74,6 +84,14 @@ _ASKED_ALIASES = {
 GENERIC_ASKED = frozenset(
     tokenize("gain gains improvement result results performance number numbers figure effect benefit saving efficiency")
 )
+# "attains 90.35% on ImageNet" states an accuracy; "10-20% improvement", "by 16%", "30% fewer" state a change.
+_LEVEL_PERCENT = re.compile(
+    r"(?<!by )(?<!\d)(?<!-)\d+(?:\.\d+)?\s*%(?!\s*(?:-|improvement|higher|lower|fewer|reduction|less|more|faster|"
+    r"slower|gain|increase|decrease|relative|absolute|of\b|smaller|larger|better|worse))",
+    re.I,
+)
+_ANY_PERCENT = re.compile(r"\d\s*%")  # "a mere 7% of the trainable parameters" answers "what fraction"
+_SHARE_WORDS = frozenset(tokenize("fraction share percentage proportion"))
 _SIZE_FIGURE = re.compile(r"\b\d+(\.\d+)?\s*[BMK]\b|\b\d+(\.\d+)?\s*(billion|million|trillion)\b")
 
 
@@ -87,8 +105,18 @@ def _alias_tokens(asked: list[str]) -> set[str]:
 
 
 def _loose(words: set[str]) -> set[str]:
-    """Stems compared loosely: without hyphens, cut to five letters ("reduces"/"reduction", "speed-up"/"speedup")."""
-    return {w.replace("-", "")[:5] for w in words if w.replace("-", "")}
+    """Stems without hyphens ("speed-up" -> "speedup")."""
+    return {w.replace("-", "") for w in words if w.replace("-", "")}
+
+
+def _loose_match(tokens: set[str], aliases: set[str]) -> bool:
+    """Whether a sentence's stems speak of an alias: equal, or one a prefix of the other sharing at least five
+    letters ("reduc"/"reduct", "speed"/"speedup", "accur"/"accuraci"). Cutting both to five letters, as before,
+    matched "experts" with "experiments" (both "exper")."""
+    if tokens & aliases:
+        return True
+    long_aliases = [a for a in aliases if len(a) >= 5]
+    return any(t.startswith(a) or a.startswith(t) for t in tokens if len(t) >= 5 for a in long_aliases)
 
 
 def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> float:
@@ -101,8 +129,9 @@ def asked_share(groups: list[list[str]], sentence: str, tokens: set[str]) -> flo
     for g in groups:
         aliases = _alias_tokens(g)
         if (
-            loose & _loose(aliases)
+            _loose_match(loose, _loose(aliases))
             or (aliases & {"x", "times"} and re.search(r"\d(x|×|times)\b", sentence))
+            or ("%" in aliases and (_ANY_PERCENT if aliases & _SHARE_WORDS else _LEVEL_PERCENT).search(sentence))
             or ("size" in g and _SIZE_FIGURE.search(sentence))
         ):
             hit += 1

@@ -14,6 +14,7 @@ from rag.index import Index
 from rag.query import search_query
 from rag.retrieval import HybridSearch, Mode, SearchFilter
 from rag.settings import Settings
+from rag.text import counted
 from rag.types import Answer, FilesCheck, FileSummary, IngestReport, SkippedRecord, Source
 
 if TYPE_CHECKING:
@@ -241,12 +242,12 @@ class Assistant:
             f" and {len(gone) - 3} more" if len(gone) > 3 else ""
         )
         why = (
-            f"{len(unreadable)} path(s) could not be read ({unreadable[0]}{', ...' if len(unreadable) > 1 else ''})"
+            f"{counted(len(unreadable), 'path')} could not be read ({unreadable[0]}{', ...' if len(unreadable) > 1 else ''})"
             if unreadable
             else f"that is {share:.0%} of the index"
         )
         raise PruneRefused(
-            f"--prune would remove {len(gone)} of {len(committed)} papers ({shown}); {why}. Nothing was changed: "
+            f"--prune would remove {len(gone)} of {counted(len(committed), 'paper')} ({shown}); {why}. Nothing was changed: "
             "check the paths, or run again with --yes to remove them"
         )
 

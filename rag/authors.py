@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ingest.sentences import split_sentences
-from rag.generators.base import Draft, refusal_text
+from rag.generators.base import Draft, Quote, refusal_text
 from rag.intent import QUESTION_WORDS
 from rag.paper_filters import author_matches
 from rag.retrieval import SearchFilter
-from rag.text import STOPWORDS, tokenize
+from rag.text import STOPWORDS, counted, tokenize
 from rag.types import Source
 
 # What introduces an author's name in a question; the name is what follows (or sits between) these.
@@ -134,14 +134,17 @@ def _listing(name: str, sources: list[Source], total: int, topical: bool) -> Dra
     verbatim (so the grounding check finds it in the abstract it cites). Papers come most relevant first when
     the question has a topic, else newest first."""
     n = len(sources)
-    head = f"{name} is an author of {total} paper{'s' if total != 1 else ''} in the collection"
+    head = f"{name} is an author of {counted(total, 'paper')} in the collection"
     order = "most relevant to the question first" if topical else "newest first"
     lines = [head + (f" ({order}):" if n == total else f"; the first {n}, {order}:")]
-    supporting = {}
+    supporting, quotes = {}, []
     for i, s in enumerate(sources, start=1):
         gist = _gist(s.text)
         supporting[i] = gist
         lines.append(f"- “{s.title}” [{i}]: {gist}")
+        # the line quotes its paper's sentence verbatim: grounding checks it as a quote, not by word overlap
+        # (which a long title beside a short sentence can fail)
+        quotes.append(Quote(lines[-1], [i], [gist] if gist else [], [s.title]))
     more = total - n
-    note = f"{more} more paper{'s' if more != 1 else ''} by {name}; search with the author filter." if more else None
-    return Draft("\n".join(lines), supporting=supporting, note=note)
+    note = f"{counted(more, 'more paper')} by {name}; search with the author filter." if more else None
+    return Draft("\n".join(lines), supporting=supporting, note=note, quotes=quotes)

@@ -34,8 +34,10 @@ from rag.generators.base import Draft
 from rag.generators.extractive.evidence import paper_names
 from rag.intent import Analysis, Intent, analyse
 from rag.query import clean_question, retrieval_query
+from rag.record import answer_from_record
 from rag.retrieval import SearchFilter
 from rag.sources import by_identifier, exact_title_first, named_first, referred_first
+from rag.text import counted
 from rag.types import Answer, Citation, Source
 from rag.untrusted import readable, strip_injections
 from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber, supported_only
@@ -81,7 +83,7 @@ class AnswerState:
     ranking_depth: int = 0  # papers to rank (the eval's @10), when more than the generator reads
     ranking: list[Source] = field(default_factory=list)  # the ranking retrieval gave, `sources` its first k
     retrieve_ms: float = 0.0
-    drafted: Draft | None = None  # an answer retrieval already made from metadata ("papers by X": rag/authors.py)
+    drafted: Draft | None = None  # an answer retrieval made from metadata (rag/authors.py, rag/record.py)
 
     @classmethod
     def from_input(cls, inputs: Any) -> AnswerState:
@@ -235,6 +237,8 @@ class AnswerPipeline:
         state.ranking = exact_title_first(query, sources)
         if by_author := answer_author_question(self.assistant.index, retriever, state.standalone, state.filters):
             state.ranking, k, state.drafted = by_author.sources, len(by_author.sources), by_author.draft
+        else:  # "who wrote X?", "when was X published?": from X's record (rag/record.py)
+            state.drafted = answer_from_record(analysis, state.ranking[: max(k, state.referred)], state.referred)
         state.sources = state.ranking[: max(k, state.referred)]
         state.retrieve_ms = _ms(time.perf_counter() - t0)
         return state
@@ -309,7 +313,7 @@ class AnswerPipeline:
         if dropped and cited_numbers(kept):
             trimmed = Draft(text=kept, generator=draft.generator, analysis=draft.analysis)
             first, answer = answer, self.finish(state, trimmed, time.perf_counter() - t0)
-            why = f"left out {dropped} sentence(s) of the LLM answer that no cited abstract supports"
+            why = f"left out {counted(dropped, 'sentence')} of the LLM answer that no cited abstract supports"
             answer.warning = "; ".join(w for w in (first.warning, why) if w)
             answer.grounding.removed_citations = first.grounding.removed_citations
             if answer.grounding.supported_fraction > 0:
@@ -322,7 +326,7 @@ class AnswerPipeline:
 
     def _empty_index(self, state: AnswerState) -> Answer | None:
         """An index with no papers is said to be empty, from every entry point, not refused as "not relevant"."""
-        if state.drafted is not None:  # answered in `retrieve` from the author metadata (rag/authors.py)
+        if state.drafted is not None:  # answered in `retrieve` from the metadata (rag/authors.py, rag/record.py)
             return self.finish(state, state.drafted, 0.0)
         if state.sources or not self.assistant.index.is_empty():
             return None

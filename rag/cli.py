@@ -17,8 +17,20 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from rag.cli_io import _check_out, _endpoint, _err, _out, _run, _stdin_queries
+from rag.cli_io import (
+    _check_out,
+    _elsewhere_hint,
+    _empty_hint,
+    _endpoint,
+    _err,
+    _out,
+    _print_answer,
+    _run,
+    _source_line,
+    _stdin_queries,
+)
 from rag.settings import Settings
+from rag.text import counted
 from rag.untrusted import readable
 
 
@@ -81,16 +93,6 @@ def _progress(label: str, unit: str = "chunk") -> Iterator[Callable[[int, int], 
             bar["bar"].close()
 
 
-def _empty_hint(assistant: Any) -> bool:
-    assistant.index.check_health()  # a damaged or mismatched index: one line naming the fix, exit 1
-    if assistant.index.is_empty():
-        _err(
-            f"the index at {assistant.settings.home} is empty: run `rag ingest` first (no path ingests the bundled corpus)"
-        )
-        return True
-    return False
-
-
 @app.command()
 def ingest(
     paths: Annotated[
@@ -125,6 +127,12 @@ def ingest(
 
     def body() -> None:
         a = _assistant()
+        from rag.index.locate import paper_count
+
+        # a first ingest here while the index `make run` built is elsewhere (the manifest only: an ingest also
+        # repairs an index whose other parts are damaged, so no health check here)
+        if not reset and paper_count(a.settings.home) == 0:
+            _elsewhere_hint(a, "ingest", prefix="note: ")
         with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
             report = a.ingest(
                 paths or None,
@@ -142,23 +150,14 @@ def ingest(
         if as_json:
             _out(json.dumps(data))
         else:
-            skipped = f", {len(report.skipped)} records skipped" if report.skipped else ""
+            skipped = f", {counted(len(report.skipped), 'record')} skipped" if report.skipped else ""
             _out(
-                f"{report.papers} papers, {report.chunks} chunks in {a.settings.home}: "
+                f"{counted(report.papers, 'paper')}, {counted(report.chunks, 'chunk')} in {a.settings.home}: "
                 f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
                 f"{report.removed} removed{skipped} ({report.seconds:.2f}s)"
             )
 
     _run(body)
-
-
-def _source_line(s: Any) -> str:
-    parts = [f"score {s.score:.4f}", ", ".join(s.source_labels or s.sources)]
-    if s.date:
-        parts.append(s.date)
-    if s.authors:
-        parts.append(s.authors[0] + (" et al." if len(s.authors) > 1 else ""))
-    return f"{s.rank:>3}. {s.title}  ({'; '.join(parts)})"
 
 
 @app.command()
@@ -178,7 +177,7 @@ def search(
 
     def body() -> None:
         a = _assistant(retriever=retriever)
-        if _empty_hint(a):
+        if _empty_hint(a, "search"):
             raise typer.Exit(1)
         opts = {"source": source, "date": date, "title_contains": title, "author": author}
         if query == "-":
@@ -190,7 +189,10 @@ def search(
             _out(json.dumps([s.model_dump() for s in results]))
             return
         if not results:
-            _out("no matching papers")
+            from rag.paper_filters import unmatchable
+
+            why = unmatchable(a.index.papers().values(), author=author, date=date)
+            _out("no matching papers" + (f": {'; '.join(why)}" if why else ""))
         for s in results:
             _out(_source_line(s))
 
@@ -209,7 +211,7 @@ def ask(
 
     def body() -> None:
         a = _assistant(k=k, generator=generator, retriever=retriever)
-        if _empty_hint(a):
+        if _empty_hint(a, "ask"):
             raise typer.Exit(1)
         _endpoint(a.settings)
         answer = a.ask(readable(question))
@@ -221,45 +223,6 @@ def ask(
     _run(body)
 
 
-def _print_answer(answer: Any) -> None:
-    """An answer as text: the answer, its note and signals, warnings on stderr, then the cited papers (or the
-    related ones a refusal offers)."""
-    _out(answer.answer)
-    if answer.note:
-        _out(answer.note)
-    if not answer.refused:
-        _out(_signals(answer))
-    if answer.warning:
-        _err(f"warning: {answer.warning}")
-    if answer.citations:
-        _out("\nSources:")
-        for c in answer.citations:
-            _out(f"  [{c.n}] {c.title}")
-    elif answer.related:
-        _out("\nRelated papers (not cited):")
-        for s in answer.related:
-            _out(f"  - {s.title}")
-
-
-def _signals(answer: Any) -> str:
-    """The answer's two signals in one line: grounding (every sentence supported by the abstract it cites) and
-    whether it carries what was asked; low confidence said plainly."""
-    bad = len(answer.grounding.unsupported_sentences)
-    support = (
-        "supported by the cited abstracts" if not bad else f"{bad} sentence(s) NOT supported by the cited abstracts"
-    )
-    check = answer.answer_check
-    if answer.answers_question and check.confidence == "high":
-        fit = "answers the question"
-    elif answer.answers_question:
-        fit = "partly answers the question" + (
-            f" (no mention of {', '.join(check.missing_terms[:4])})" if check.missing_terms else ""
-        )
-    else:
-        fit = f"LOW CONFIDENCE: may not answer the question (expected {check.expected or 'what was asked'})"
-    return f"[{support}; {fit}]"
-
-
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Papers, chunks, sources, index location and embedding model."""
@@ -268,6 +231,8 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         a = _assistant()
         a.index.check_health()
         st = a.stats()
+        if not st["papers"]:
+            _elsewhere_hint(a, "stats")
         if as_json:
             _out(json.dumps(st))
             return
@@ -278,9 +243,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = 
         _out(f"embedding model: {st['embedding_model']}")
         _out(f"chunking:        {st['chunk_tokens']} tokens, {st['chunk_overlap']} overlap")
         _out(f"updated:         {st['updated_at'] or 'never'}")
-        _out("sources:")
-        for name, n in st["sources"].items():
-            _out(f"  {name}: {n} papers")
+        _out("sources:")  # by their readable labels ("Daily Papers, Mar 11 (dump 0)"); --json also names the files
+        for name, n in (st.get("labels") or st["sources"]).items():
+            _out(f"  {name}: {counted(n, 'paper')}")
 
     _run(body)
 
@@ -294,10 +259,15 @@ def ui(
 
     def body() -> None:
         from ui.app import launch
+        from ui.guard import check_port
 
         a = _assistant(ui_host=host, ui_port=port)
+        if a.settings.ui_port:  # a busy port fails before anything is loaded or ingested
+            check_port(a.settings.ui_host, a.settings.ui_port)
         a.index.check_health()
         if a.index.is_empty():
+            if _elsewhere_hint(a, "ui"):  # the index `make run` built is elsewhere: no second copy without asking
+                raise typer.Exit(1)
             _err("the index is empty; ingesting the bundled corpus first")
             with _progress("embedding") as progress, _progress("answer sentences", "sentence") as sentences:
                 a.ingest(progress=progress, sentence_progress=sentences)

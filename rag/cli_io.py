@@ -1,16 +1,18 @@
 """What the `rag` command line prints and how it fails: every line made safe for a terminal and free of secrets,
-user-facing errors as one `error:` line (exit 1), never a traceback."""
+user-facing errors as one `error:` line (exit 1), never a traceback; an answer and its signals as text, a search
+hit as one line, and the hint an empty index gives (the populated `./.rag` that `make run` keeps)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 
 from rag.settings import Settings
+from rag.text import counted
 
 T = TypeVar("T")
 
@@ -105,3 +107,101 @@ def _endpoint(settings: Settings) -> None:
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(20, "--out must be a directory, not a file", str(out))
+
+
+def _empty_hint(assistant: Any, command: str) -> bool:
+    """Whether the index is empty, said on stderr with what to do: use the populated index `make run` built
+    (`./.rag`) when there is one, else `rag ingest`."""
+    assistant.index.check_health()  # a damaged or mismatched index: one line naming the fix, exit 1
+    if assistant.index.is_empty():
+        if not _elsewhere_hint(assistant, command):
+            _err(
+                f"the index at {assistant.settings.home} is empty: run `rag ingest` first "
+                "(no path ingests the bundled corpus)"
+            )
+        return True
+    return False
+
+
+def _elsewhere_hint(assistant: Any, command: str, prefix: str = "") -> bool:
+    """For an empty index at the default home (RAG_HOME not set): say on stderr where the populated one `make run`
+    built is, and the command that uses it (`rag.index.locate`). Whether there is one."""
+    from rag.index.locate import empty_index_message, is_default_home
+
+    if not is_default_home(assistant.settings.home):
+        return False  # RAG_HOME chosen by the user (or a test): that is the index they mean
+    message = empty_index_message(assistant.settings.home, _command_line(command))
+    if message:
+        _err(prefix + message)
+    return message is not None
+
+
+def _command_line(command: str) -> str:
+    """The command being run, as the user could type it again: the `rag` script as invoked (bare `rag` when that
+    is what PATH finds) and its arguments, shell-quoted; `rag COMMAND ...` when not run as the script."""
+    import os
+    import shlex
+    import shutil
+
+    argv = sys.argv
+    if argv and Path(argv[0]).name == "rag":
+        prog = Path(argv[0])
+        found = shutil.which("rag")
+        if found and Path(found).resolve() == prog.resolve():
+            name = "rag"
+        elif prog.is_absolute() and prog.resolve().is_relative_to(Path.cwd().resolve()):
+            name = os.path.relpath(prog.resolve(), Path.cwd().resolve())
+        else:
+            name = str(prog)
+        return shlex.join([name, *argv[1:]])
+    return f"rag {command} ..."
+
+
+def _source_line(s: Any) -> str:
+    labels = "; ".join(s.source_labels or [Path(f).name for f in s.sources])
+    parts = [f"score {s.score:.4f}", labels]
+    if s.date and s.date not in labels:  # "Daily Papers, Mar 11 (dump 0)" already says the day it was listed
+        parts.append(s.date)
+    if s.authors:
+        parts.append(s.authors[0] + (" et al." if len(s.authors) > 1 else ""))
+    return f"{s.rank:>3}. {s.title}  ({'; '.join(parts)})"
+
+
+def _print_answer(answer: Any) -> None:
+    """An answer as text: the answer, its note and signals, warnings on stderr, then the cited papers (or the
+    related ones a refusal offers)."""
+    _out(answer.answer)
+    if answer.note:
+        _out(answer.note)
+    if not answer.refused:
+        _out(_signals(answer))
+    if answer.warning:
+        _err(f"warning: {answer.warning}")
+    if answer.citations:
+        _out("\nSources:")
+        for c in answer.citations:
+            _out(f"  [{c.n}] {c.title}")
+    elif answer.related:
+        _out("\nRelated papers (not cited):")
+        for s in answer.related:
+            _out(f"  - {s.title}")
+
+
+def _signals(answer: Any) -> str:
+    """The answer's two signals in one line: grounding (every sentence supported by the abstract it cites) and
+    whether it carries what was asked; low confidence said plainly."""
+    from rag.record import support_basis
+
+    bad = len(answer.grounding.unsupported_sentences)
+    basis = support_basis(answer.grounding.sentence_scores)
+    support = f"supported by {basis}" if not bad else f"{counted(bad, 'sentence')} NOT supported by {basis}"
+    check = answer.answer_check
+    if answer.answers_question and check.confidence == "high":
+        fit = "answers the question"
+    elif answer.answers_question:
+        fit = "partly answers the question" + (
+            f" (no mention of {', '.join(check.missing_terms[:4])})" if check.missing_terms else ""
+        )
+    else:
+        fit = f"LOW CONFIDENCE: may not answer the question (expected {check.expected or 'what was asked'})"
+    return f"[{support}; {fit}]"

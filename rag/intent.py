@@ -101,9 +101,9 @@ _QUANTITY = re.compile(
     re.I,
 )
 _DEFINITION = re.compile(
-    r"\bstand(s)? for\b|\bacronym\b|\babbreviat|\bwhat is (an? |the )?[\w-]+\s+in\b|\bdefin(e|ition)\b|\bmeaning of\b"
+    r"\bstand(s)? for\b|\b(is|are) \S+ short for\b|\bshort for\b|\bacronym\b|\babbreviat|\bwhat is (an? |the )?[\w-]+\s+in\b|\bdefin(e|ition)\b|\bmeaning of\b"
     r"|\bwhat do(es)? (the )?(\w+ ){0,3}(mean|refer to) by\b|\bwhat (do|does) .{1,40} mean\b"
-    r"|^\s*what(?:'s| is| are) (an? |the )?[\w'‘’“”\"-]+(?: [\w'‘’“”\"-]+){0,4}\s*\??\s*$",
+    r"|(?:^|[.!?]\s+)what(?:'s| is| are) (an? |the )?[\w'‘’“”\"-]+(?: [\w'‘’“”\"-]+){0,4}(?:\s+exactly)?\s*\??\s*$",
     re.I,
 )
 _HOW = re.compile(
@@ -137,7 +137,8 @@ _ABOUT = re.compile(
     r"^\s*(tell me (more )?about|what is .{2,120} about\b|what's .{2,120} about\b|describe|explain|summari[sz]e)\b"
     r"|\bwhat does (the )?(paper|work|study|article)\b.{0,120}\b(do|propose|present|contribute|show|about)\b"
     r"|^\s*what (does|do|did) [\w'‘’“”\"+.-]+( [\w'‘’“”\"+.-]+){0,5} (do|propose|offer|introduce|contribute)\s*\??\s*$"
-    r"|\bmain (contribution|idea|finding|result)s?\b|\bin a nutshell\b|\bkey (idea|contribution|finding)s?\b",
+    r"|\bmain (contribution|idea|finding|result)s?\b|\bin a nutshell\b|\bkey (idea|contribution|finding)s?\b"
+    r"|^\s*(and\s+)?(what|how) about [^?]{2,160}\?*\s*$",  # "what about TC-GS?": a follow-up resolved to a paper
     re.I,
 )
 _PLURAL_LIST = re.compile(r"\b(which|what|any|list|all)\s+([\w-]+\s+){0,3}(papers|works|studies|articles)\b", re.I)
@@ -154,12 +155,12 @@ QUESTION_WORDS = frozenset(
         "introduces get gets achieve achieves reach reaches claim claims obtain obtains show shows related "
         "relate deal deals involving involve involves remember looking know someone anything something "
         "exact exactly really actually specifically roughly approximately much many number large big "
-        "add adds top keep keeps drop drops differ differs versus vs both each two former latter"
+        "add adds make makes top keep keeps drop drops differ differs versus vs both each two former latter"
     )
 )
 # Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.
 _SALIENT = re.compile(
-    r"(?<![\w-])(?:[A-Z][a-z]+-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
+    r"(?<![\w-])(?:[A-Z][a-z]*-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
 )
 _GENERIC_SUFFIX = re.compile(
     r"-(level|based|like|style|free|aware|scale|sized?|driven|guided|specific|only|wise|efficient|friendly|agnostic)$",
@@ -395,12 +396,38 @@ def analyse(question: str) -> Analysis:
 
 def surface(question: str, stems: list[str] | set[str], limit: int = 6) -> str:
     """The question's own words whose stems are in `stems`, in order ("how many TOKENS ..." -> "tokens"): how a
-    refusal names what was asked, in the user's words."""
+    refusal names what was asked, in the user's words. A single letter (the "s" of "COMET's") is never one."""
     wanted = set(stems)
-    words = [w for w in re.findall(r"[\w][\w.+/-]*", question) if set(tokenize(w)) & wanted]
+    words = [w for w in re.findall(r"[\w][\w.+/-]*", question) if len(w) > 1 and set(tokenize(w)) & wanted]
     return " ".join(dict.fromkeys(words[:limit]))
 
 
+# Stems that say the same thing in abstracts ("faster", "speed-up", "accelerates" a method), as a paper's word
+# set is widened for a list question's topic coverage. Only families where any member names the same claim.
+SAME_CLAIM = (
+    frozenset({"speed", "speedup", "speed-up", "faster", "fast", "acceler", "quicker"}),
+    frozenset({"cheaper", "cost-effect", "inexpens"}),
+)
+
+
+def widen(tokens: set[str]) -> set[str]:
+    """`tokens` (stems) plus every `SAME_CLAIM` family one of them belongs to: {"faster"} -> the speed family."""
+    out = set(tokens)
+    for family in SAME_CLAIM:
+        if out & family:
+            out |= family
+    if {"languag", "model"} <= out:  # "large language models" is what "LLM" abbreviates
+        out |= {"llm", "llms"}
+    return out
+
+
+# "... without retraining", "no need for labels": a condition on the papers, not their topic.
+_CONDITION = re.compile(r"\b(?:without(?:\s+any)?|no need (?:for|to)|free of)\s+([\w-]+)", re.I)
+
+
 def topic_words(analysis: Analysis) -> list[str]:
-    """The focus words that name the topic of a list/summary question (stop and question words removed)."""
-    return [t for t in analysis.focus if t not in STOPWORDS]
+    """The focus words that name the topic of a list/summary question (stop and question words removed, and the
+    word of a "without X" condition: a paper that says "requires retraining" is not on "without retraining")."""
+    condition = {t for m in _CONDITION.finditer(analysis.question) for t in tokenize(m.group(1))}
+    condition |= {"without"}
+    return [t for t in analysis.focus if t not in STOPWORDS and t not in condition]

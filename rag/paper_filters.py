@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _ISO = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -98,3 +99,27 @@ def author_matches(asked: str, author: str) -> bool:
 
 def any_author_matches(asked: str, authors: Iterable[str]) -> bool:
     return any(author_matches(asked, a) for a in authors)
+
+
+def unmatchable(papers: Iterable[Any], author: str | None = None, date: str | None = None) -> list[str]:
+    """Why an author or date filter cannot match any of `papers` (`PaperMeta`-like: `authors`, `date`, `listed`,
+    `source_labels`) whatever the query: the collection records no authors, or no year for a year filter (a Daily
+    Papers dump gives only the day it listed a paper, "Mar 11", which a filter can use instead). One sentence per
+    filter, [] when both can match. Said where a search finds nothing, so that an empty result is not read as
+    "no such paper"."""
+    papers = list(papers)
+    dumps = any(str(label).startswith("Daily Papers") for p in papers for label in p.source_labels)
+    out = []
+    if author and not any(p.authors for p in papers):
+        why = " (Daily Papers page dumps give none)" if dumps else ""
+        out.append(f"no paper in this collection records its authors{why}, so the author filter matches nothing")
+    if date:
+        kind = date_spec(date)[0]
+        dated = any(p.date and _ISO.match(p.date) for p in papers)
+        days = sorted({d for p in papers for d in (p.date, *p.listed) if d and not _ISO.match(d)})
+        if kind in ("iso", "range") and not dated:
+            instead = f"; filter on a listing day such as “{days[0]}” instead" if days else ""
+            out.append(f"no paper in this collection records a year{instead}")
+        elif kind == "month" and not dated and not days:
+            out.append("no paper in this collection records a date")
+    return out

@@ -26,9 +26,11 @@ STOPWORDS = frozenset(
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
 _TOKEN = TOKEN
-# A stand-alone number: not part of a word or name ("GPT-4", "CUB-200-2011", "ResNet50" are names, not
-# figures), with its thousands separators and decimals; "3.5x", "29%" and "7×" keep their digits.
-_NUMBER = re.compile(r"(?<![\w.\-])\d+(?:,\d{3})*(?:\.\d+)?(?!\d)(?!(?:st|nd|rd|th)\b)(?!-[A-Z])")
+# A stand-alone number: not part of a word or name ("GPT-4", "CUB-200-2011", "ResNet50", "3D", "3DGS" are names,
+# not figures; "200B", "12GB" are figures), with its thousands separators and decimals; "3.5x", "29%" and "7×" keep their digits.
+_NUMBER = re.compile(
+    r"(?<![\w.\-])\d+(?:,\d{3})*(?:\.\d+)?(?!\d)(?!(?:st|nd|rd|th|D)\b)(?!-[A-Z])(?!(?!(?:GB|MB|KB|TB|GHz|FLOPs?)\b)[A-Z]{2,})"
+)
 # "ImageNet-64/128": the number after the slash continues the name.
 _NAME_SLASH = re.compile(r"[A-Za-z][\w]*-\d+(?:/\d+)+")
 
@@ -66,6 +68,20 @@ def _tokenize(text: str) -> list[str]:
     return stem(out)
 
 
+# "OLMo 2", "Llama 3", "CIFAR 10": a small whole number right after a name is its version, unless a metric's
+# value ("BLEU 28") or followed by a unit ("Llama 2 7B" keeps the 7).
+_NAME_BEFORE = re.compile(r"(?:^|\s)([A-Za-z]*[A-Z][A-Za-z]*)\s$")
+_UNIT_AFTER = re.compile(r"\s*(?:%|x\b|×|times\b|[KMBT]\b|-?fold\b|\.\d)")
+_METRICS = frozenset("BLEU FID PSNR SSIM AP MAP F1 AUC ROUGE IOU MIOU EM WER CER LPIPS NDCG MRR".split())
+
+
+def _version_of_name(text: str, m: re.Match[str]) -> bool:
+    before = _NAME_BEFORE.search(text[max(0, m.start() - 40) : m.start()])
+    if not before or len(m.group(0)) > 2 or "." in m.group(0) or before.group(1).upper() in _METRICS:
+        return False
+    return not _UNIT_AFTER.match(text, m.end())
+
+
 def numbers(text: str) -> list[str]:
     """The stand-alone numbers a text states, in order, normalised ("8,000" -> "8000", "13.90" -> "13.9").
 
@@ -79,8 +95,17 @@ def numbers(text: str) -> list[str]:
             continue
         if re.match(r"\d\)", text[m.start() : m.end() + 1]) and (m.start() == 0 or text[m.start() - 1] in " (;:"):
             continue  # an enumerator: "1) use the frozen model ... 2) predict"
+        if _version_of_name(text, m):
+            continue
         n = m.group(0).replace(",", "")
         if "." in n:
             n = n.rstrip("0").rstrip(".")
         out.append(n)
     return out
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun agreeing: `counted(1, "paper")` -> "1 paper", `counted(2, "paper")` -> "2 papers",
+    `counted(3, "match", "matches")`; thousands separated ("1,204 papers"). The one place the product's messages
+    pluralise, so that no message says "1 papers" or "paper(s)"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

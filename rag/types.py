@@ -157,11 +157,14 @@ class IngestReport(BaseModel):
         by_file: dict[str, list[SkippedRecord]] = {}
         for s in self.skipped:
             by_file.setdefault(s.file, []).append(s)
+        from rag.text import counted  # lazily: the records module stays free of the tokenizer's imports
+
         out = []
         for name, items in by_file.items():
             lines = ", ".join(str(s.line) for s in items[:limit]) + (" ..." if len(items) > limit else "")
             reasons = "; ".join(sorted({s.reason for s in items}))
-            out.append(f"{name}: skipped {len(items)} record(s) ({reasons}) at line(s) {lines}")
+            at = "line" if len(items) == 1 else "lines"
+            out.append(f"{name}: skipped {counted(len(items), 'record')} ({reasons}) at {at} {lines}")
         return out + [f"warning: {w}" for w in self.warnings]
 
 

@@ -6,6 +6,8 @@
   cosine similarity (only computed when lexical recall alone is not enough).
 - Every number in an answer sentence must occur in a cited abstract; otherwise the sentence is unsupported
   whatever its similarity.
+- A sentence that says it comes from the paper's record ("... (from the paper's record)", `rag.record`) is checked
+  against the cited papers' metadata instead: its names, words and numbers must be in a cited record.
 - Abstracts are untrusted text: their markup and any sentence that addresses an assistant ("ignore previous
   instructions", "SYSTEM: ...") are not evidence, so an answer that repeats a planted instruction is unsupported.
 """
@@ -19,7 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ingest.sentences import split_sentences
-from rag.intent import Analysis, Intent, asked_share, surface
+from rag.content_terms import content_terms
+from rag.intent import Analysis, Intent, asked_share, surface, topic_words, widen
+from rag.record import expected_found, field_words, is_record_statement, record_support
 from rag.text import numbers as numbers_of
 from rag.text import tokenize
 from rag.types import AnswerCheck, Grounding, Source
@@ -158,6 +162,8 @@ def faithful_lines(quotes: Sequence[Quote], sources: Sequence[Source]) -> dict[s
         srcs = [sources[n - 1] for n in quote.cites if 1 <= n <= len(sources)]
         titles = [s.title for s in srcs]
         names = [*titles, *(t.split(":")[0] for t in titles), *quote.names]
+        # "Title (M-SMoE)": a name may follow its title when the cited abstract itself introduces it
+        introduced = [n for n in quote.names if any(n in s.text for s in srcs)]
         sentences = [q for q in quote.verbatim if any(q in evidence_sentences(s.text) or q in s.text for s in srcs)]
         ok = bool(srcs) and len(sentences) == len(quote.verbatim)
         segments = _segments(quote.text)
@@ -168,7 +174,9 @@ def faithful_lines(quotes: Sequence[Quote], sources: Sequence[Source]) -> dict[s
                 part = part.strip(" .…")
                 if not ok or not part:
                     continue
-                ok = any(is_faithful(part, t) for t in titles) or any(is_faithful(part, q, names) for q in sentences)
+                ok = any(is_faithful(part, t, introduced) for t in titles) or any(
+                    is_faithful(part, q, names) for q in sentences
+                )
         out[_key(quote.text)] = ok
     return out
 
@@ -201,6 +209,13 @@ def ground(
         scores.append(entry)
         if not cited:
             entry["reason"] = "no citation"
+            continue
+        if is_record_statement(bare):
+            # "... (from the paper's record)": checked against the cited papers' metadata, not their abstracts
+            ok, records = record_support(bare, [sources[n - 1] for n in cited])
+            entry.update(score=1.0 if ok else 0.0, supported=ok, best_evidence=records)
+            if not ok:
+                entry["reason"] = "not what the cited papers' records say"
             continue
         # Only what the abstracts state is evidence: not their markup, not an instruction planted in them.
         # A title is evidence too (a list bullet names its paper).
@@ -313,15 +328,20 @@ def answer_check(analysis: Analysis | None, text: str, refused: bool, cited: Seq
     body = strip_markers(text)
     titles = " ".join(s.title for s in cited)
     shown = f"{body} {titles}"
-    words = set(tokenize(shown))
+    words = widen(set(tokenize(shown)))
     n_cited = len(cited)
     names_missing = [
         n
         for n in analysis.names
         if n.lower().replace(" ", "") not in shown.lower().replace(" ", "") and not set(tokenize(n)) <= words
     ]
-    focus = [t for t in analysis.focus if not any(t in tokenize(n) for n in analysis.names)]
     intent = analysis.intent
+    asked = topic_words(analysis) if intent in (Intent.LIST, Intent.SUMMARY) else analysis.focus
+    # content words only: not the question's generic verbs ("handle", "evaluated") nor fragments ("s")
+    focus = content_terms(analysis.question, asked, keep=analysis.asked)
+    focus = [t for t in focus if not any(t in tokenize(n) for n in analysis.names)]
+    if is_record_statement(body):  # "who wrote X" / "when was X published" answered from the record
+        focus = [t for t in focus if t not in field_words(analysis.question)]
     if intent in (Intent.LOOKUP, Intent.ABOUT):
         words |= {t for s in cited for t in tokenize(s.text)}
     # an asked attribute said another way counts ("how much faster" is answered by "1.31x throughput")
@@ -336,6 +356,8 @@ def answer_check(analysis: Analysis | None, text: str, refused: bool, cited: Seq
         found = n_cited >= 1 and ("stands for" in body or coverage >= MIN_FOCUS_COVERAGE or not names_missing)
     elif intent in (Intent.LIST, Intent.SUMMARY):
         found = n_cited >= 2 or (n_cited == 1 and "(1 found)" not in body)
+    elif intent == Intent.METADATA:
+        found = n_cited >= 1 and expected_found(analysis.question, body)
     elif intent == Intent.COMPARE:
         found = n_cited >= 2
         coverage = max(coverage, 0.5) if found else coverage  # the papers compared are what a comparison needs

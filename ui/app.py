@@ -17,9 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from ingest.formats import EXTENSIONS
+from ingest.formats import EXTENSIONS, FORMATS
 from rag.conversation import history_messages
 from rag.query import readable
+from rag.text import counted
 from ui import cards, collection, render
 from ui.export import conversation_markdown
 from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads
@@ -285,7 +286,7 @@ def build_search_tab(assistant: Any, stats: dict[str, Any]) -> SearchTab:
             button = gr.Button("Search", variant="primary", scale=1, min_width=80)
         with gr.Row():
             source = gr.Dropdown(
-                choices=_source_choices(stats), value=ALL_SOURCES, label="Source file", allow_custom_value=True
+                choices=_source_choices(stats), value=ALL_SOURCES, label="Source", allow_custom_value=True
             )
             date = gr.Textbox(label="Date", placeholder="e.g. 2024, 2024-03, 2023..2024 or Mar 11")
             title = gr.Textbox(label="Title contains")
@@ -323,7 +324,13 @@ def search_fn(assistant: Any) -> Callable[..., str]:
         except Exception as exc:
             log.exception("search %r failed", query)
             return f'<div class="rag-status error">Search failed: {render.esc(_user_message(exc))}</div>'
-        return cards.search_html(query, [h.model_dump(mode="json") for h in hits])
+        why: list[str] = []
+        if not hits and ((author or "").strip() or (date or "").strip()):
+            from rag.paper_filters import unmatchable
+
+            papers = assistant.index.papers().values()
+            why = unmatchable(papers, author=(author or "").strip() or None, date=(date or "").strip() or None)
+        return cards.search_html(query, [h.model_dump(mode="json") for h in hits], why)
 
     return search_tab
 
@@ -339,11 +346,7 @@ def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab
                 stats_view = gr.HTML(render.stats_html(stats), js_on_load=None)
                 refresh = gr.Button("Refresh", size="sm")
             with gr.Column(scale=2):
-                gr.Markdown(
-                    "**Add papers.** JSON Lines (`title`, `abstract`, optional `id`, `url`, `date`, `authors`) "
-                    "or CSV with a `title,abstract` header. Files are checked first; nothing is written if "
-                    "any line is malformed."
-                )
+                gr.Markdown(upload_help())
                 upload = gr.File(
                     label="Files", file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload"
                 )
@@ -351,6 +354,17 @@ def build_collection_tab(assistant: Any, stats: dict[str, Any]) -> CollectionTab
                 ingest = gr.Button("Add to the index", variant="primary", interactive=False)
     return CollectionTab(
         stats=stats_view, refresh=refresh, upload=upload, status=status, ingest=ingest, browser=browser
+    )
+
+
+def upload_help() -> str:
+    """What the upload takes, from the format registry (`ingest.formats.FORMATS`), so it never lags behind what
+    `rag ingest` reads."""
+    kinds = "\n".join(f"- {f.label}: {' '.join(f'`{e}`' for e in f.extensions)}" for f in FORMATS)
+    return (
+        f"**Add papers** from any file `rag ingest` reads:\n\n{kinds}\n\nEach record needs a title and an abstract; "
+        "authors, a date or year, an arXiv id, a DOI and a link are kept when the file has them. Files are checked "
+        "first; nothing is written if any line is malformed."
     )
 
 
@@ -423,7 +437,9 @@ def wire_api(assistant: Any) -> None:
 
 
 def _source_choices(stats: dict[str, Any]) -> list[str]:
-    return [ALL_SOURCES, *stats.get("sources", {}).keys()]
+    """The sources by their readable labels ("Daily Papers, Mar 11 (dump 0)", "Zotero export (library.csv)"),
+    which the source filter matches like file names; the files when the index has no labels."""
+    return [ALL_SOURCES, *(stats.get("labels") or stats.get("sources") or {}).keys()]
 
 
 def _header(stats: dict[str, Any]) -> str:
@@ -457,8 +473,8 @@ def validate_files(files: list[str]) -> tuple[str, bool]:
     except ParseError as exc:
         return _status("error", f"Not added: {_parse_error_line(exc)}"), False
     n = check.papers
-    skipped = f"; {len(check.skipped)} record(s) without an abstract will be skipped" if check.skipped else ""
-    return _status("info", f"{names}: {n} valid paper{'s' if n != 1 else ''}{skipped}. Ready to add."), True
+    skipped = f"; {counted(len(check.skipped), 'record')} without an abstract will be skipped" if check.skipped else ""
+    return _status("info", f"{names}: {counted(n, 'valid paper')}{skipped}. Ready to add."), True
 
 
 def ingest_files(assistant: Any, files: list[str]) -> str:
@@ -475,7 +491,7 @@ def ingest_files(assistant: Any, files: list[str]) -> str:
     return _status(
         "ok",
         f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged} "
-        f"({report.chunks} chunks, {report.seconds:.1f} s).",
+        f"({counted(report.chunks, 'chunk')}, {report.seconds:.1f} s).",
     )
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rag.text import counted
 from ui.export import byline, paper_links, safe_url, source_label
 from ui.latex import esc_math, math_ranges
 from ui.render import _merge, card_id, esc
@@ -135,9 +136,9 @@ def source_card(
         score = s.get("score")
         score_html = f' <span class="src-score">{float(score):.2f}</span>' if isinstance(score, (int, float)) else ""
         label = "" if state == "supported" else ' <span class="src-flag">not supported</span>'
-        items.append(f'<li class="{state}">“{esc_math(s.get("sentence", ""))}”{score_html}{label}</li>')
+        items.append(f'<li class="{state}">{esc_math(s.get("sentence", ""))}{score_html}{label}</li>')
     supports_html = (
-        f'<div class="src-supports"><div class="src-label">Supports in the answer</div><ul>{"".join(items)}</ul></div>'
+        f'<div class="src-supports"><div class="src-label">Answer sentences this paper supports (the quote is highlighted in the abstract below)</div><ul>{"".join(items)}</ul></div>'
         if items
         else ""
     )
@@ -166,7 +167,7 @@ def sources_html(answer: dict[str, Any] | None, turn: int | None = None) -> str:
         supports = [s for s in scores if c["n"] in (s.get("cited") or [])]
         supporting = [c.get("supporting", ""), *(e for s in supports for e in _evidence(s))]
         cards.append(source_card(c["n"], source, supporting, supports, turn))
-    head = f'<div class="src-head">{len(cards)} cited paper{"s" if len(cards) != 1 else ""}</div>'
+    head = f'<div class="src-head">{counted(len(cards), "cited paper")}</div>'
     if answer.get("refused") or not cards:
         related = answer.get("related") or []
         if not related:
@@ -212,9 +213,12 @@ def related_card(source: dict[str, Any]) -> str:
 
 
 # ---- search and collection ----------------------------------------------------------------------------------
-def search_html(query: str, hits: Sequence[dict[str, Any]]) -> str:
-    """Ranked papers for the Search tab, query words highlighted in titles and abstracts."""
+def search_html(query: str, hits: Sequence[dict[str, Any]], why: Sequence[str] = ()) -> str:
+    """Ranked papers for the Search tab, query words highlighted in titles and abstracts. With no hits, `why` says
+    which filter cannot match in this collection (`rag.paper_filters.unmatchable`)."""
     if not hits:
+        if why:
+            return f'<div class="src-empty">No papers match: {esc("; ".join(why))}.</div>'
         return '<div class="src-empty">No papers match. Try other words or loosen the filters.</div>'
     terms = query_terms(query)
     cards = []
@@ -226,7 +230,7 @@ def search_html(query: str, hits: Sequence[dict[str, Any]]) -> str:
             f'<article class="src-card hit" id="hit-{rank}">{paper_header(h, number=str(rank), title_html=title_html)}'
             f'<p class="src-abstract">{marked(text, term_spans(text, terms), "hit")}</p></article>'
         )
-    return f'<div class="src-head">{len(hits)} paper{"s" if len(hits) != 1 else ""}</div>' + "".join(cards)
+    return f'<div class="src-head">{counted(len(hits), "paper")}</div>' + "".join(cards)
 
 
 def paper_detail(paper: dict[str, Any]) -> str:

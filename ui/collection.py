@@ -9,19 +9,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from rag.text import counted
 from ui import cards
 from ui.export import source_label
 from ui.render import esc
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 20
-HEADERS = ["Title", "Authors", "Year", "Source"]
+HEADERS = ["Title", "Authors", "Date", "Source"]
+WIDTHS = ["52%", "24%", "8%", "16%"]
+# Without authors anywhere in the index (the bundled Daily Papers dumps give none) the column would always be empty.
+HEADERS_NO_AUTHORS = ["Title", "Date", "Source"]
+WIDTHS_NO_AUTHORS = ["66%", "10%", "24%"]
 Paper = dict[str, Any]  # a catalogue entry: PaperMeta's fields (paper_id, title, sources, date, url, authors ...)
 
 
@@ -51,21 +57,44 @@ def page_of(papers: Sequence[Paper], page: int, size: int = PAGE_SIZE) -> tuple[
     return list(papers[(page - 1) * size : page * size]), page, pages
 
 
-def table_rows(papers: Sequence[Paper]) -> list[list[str]]:
+def table_rows(papers: Sequence[Paper], with_authors: bool = True) -> list[list[str]]:
+    """One row per paper: title, authors (the first three; left out with `with_authors=False`), date (ISO, a year,
+    or a dump's listing day "Mar 11") and readable source."""
     rows = []
     for p in papers:
         authors = list(p.get("authors") or [])
         shown = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
-        rows.append([p.get("title", ""), shown, str(p.get("year") or ""), source_label(p)])
+        date = str(p.get("date") or p.get("year") or "")
+        rows.append([p.get("title", ""), *([shown] if with_authors else []), date, source_label(p)])
     return rows
 
 
-def page_label(total: int, shown: int, page: int, pages: int, query: str) -> str:
+def table_value(papers: Sequence[Paper], with_authors: bool) -> dict[str, Any]:
+    """The table's headers and rows: the Authors column only when some paper in the index has authors."""
+    return {"headers": HEADERS if with_authors else HEADERS_NO_AUTHORS, "data": table_rows(papers, with_authors)}
+
+
+def page_label(total: int, shown: int, page: int, pages: int, query: str, notes: Sequence[str] = ()) -> str:
+    """The count line above the table; `notes` say what the collection does not record (no authors, no year)."""
     if total == 0:
-        what = "No paper matches this filter." if query.strip() else "The index is empty: add papers below."
-        return f'<div class="rag-paper-count">{esc(what)}</div>'
-    matching = f"{total:,} paper{'s' if total != 1 else ''}" + (" match" if query.strip() else " in the index")
-    return f'<div class="rag-paper-count">{esc(matching)} · page {page} of {pages} · {shown} shown</div>'
+        what = "No paper matches this filter" if query.strip() else "The index is empty: add papers below"
+        return f'<div class="rag-paper-count">{esc(": ".join([what, *notes[:1]]) + ".")}</div>'
+    if query.strip():
+        matching = f"{counted(total, 'paper')} {'matches' if total == 1 else 'match'}"
+    else:
+        matching = f"{counted(total, 'paper')} in the index"
+    extra = "".join(f" · {esc(n)}" for n in notes)
+    return f'<div class="rag-paper-count">{esc(matching)} · page {page} of {pages} · {shown} shown{extra}</div>'
+
+
+def collection_notes(papers: Sequence[Paper], query: str) -> list[str]:
+    """What the count line says the collection lacks: no authors at all (the column is left out), and, for a
+    year typed in the filter, no year on any paper."""
+    notes = [] if any(p.get("authors") for p in papers) else ["no paper here records its authors"]
+    asks_year = any(re.fullmatch(r"(?:19|20)\d\d", w) for w in query.split())
+    if papers and asks_year and not any(p.get("year") for p in papers):
+        notes.insert(0, "no paper here records a year")
+    return notes
 
 
 # ---- the tab ------------------------------------------------------------------------------------------------
@@ -107,7 +136,7 @@ def build_browser() -> Browser:
         interactive=False,
         wrap=True,
         max_height=520,
-        column_widths=["52%", "24%", "8%", "16%"],
+        column_widths=WIDTHS,
         elem_id="rag-papers",
         show_label=False,
     )
@@ -147,14 +176,20 @@ def list_fn(assistant: Any) -> Callable[[str, int], tuple[Any, ...]]:
 
     def show(query: str, page: int) -> tuple[Any, ...]:
         try:
-            papers = filter_papers(catalogue(assistant), query or "")
+            everything = catalogue(assistant)
+            papers = filter_papers(everything, query or "")
         except Exception as exc:  # an unreadable index: one line, the rest of the tab still works
             log.exception("listing the papers failed")
             message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
             return [], f'<div class="rag-status error">Cannot list the papers: {esc(message)}</div>', 1, []
         rows, page, pages = page_of(papers, page)
-        label = page_label(len(papers), len(rows), page, pages, query or "")
-        return table_rows(rows), label, page, [p["paper_id"] for p in rows]
+        notes = collection_notes(everything, query or "")
+        label = page_label(len(papers), len(rows), page, pages, query or "", notes)
+        with_authors = any(p.get("authors") for p in everything)
+        table = gr.update(
+            value=table_value(rows, with_authors), column_widths=WIDTHS if with_authors else WIDTHS_NO_AUTHORS
+        )
+        return table, label, page, [p["paper_id"] for p in rows]
 
     return show
 
@@ -211,7 +246,7 @@ def wire_browser(assistant: Any, b: Browser, after_change: Callable[[], tuple[An
             status = f'<div class="rag-status error">Not deleted: {esc(message)}</div>'
             return (status, gr.update(visible=False), gr.update(), pid, gr.skip(), *show(query, page))
         if report.removed:
-            status = f'<div class="rag-status ok">Deleted “{esc(title)}”. {report.papers:,} papers left.</div>'
+            status = f'<div class="rag-status ok">Deleted “{esc(title)}”. {counted(report.papers, "paper")} left.</div>'
         else:
             status = '<div class="rag-status info">That paper was already gone from the index.</div>'
         return (status, gr.update(visible=False), gr.update(visible=False), None, "", *show(query, page))

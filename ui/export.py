@@ -1,4 +1,4 @@
-"""Answers and conversations as Markdown with their references, and BibTeX for the papers that carry metadata.
+"""Answers and conversations as Markdown with their references, and BibTeX for the papers they cite.
 
 What the chat's Copy button puts on the clipboard (`answer_markdown`) and what "Export conversation" downloads
 (`conversation_markdown`). Pure functions of `Answer.model_dump()` dicts; BibTeX is written by bibtexparser.
@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from rag.text import counted
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 DOI_ORG = "https://doi.org/"
@@ -114,24 +116,41 @@ def conversation_markdown(turns: Sequence[dict[str, Any]], title: str = "Paper Q
             cited += [s for _, s in cited_sources(answer)]
         elif turn.get("error"):
             lines += [f"> {_one_line(turn['error'])}", ""]
-    entries = bibtex(cited)
     lines += ["## BibTeX", ""]
-    if entries:
-        lines += ["```bibtex", entries.rstrip(), "```", ""]
-    else:
-        lines += ["No cited paper carries the author, year or identifier metadata a BibTeX entry needs.", ""]
+    unique = list({str(s.get("paper_id") or s.get("title")): s for s in cited}.values())
+    if not unique:
+        lines += ["No paper was cited in this conversation, so there is no BibTeX entry.", ""]
+        return "\n".join(lines)
+    lacking = [s for s in unique if not has_bib_metadata(s)]
+    if lacking:
+        bare, dumps = len(lacking), any(source_label(s).startswith("Daily Papers") for s in lacking)
+        if bare == len(unique):
+            which = "The entry below is" if bare == 1 else f"All {bare} entries below are"
+        else:
+            which = f"{bare} of the {counted(len(unique), 'entry', 'entries')} below {'is' if bare == 1 else 'are'}"
+        lines += [
+            f"{which} incomplete (title and source only): the collection records no authors, year, arXiv id or DOI for "
+            f"{'that paper' if bare == 1 else 'those papers'}{' (the Daily Papers dumps give none)' if dumps else ''}. "
+            f"Complete {'it' if bare == 1 else 'them'} before citing.",
+            "",
+        ]
+    lines += ["```bibtex", bibtex(unique).rstrip(), "```", ""]
     return "\n".join(lines)
 
 
 def has_bib_metadata(source: dict[str, Any]) -> bool:
-    """A BibTeX entry is written for a paper with authors, a year, an arXiv id or a DOI (a title alone is not a
-    reference anyone could look up)."""
+    """Whether a paper's entry can be complete: it has authors, a year, an arXiv id or a DOI (a title alone is not
+    a reference anyone could look up; such an entry is marked incomplete)."""
     return bool(source.get("authors") or source.get("year") or source.get("arxiv_id") or source.get("doi"))
 
 
+INCOMPLETE = "incomplete record: the collection has no authors, year, arXiv id or DOI for this paper"
+
+
 def bibtex(sources: Iterable[dict[str, Any]]) -> str:
-    """BibTeX `@misc` entries (arXiv's own export style: eprint, archivePrefix, primaryClass) for the papers with
-    metadata, each once, keys like `gu2021efficiently`; '' when none has any. Written by bibtexparser: text is
+    """BibTeX `@misc` entries (arXiv's own export style: eprint, archivePrefix, primaryClass), one per paper, keys
+    like `gu2021efficiently`; a paper without authors, year or identifier gets its title, `howpublished` (its
+    source label) and a `note` saying the entry is incomplete; '' for no papers. Written by bibtexparser: text is
     LaTeX-encoded by pylatexenc (math kept, braces and `%`, `&` escaped), values enclosed in braces."""
     import bibtexparser
     from bibtexparser import middlewares as mw
@@ -142,13 +161,17 @@ def bibtex(sources: Iterable[dict[str, Any]]) -> str:
     seen: set[str] = set()
     for s in sources:
         pid = str(s.get("paper_id") or s.get("title"))
-        if pid in seen or not has_bib_metadata(s):
+        if pid in seen:
             continue
         seen.add(pid)
         text = [("title", _one_line(s.get("title", "")))]
         authors = [_one_line(a) for a in s.get("authors") or [] if a]
         if authors:
             text.append(("author", " and ".join(authors)))
+        if not has_bib_metadata(s):
+            if source_label(s):
+                text.append(("howpublished", source_label(s)))
+            text.append(("note", INCOMPLETE))
         key = _unique(_cite_key(s), {e.key for e in library.entries})
         library.add(Entry("misc", key, [Field(k, v) for k, v in text]))
         raw[key] = _identifiers(s)

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from rag.text import counted
+
 QUESTIONS = [
     "Which papers reduce the memory footprint of 3D Gaussian Splatting?",
     "How do state space models like S4 handle long sequences?",
@@ -51,7 +53,8 @@ class LoadReport:
 
     def summary(self) -> str:
         return (
-            f"{self.users} users x {self.seconds:.0f} s: {self.requests} answers, {self.errors} errors, "
+            f"{counted(self.users, 'user')} x {self.seconds:.0f} s: {counted(self.requests, 'answer')}, "
+            f"{counted(self.errors, 'error')}, "
             f"{self.refused} refusals; latency p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms, "
             f"max {self.max_ms:.0f} ms; {self.throughput_rps:.2f} answers/s"
         )

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from rag.record import support_basis
+from rag.text import counted
 from ui.export import answer_markdown, safe_url
 from ui.latex import math_span, split_math
 
@@ -183,15 +185,17 @@ def signals_html(answer: dict[str, Any]) -> str:
     grounding = answer.get("grounding") or {}
     scores = grounding.get("sentence_scores") or []
     bad = [e for e in scores if not e.get("supported", True)]
+    basis = support_basis(scores)  # the abstracts, or the papers' records for "who wrote X?" answers
     if not scores:
         support = ""
     elif not bad:
-        support = '<span class="sig ok" title="Each sentence is stated by the abstract it cites">✓ Supported by the cited abstracts</span>'
-    else:
-        n = len(bad)
         support = (
-            f'<span class="sig warn" title="Underlined sentences were not found in the cited abstracts">'
-            f"⚠ {n} sentence{'s' if n != 1 else ''} not supported by the cited abstracts</span>"
+            f'<span class="sig ok" title="Each sentence is stated by {esc(basis)}">✓ Supported by {esc(basis)}</span>'
+        )
+    else:
+        support = (
+            f'<span class="sig warn" title="Underlined sentences were not found in {esc(basis)}">'
+            f"⚠ {esc(counted(len(bad), 'sentence'))} not supported by {esc(basis)}</span>"
         )
     check = answer.get("answer_check") or {}
     answers = answer.get("answers_question")
@@ -243,7 +247,7 @@ def user_html(question: str) -> str:
 
 # ---- index and settings -------------------------------------------------------------------------------------
 def stats_html(stats: dict[str, Any]) -> str:
-    """The index at a glance: counts, model, chunking, last update, and papers per source file."""
+    """The index at a glance: counts, model, chunking, last update, and papers per source (by label)."""
     rows = [
         ("Papers", f"{stats.get('papers', 0):,}"),
         ("Chunks", f"{stats.get('chunks', 0):,}"),
@@ -253,11 +257,10 @@ def stats_html(stats: dict[str, Any]) -> str:
         ("Last update", stats.get("updated_at") or "never"),
     ]
     table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    sources = "".join(
-        f"<tr><td>{esc(name)}</td><td>{int(n):,}</td></tr>" for name, n in (stats.get("sources") or {}).items()
-    )
+    by_source = stats.get("labels") or stats.get("sources") or {}  # readable labels, not the dumps' hashed names
+    sources = "".join(f"<tr><td>{esc(name)}</td><td>{int(n):,}</td></tr>" for name, n in by_source.items())
     src_table = (
-        f'<table class="rag-table"><thead><tr><th>Source file</th><th>Papers</th></tr></thead><tbody>{sources}</tbody></table>'
+        f'<table class="rag-table"><thead><tr><th>Source</th><th>Papers</th></tr></thead><tbody>{sources}</tbody></table>'
         if sources
         else '<div class="src-empty">The index is empty: upload a file below.</div>'
     )
@@ -267,11 +270,13 @@ def stats_html(stats: dict[str, Any]) -> str:
 def retrieval_description(public: dict[str, Any]) -> str:
     """How search ranks papers, said from the settings the code reads (`rag.retrieval.HybridRetriever`)."""
     mode = public.get("retriever")
-    chunks = f"{public.get('candidates')} chunks from each retriever, collapsed to papers"
+    chunks = f"{counted(int(public.get('candidates') or 0), 'chunk')} from each retriever, collapsed to papers"
     if mode == "dense":
-        return f"dense only (Chroma, cosine) · {public.get('candidates')} chunks, collapsed to papers"
+        return (
+            f"dense only (Chroma, cosine) · {counted(int(public.get('candidates') or 0), 'chunk')}, collapsed to papers"
+        )
     if mode == "bm25":
-        return f"BM25 only · {public.get('candidates')} chunks, collapsed to papers"
+        return f"BM25 only · {counted(int(public.get('candidates') or 0), 'chunk')}, collapsed to papers"
     if public.get("fusion") == "rrf":
         fusion = f"reciprocal rank fusion (k={public.get('rrf_k')})"
     else:

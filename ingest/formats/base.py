@@ -288,5 +288,6 @@ def check_shape(fmt: Format, path: Path, records: Sequence[RawRecord], names: Ma
         raise ParseError(
             path,
             dicts[0].line if fmt.unit == "field" else 1,
-            f"{fmt.noun} lacks {fmt.unit}(s) {', '.join(missing)}; looked for {looked}{fmt.hint}; found {found}",
+            f"{fmt.noun} lacks {fmt.unit}{'s' if len(missing) > 1 else ''} {', '.join(missing)}; looked for {looked}"
+            f"{fmt.hint}; found {found}",
         )

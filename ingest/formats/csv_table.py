@@ -99,7 +99,8 @@ def _read(sample: Sample) -> list[RawRecord]:
         raise ParseError(path, 1, "no header row")
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
-        raise ParseError(path, header_line, f"CSV header names column(s) {', '.join(twice)} more than once")
+        what = f"column{'s' if len(twice) > 1 else ''} {', '.join(twice)}"
+        raise ParseError(path, header_line, f"CSV header names {what} more than once")
     out = []
     while True:
         try:

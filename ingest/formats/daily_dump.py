@@ -65,8 +65,17 @@ def read_dump(sample: Sample) -> list[RawRecord]:
     return out
 
 
+# The bundled dumps are named by their number and a content hash ("003_681d261d95f8e320.txt"): the number is what
+# tells them apart to a person, the hash nothing.
+_NUMBERED = re.compile(r"^(\d+)_[0-9a-f]{6,}$")
+
+
 def _label(path: Path, data: Mapping[str, Any]) -> str:
-    return f"Daily Papers, {data['listed']}" if data.get("listed") else "Daily Papers"
+    """The page and its listing day ("Daily Papers, Mar 11"); a numbered dump adds its number ("Daily Papers, Mar 11
+    (dump 0)", "Daily Papers (dump 3)"), since two dumps can list the same day and one lists none."""
+    label = f"Daily Papers, {data['listed']}" if data.get("listed") else "Daily Papers"
+    numbered = _NUMBERED.match(Path(path).stem)
+    return f"{label} (dump {int(numbered.group(1))})" if numbered else label
 
 
 FORMAT = Format(

@@ -20,6 +20,11 @@ def _decode(path: Any, text: str, pos: int, lines: LineIndex) -> tuple[Any, int]
     try:
         return _DECODER.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
+        if text[pos:].strip() and not text[exc.pos :].strip():
+            # the file ends inside the value (`{"title": "Broken"` with or without a final newline): the place to
+            # fix is the record that is never closed, not the empty end of the file
+            where = lines.line(pos)
+            raise ParseError(path, where, f"invalid JSON (this record is not closed: {exc.msg})") from exc
         raise ParseError(path, exc.lineno, f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
     except (ValueError, RecursionError) as exc:  # an integer of 5,000 digits, arrays nested 100,000 deep
         raise ParseError(path, lines.line(pos), f"unreadable JSON ({str(exc).split(':')[0]})") from exc

@@ -45,6 +45,15 @@ MATCH = 0.4  # coverage a description needs in the paper it names (see `_Session
 PICK_RATIO = 1.5  # one of several focus papers is picked only with this much more coverage than the next
 
 
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w+-]*(?:\s+[A-Z][\w+-]*)+")
+
+
+def _known_phrase(phrase: str, known: set[str]) -> bool:
+    """Whether a multi-word name ("Switch Transformer") is a paper name of the collection, singular or plural."""
+    p = phrase.lower()
+    return p in known or f"{p}s" in known or p.rstrip("s") in known
+
+
 class FollowUpResolver:
     """Resolves follow-ups against a conversation. `paper_text` (paper ids -> abstracts) and `idf` (a stem's
     inverse document frequency) come from the index; without them titles and the conversation's own text are
@@ -335,7 +344,10 @@ class _Session:
         swapped (or the continuation alone when the last question named nothing); no earlier paper is pinned.
         A continuation with a question of its own ("what about STARFlow, what is it based on?") is not a switch:
         it stands alone and is answered as asked."""
-        mentioned = [n for n in NAMED.findall(q) if n.lower() in self.paper_names()]
+        known = self.paper_names()
+        # "Switch Transformer": a run of capitalised words is one name when the collection knows it as a whole
+        runs = [r for r in _CAPITALISED_RUN.findall(q) if " " in r and _known_phrase(r, known)]
+        mentioned = runs or [n for n in NAMED.findall(q) if n.lower() in known]
         last = turns[-1]
         if not mentioned or any(self.coverage(terms_of(n), p) >= MATCH for n in mentioned for p in last.focus):
             return None

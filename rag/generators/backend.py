@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import httpx2 as httpx  # the HTTP client the openai package (3.x) sends with
 
 from rag.settings import Settings
+from rag.text import counted
 
 T = TypeVar("T")
 # HTTP statuses worth another attempt: timeouts, conflicts, rate limits (and every server error).
@@ -297,7 +298,7 @@ class BackendGate:
         import pybreaker
 
         if not self._free.acquire(blocking=False):
-            raise BackendUnavailable(f"the LLM backend is busy ({self.slots} questions are waiting on it)")
+            raise BackendUnavailable(f"the LLM backend is busy ({counted(self.slots, 'question')} waiting on it)")
         try:
             with self._breaker.calling():
                 yield

@@ -30,6 +30,7 @@ from rag.generators.base import REFUSAL, Draft, is_refusal, refusal_text
 from rag.generators.registry import register
 from rag.intent import Analysis, Intent
 from rag.settings import Settings
+from rag.text import counted
 from rag.types import Source
 from rag.untrusted import fence_safe, unlinked
 from rag.verify import cited_numbers
@@ -140,7 +141,7 @@ class LLMGenerator:
             return self._fallback(question, sources, "the LLM answer cited no retrieved paper", analysis)
         # A link is shown only if an abstract the answer cites has it: an injected "visit ..." never is.
         text, removed = unlinked(text, " ".join(sources[n - 1].text for n in valid))
-        warning = f"removed {len(removed)} link(s) that no cited abstract contains" if removed else None
+        warning = f"removed {counted(len(removed), 'link')} that no cited abstract contains" if removed else None
         return Draft(text=text, generator=self.name, analysis=analysis, warning=warning)
 
     def _fallback(self, question: str, sources: Sequence[Source], why: str, analysis: Analysis | None = None) -> Draft:

@@ -21,6 +21,7 @@ from rag.index.snapshot import Snapshot, StaleSnapshot
 from rag.index.sparse import BM25Index
 from rag.index.writer import Progress, Writer
 from rag.settings import Settings
+from rag.text import counted
 from rag.types import IngestReport, Source
 
 T = TypeVar("T")
@@ -191,7 +192,7 @@ class Index:
             return collection
         if not self.dense.present():
             raise IndexCorrupt(
-                f"the vector store {self.chroma_dir} is missing (the manifest lists {state.chunk_count} chunks); {fix}"
+                f"the vector store {self.chroma_dir} is missing (the manifest lists {counted(state.chunk_count, 'chunk')}); {fix}"
             )
         self.dense.refresh()  # a new in-memory vector index: it sees what other processes wrote
         try:

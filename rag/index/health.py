@@ -11,6 +11,7 @@ from rag.embeddings import EmbeddingIdentity, canonical_model_name
 from rag.index.errors import RESET, IndexCorrupt, IndexMismatch
 from rag.index.manifest import SCHEMA_VERSION
 from rag.settings import Settings
+from rag.text import counted
 
 IDENTITY_KEYS = ("embedding_dimension", "embedding_files")
 
@@ -109,4 +110,4 @@ def check_vectors(collection: Any, n_chunks: int, location: str, settings: Setti
         )
     check_published(dict(collection.metadata or {}), settings, f"the vectors in {location}")
     if collection.count() == 0:
-        raise IndexCorrupt(f"the vector store {location} holds no vectors for {n_chunks} chunks; {RESET}")
+        raise IndexCorrupt(f"the vector store {location} holds no vectors for {counted(n_chunks, 'chunk')}; {RESET}")

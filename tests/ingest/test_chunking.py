@@ -151,3 +151,15 @@ def test_invalid_sizes_are_refused():
     long_title = Paper(title="word " * 60, abstract="Some abstract text.")
     with pytest.raises(ValueError, match="leaves no room"):
         chunk_paper(long_title, 64, 8)
+
+
+def test_a_sentence_does_not_end_inside_brackets_or_after_v_s():
+    from ingest.sentences import split_sentences
+
+    text = "CrysBFN enjoys a ~100x speedup (10 v.s. 2000 steps) on MP-20. It is simple. A (stray. Bracket."
+    assert split_sentences(text) == [
+        "CrysBFN enjoys a ~100x speedup (10 v.s. 2000 steps) on MP-20.",
+        "It is simple.",
+        "A (stray.",
+        "Bracket.",
+    ]

@@ -90,14 +90,14 @@ def test_glued_subscribe_prefix_in_file_003_is_stripped(parsed):
 
 def test_file_003_without_blank_lines_or_dates_parses_without_dates(parsed):
     assert all(r.listed is None for r in parsed["003_681d261d95f8e320.txt"])
-    assert {r.label for r in parsed["003_681d261d95f8e320.txt"]} == {"Daily Papers"}
+    assert {r.label for r in parsed["003_681d261d95f8e320.txt"]} == {"Daily Papers (dump 3)"}
 
 
 def test_date_line_is_recorded_on_the_papers_after_it(parsed):
     assert {r.listed for r in parsed["000_a9aabe229f134cb9.txt"]} == {"Mar 11"}
     assert {r.listed for r in parsed["001_bf2de4deb3b23c5a.txt"]} == {"Aug 14"}
     assert {r.listed for r in parsed["004_7843a07b3109b710.txt"]} == {"Jul 17"}
-    assert {r.label for r in parsed["000_a9aabe229f134cb9.txt"]} == {"Daily Papers, Mar 11"}
+    assert {r.label for r in parsed["000_a9aabe229f134cb9.txt"]} == {"Daily Papers, Mar 11 (dump 0)"}
     # The pages give no year and nothing else in the dump does: no year is made up, and no link either.
     assert all(r.date is None and r.url is None for rs in parsed.values() for r in rs)
 
@@ -238,3 +238,21 @@ def test_same_title_with_a_different_abstract_stays_two_papers_with_a_warning(tm
     [warning] = result.warnings
     assert "2 different papers share the title 'Same Title'" in warning
     assert "a.txt:1" in warning and "b.txt:2" in warning
+
+
+def test_each_bundled_dump_has_its_own_readable_label_without_the_file_hash(parsed):
+    labels = {name: {r.label for r in records} for name, records in parsed.items()}
+    assert labels == {
+        "000_a9aabe229f134cb9.txt": {"Daily Papers, Mar 11 (dump 0)"},
+        "001_bf2de4deb3b23c5a.txt": {"Daily Papers, Aug 14 (dump 1)"},
+        "002_eaa1cd8e17f6e22e.txt": {"Daily Papers, Mar 11 (dump 2)"},
+        "003_681d261d95f8e320.txt": {"Daily Papers (dump 3)"},
+        "004_7843a07b3109b710.txt": {"Daily Papers, Jul 17 (dump 4)"},
+    }
+
+
+def test_a_users_own_dump_is_labelled_by_its_listing_day(tmp_path):
+    path = tmp_path / "march.txt"
+    path.write_text("Daily Papers\n\nMar 11\n\nA Title\n\n" + "An abstract long enough to be one. " * 3 + "\n")
+    [record] = parse_daily_papers(path)
+    assert record.label == "Daily Papers, Mar 11"

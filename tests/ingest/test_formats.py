@@ -169,7 +169,7 @@ def test_unknown_json_shape_names_what_was_looked_for_and_found(tmp_path):
     with pytest.raises(ParseError) as info:
         parse_file(path)
     message = str(info.value)
-    assert message.startswith(f"{path}:1: JSON records lacks field(s) title, abstract")
+    assert message.startswith(f"{path}:1: JSON records lacks fields title, abstract")
     assert "looked for title: title; abstract: abstract, summary" in message
     assert "Semantic Scholar" in message and "found name, body, body.text" in message
 

@@ -102,6 +102,25 @@ def test_malformed_jsonl_record_raises_parse_error_at_its_line(tmp_path, bad, re
     assert (info.value.path, info.value.line) == (str(path), 3)
 
 
+@pytest.mark.parametrize("ending", ["", "\n", "\n\n"])
+@pytest.mark.parametrize("good_lines", [0, 2])
+def test_a_record_left_open_at_the_end_of_the_file_is_reported_at_its_own_line(tmp_path, ending, good_lines):
+    path = _write(
+        tmp_path, "broken.jsonl", "".join(GOOD + "\n" for _ in range(good_lines)) + '{"title": "Broken"' + ending
+    )
+    with pytest.raises(ParseError) as info:
+        parse_jsonl(path)
+    assert info.value.line == good_lines + 1, str(info.value)
+    assert "invalid JSON" in str(info.value)
+
+
+def test_an_array_element_left_open_is_reported_at_the_line_it_starts_on(tmp_path):
+    path = _write(tmp_path, "broken.json", "[\n" + GOOD + ",\n" + '{"title": "Broken",\n "abstract": "x"\n')
+    with pytest.raises(ParseError) as info:
+        parse_file(path)
+    assert info.value.line == 3 and "not closed" in str(info.value)
+
+
 def test_jsonl_without_records_is_an_error(tmp_path):
     with pytest.raises(ParseError, match="empty file"):
         parse_jsonl(_write(tmp_path, "blank.jsonl", "\n \n\n"))
@@ -141,9 +160,9 @@ def test_csv_skips_empty_rows(tmp_path):
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        (f"name,summary\nT1,{ABSTRACT}\n", 1, "CSV header lacks column(s) title, abstract; looked for title: title"),
+        (f"name,summary\nT1,{ABSTRACT}\n", 1, "CSV header lacks columns title, abstract; looked for title: title"),
         (f"name,summary\nT1,{ABSTRACT}\n", 1, "abstract: abstract, abstract note, ab; found name, summary"),
-        (f"title,summary\nT1,{ABSTRACT}\n", 1, "lacks column(s) abstract"),
+        (f"title,summary\nT1,{ABSTRACT}\n", 1, "lacks column abstract"),
         (f'title,abstract\nT1,"{ABSTRACT}"\nT2,"{ABSTRACT}",extra\n', 3, "row has 3 fields; the header has 2"),
         (f'title,abstract,url\nT1,"{ABSTRACT}",u\nT2\n', 3, "row has 1 fields; the header has 3"),
         (f'title,abstract,url\nT1,"{ABSTRACT}",u\nT2,"{ABSTRACT}"\n', 3, "row has 2 fields; the header has 3"),
@@ -182,7 +201,7 @@ def test_a_record_without_an_abstract_is_skipped_with_its_line_not_fatal(tmp_pat
     [skipped] = result.skipped
     assert (skipped.path, skipped.line, skipped.title) == (str(path), 3, record["title"])
     assert 'missing or empty "abstract"' in skipped.reason
-    assert result.summary() == [f'{path}: skipped 1 record(s) (missing or empty "abstract") at line(s) 3']
+    assert result.summary() == [f'{path}: skipped 1 record (missing or empty "abstract") at line 3']
 
 
 def test_strict_makes_a_skipped_record_fatal_at_its_line(tmp_path):

@@ -169,6 +169,28 @@ def test_search_prints_numbered_lines_without_json(runner, on_corpus):
     assert no_match.stdout.strip() == "no matching papers"
 
 
+def test_search_lines_say_a_dumps_listing_day_once_and_other_dates_as_they_are(runner, on_corpus):
+    line = invoke(runner, ["search", "jointly learned exit and inference dynamic neural network", "--k", "1"]).stdout
+    assert line.rstrip().endswith("(score 1.0000; Daily Papers, Mar 11 (dump 0))"), line
+    assert line.count("Mar 11") == 1
+    from rag.cli import _source_line
+    from rag.types import Source
+
+    dated = Source(rank=2, title="T", paper_id="t", score=0.5, text="x", date="2023-10-14", authors=["A", "B"])
+    dated.source_labels = ["arXiv (arxiv.jsonl)"]
+    assert _source_line(dated) == "  2. T  (score 0.5000; arXiv (arxiv.jsonl); 2023-10-14; A et al.)"
+
+
+def test_a_search_filtered_on_metadata_the_collection_lacks_says_so(runner, on_corpus):
+    by_author = invoke(runner, ["search", "mixture of experts", "--author", "Jane Doe"]).stdout.strip()
+    assert by_author == (
+        "no matching papers: no paper in this collection records its authors (Daily Papers page dumps give none), "
+        "so the author filter matches nothing"
+    )
+    by_year = invoke(runner, ["search", "mixture of experts", "--date", "2023..2024"]).stdout.strip()
+    assert by_year.startswith("no matching papers: no paper in this collection records a year; filter on a listing")
+
+
 def test_searching_an_empty_index_exits_1_telling_to_run_ingest(runner):
     result = invoke(runner, ["search", "anything", "--json"])
     assert result.exit_code == 1
@@ -211,7 +233,8 @@ def test_stats_json_describes_the_corpus_index(runner, on_corpus, corpus_home):
 def test_stats_prints_readable_lines(runner, on_corpus):
     out = invoke(runner, ["stats"]).stdout
     assert "papers:          451" in out
-    assert "003_681d261d95f8e320.txt: 191 papers" in out
+    assert "Daily Papers (dump 3): 191 papers" in out  # the dump's readable label, not its file's hash
+    assert "Daily Papers, Mar 11 (dump 0): 58 papers" in out and ".txt" not in out
 
 
 def test_stats_on_an_empty_index_reports_zero(runner):

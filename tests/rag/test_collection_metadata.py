@@ -196,7 +196,7 @@ def test_the_same_paper_from_a_dump_and_an_arxiv_export_is_one_paper_with_both_s
         assert len(papers) == 3
         routing = papers[TITLES["routing"]]
         assert set(routing.sources) == {"000_a9aabe229f134cb9.txt", "arxiv.jsonl"}
-        assert set(routing.source_labels) == {"Daily Papers, Mar 11", "arXiv (arxiv.jsonl)"}
+        assert set(routing.source_labels) == {"Daily Papers, Mar 11 (dump 0)", "arXiv (arxiv.jsonl)"}
         assert (routing.arxiv_id, routing.url) == ("2310.09999", "https://arxiv.org/abs/2310.09999")
         assert (routing.date, routing.year, routing.listed) == ("2023-10-14", 2023, ("Mar 11",))
         assert routing.authors == ("Ada Lovelace", "Alan Turing", "Grace Hopper")
@@ -408,8 +408,8 @@ def test_records_without_an_abstract_are_skipped_and_counted_per_file_with_lines
     data = json.loads(result.stdout)
     assert {"papers", "chunks", "added", "updated", "unchanged", "removed", "seconds"} < set(data)
     assert [(Path(s["file"]).name, s["line"]) for s in data["skipped"]] == [("s2.json", withheld), ("zotero.csv", 3)]
-    assert f'{s2}: skipped 1 record(s) (missing or empty "abstract") at line(s) {withheld}' in result.stderr
-    assert f"{csv}: skipped 1 record(s)" in result.stderr
+    assert f'{s2}: skipped 1 record (missing or empty "abstract") at line {withheld}' in result.stderr
+    assert f"{csv}: skipped 1 record (" in result.stderr
 
 
 def test_strict_makes_a_skipped_record_fatal_and_writes_nothing(tmp_path, runner, fake_model):
@@ -430,7 +430,7 @@ def test_map_names_the_column_holding_the_abstract(tmp_path, runner, fake_model)
     env = {"RAG_HOME": str(tmp_path / "index")}
     csv = zotero_csv(tmp_path / "export.csv", abstract_column="Summary Text")
     result = runner.invoke(app, ["ingest", str(csv)], env=env)
-    assert result.exit_code == 1 and "lacks column(s) abstract" in result.stderr
+    assert result.exit_code == 1 and "lacks column abstract" in result.stderr
     result = runner.invoke(app, ["ingest", str(csv), "--map", 'abstract="Summary Text"', "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["added"] == 1
@@ -505,7 +505,7 @@ def test_sources_carry_the_bibliographic_metadata(library):
     assert (s2.title, s2.year, s2.arxiv_id) == (TITLES["calibration"], 2020, "2001.00042")
     assert s2.url == "https://www.semanticscholar.org/paper/beef"  # the source's own link, kept
     splats = library.search("gaussians splatting phone memory", k=1)[0]
-    assert (splats.url, splats.source_labels, splats.authors) == (None, ["Daily Papers, Mar 11"], [])
+    assert (splats.url, splats.source_labels, splats.authors) == (None, ["Daily Papers, Mar 11 (dump 0)"], [])
     assert library.search("we", k=20, source="Daily Papers, Mar")[0].title == TITLES["splats"]
 
 
@@ -538,6 +538,101 @@ def test_a_papers_by_question_is_refused_when_the_collection_records_no_authors(
     assert answer.refused
     assert "the collection records no authors" in answer.answer
     assert answer.citations == [] and answer.sources == []
+
+
+# ---- questions about one paper's record (authors, date, venue) ----------------------------------------------
+
+MINE = {
+    "tidepool": (
+        "Tidepool: Sparse Expert Routing for Low-Latency Streaming Speech Recognition on Mobile Devices",
+        "Jane Doe; Rahul Mehta",
+        "2024",
+        "Streaming speech recognition needs low latency. We propose Tidepool. Its sparse gate routes each audio frame "
+        "to two of sixteen experts, and word error rate falls by 8% relative on LibriSpeech at 200 ms latency.",
+    ),
+    "comet": (
+        "COMET: Conditional Sparse Gating for Efficient Transformers",
+        "Ana Lopez; Jane Doe",
+        "2023",
+        "Transformers spend compute uniformly over tokens. We introduce COMET, a conditional computation method in "
+        "which a sparse gate selects which feed-forward blocks run for each token, matching dense accuracy on GLUE.",
+    ),
+    "lighthouse": (
+        "Lighthouse: Retrieval Augmented Planning for Robots",
+        "Wei Zhang",
+        "2022",
+        "Robots plan poorly in unfamiliar homes. Lighthouse retrieves past trajectories from a memory of episodes and "
+        "conditions a planner on them, raising success from 41% to 63% on 120 household tasks.",
+    ),
+}
+
+
+@pytest.fixture
+def mine(make_assistant, tmp_path) -> Assistant:
+    """A user's own CSV with Authors and Year columns (the shape a new user ingests)."""
+    rows = ['"Title","Authors","Year","Abstract"'] + [f'"{t}","{a}","{y}","{ab}"' for t, a, y, ab in MINE.values()]
+    path = tmp_path / "mine.csv"
+    path.write_text("\n".join(rows) + "\n")
+    a = make_assistant()
+    a.ingest([path])
+    return a
+
+
+@pytest.mark.parametrize(
+    ("question", "key", "said"),
+    [
+        ("What year was Tidepool published?", "tidepool", "was published in 2024 (from the paper's record)."),
+        ("When was COMET published?", "comet", "was published in 2023 (from the paper's record)."),
+        ("In what year did Lighthouse appear?", "lighthouse", "was published in 2022 (from the paper's record)."),
+        ("Who wrote Tidepool?", "tidepool", "is by Jane Doe and Rahul Mehta (from the paper's record)."),
+        ("Who are the authors of the COMET paper?", "comet", "is by Ana Lopez and Jane Doe (from the paper's record)."),
+        ("Who is the first author of COMET?", "comet", "is Ana Lopez (from the paper's record)."),
+    ],
+)
+def test_date_and_author_questions_are_answered_from_the_papers_record_and_not_flagged(mine, question, key, said):
+    answer = mine.ask(question)
+    assert not answer.refused, answer.answer
+    assert answer.answer.endswith(said)
+    assert [c.title for c in answer.citations] == [MINE[key][0]]
+    assert "[1]" in answer.answer
+    assert answer.grounding.supported_fraction == 1.0 and answer.supported
+    assert answer.answer_check.confidence == "high", answer.answer_check
+
+
+def test_a_follow_up_asking_who_wrote_it_is_answered_from_the_record_of_the_paper_it_refers_to(mine):
+    first = mine.ask("Tell me about Lighthouse")
+    history = [
+        {"role": "user", "content": "Tell me about Lighthouse"},
+        {
+            "role": "assistant",
+            "content": first.answer,
+            "citations": [{"n": c.n, "paper_id": c.paper_id, "title": c.title} for c in first.citations],
+        },
+    ]
+    for question, said in (("Who wrote it?", "is by Wei Zhang"), ("When was it published?", "was published in 2022")):
+        answer = mine.ask(question, history=history)
+        assert answer.answer == f"“{MINE['lighthouse'][0]}” [1] {said} (from the paper's record).", question
+        assert answer.supported and answer.answer_check.confidence == "high"
+
+
+def test_a_papers_by_question_with_a_long_title_beside_a_short_sentence_is_supported(mine):
+    answer = mine.ask("Which papers did Jane Doe write?")
+    assert answer.answer.startswith("Jane Doe is an author of 2 papers in the collection")
+    assert {c.title for c in answer.citations} == {MINE["tidepool"][0], MINE["comet"][0]}
+    assert answer.grounding.supported_fraction == 1.0, answer.grounding.unsupported_sentences
+    assert answer.answers_question and answer.answer_check.missing_terms == []
+
+
+def test_venue_questions_say_the_collection_records_no_venue(mine):
+    answer = mine.ask("Which venue published Lighthouse?")
+    assert answer.refused and "does not record where papers were published" in answer.answer
+    assert "2022" not in answer.answer
+
+
+def test_a_year_question_on_a_dump_paper_says_its_record_has_only_the_listing_day(library):
+    answer = library.ask(f"What year was {TITLES['splats']} published?")
+    assert answer.refused
+    assert "gives only the day Daily Papers listed it (Mar 11), without a year" in answer.answer
 
 
 # ---- the index's schema -----------------------------------------------------------------------------------
@@ -586,4 +681,4 @@ def test_the_upload_check_counts_skipped_records(tmp_path):
     from ui import app as ui_app
 
     message, ok = ui_app.validate_files([str(semantic_scholar(tmp_path / "s2.json"))])
-    assert ok and "1 valid paper;" in message and "1 record(s) without an abstract will be skipped" in message
+    assert ok and "1 valid paper;" in message and "1 record without an abstract will be skipped" in message

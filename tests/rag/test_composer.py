@@ -157,6 +157,97 @@ def test_list_all_says_how_many_it_left_out(monkeypatch):
     assert draft.note == "4 more papers match; see Search for the full list."
 
 
+def test_one_paper_with_every_topic_word_in_its_title_does_not_cut_the_others_from_a_list():
+    title_match = src(
+        1,
+        "Prototypes for Interpretable Image Classification",
+        "Prototype networks make interpretable classification by comparing an image with learned prototypes. We "
+        "propose support prototypes that improve interpretable classification of birds and cars.",
+        dense=0.62,
+    )
+    others = [
+        src(
+            i + 2,
+            f"{name}: Case-Based Deep Learning",
+            f"We propose {name}, a case-based network whose learned prototypes make the classification of {field} "
+            "interpretable.",
+            dense=0.48,
+        )
+        for i, (name, field) in enumerate([("ProtoECG", "electrocardiograms"), ("ProtoText", "documents")])
+    ]
+    unrelated = src(
+        4,
+        "Gaussian splatting compression",
+        "We compress 3D Gaussian splatting scenes with a tri-plane encoding and reduce storage by 20x.",
+        dense=0.05,
+    )
+    draft = gen().generate(
+        "Which papers use prototypes for interpretable classification?", [title_match, *others, unrelated]
+    )
+    assert draft.text.startswith("3 papers in the collection match:"), draft.text
+    assert "ProtoECG" in draft.text and "ProtoText" in draft.text
+    assert "Gaussian splatting" not in draft.text
+
+
+def test_a_list_question_s_condition_is_not_its_topic_and_a_speed_up_answers_faster():
+    training_free = src(
+        1,
+        "Skipping Steps of Diffusion Samplers",
+        "We show that the first sampling steps of a trained diffusion model can be skipped in closed form, "
+        "accelerating sampling by 30% with no change to the network.",
+        dense=0.45,
+    )
+    sampler = src(
+        2,
+        "A First-Hitting Sampler for Masked Diffusion",
+        "We propose a first-hitting sampler for masked diffusion models that achieves a 20x speedup of sampling.",
+        dense=0.44,
+    )
+    retraining = src(
+        3,
+        "Retraining Diffusion Models on Curated Data",
+        "We study diffusion models that are retrained on their own curated outputs without any reward model, and "
+        "prove that retraining optimises human preferences.",
+        dense=0.46,
+    )
+    draft = gen().generate(
+        "Which papers make diffusion sampling faster without retraining?", [retraining, training_free, sampler]
+    )
+    cited = {line.split(" [")[0].removeprefix("- ") for line in draft.text.splitlines() if line.startswith("- ")}
+    assert cited == {"Skipping Steps of Diffusion Samplers", "A First-Hitting Sampler for Masked Diffusion"}, draft.text
+
+
+def test_a_list_question_joining_two_topics_lists_only_papers_on_both():
+    both = [
+        src(
+            1,
+            "Mixture of Experts for Personalized Ranking",
+            "We propose a mixture of experts model for ranking in e-commerce search that weights experts by attention.",
+        ),
+        src(
+            2,
+            "Experts for Recommendation",
+            "We propose a sparse mixture of experts recommender system that routes each user to experts.",
+        ),
+    ]
+    one_side = [
+        src(
+            i + 3,
+            f"Mixture of Experts study {i}",
+            f"We study routing in mixture of experts language models {i}; experts specialise in tokens.",
+            dense=0.6,
+        )
+        for i in range(3)
+    ]
+    draft = gen().generate("Which papers use a mixture of experts for recommendation or ranking?", both + one_side)
+    assert draft.text.startswith("2 papers in the collection match:"), draft.text
+    assert "Mixture of Experts study" not in draft.text
+    rather = gen().generate(
+        "Which papers use a mixture of experts for ranking rather than for language models?", both + one_side
+    )
+    assert "Personalized Ranking" in rather.text
+
+
 def test_a_comparison_gives_parallel_points_in_the_order_the_question_names_them():
     voting = src(
         1,
@@ -219,6 +310,23 @@ def test_a_benchmark_the_named_paper_never_mentions_is_refused_even_if_another_p
     assert draft.refused and "CIFAR-10" in draft.reason and "Repeated Random Sampling" in draft.reason
 
 
+CODER = src(
+    1,
+    "Divide and Conquer Code Generation",
+    "We propose FunCoder, a code generation framework that splits a task into sub-functions and picks among "
+    "candidates by consensus. FunCoder outperforms state-of-the-art methods by 9.8% on HumanEval and MATH with "
+    "GPT-3.5 and GPT-4.",
+)
+
+
+def test_a_name_the_paper_only_mentions_does_not_make_it_answer_a_question_about_something_else():
+    draft = gen().generate("How does GPT-4 handle long context windows?", [CODER])
+    assert draft.refused and "GPT-4" in draft.reason and "only in passing" in draft.reason
+    assert "long context windows" in draft.reason
+    answered = gen().generate("How does GPT-4 do on HumanEval code generation with FunCoder?", [CODER])
+    assert not answered.refused and "FunCoder" in answered.text
+
+
 def test_a_question_in_another_language_is_told_the_collection_is_english():
     draft = gen().generate("Combien de tokens LLaMA-MoE a-t-il utilisés pour son entraînement ?", [MOE])
     assert draft.refused and "French" in draft.reason and "English" in draft.reason
@@ -269,6 +377,7 @@ def test_every_composed_line_is_grounded_in_the_abstract_it_cites():
         ("How many tokens was LLaMA-MoE trained on?", [MOE]),
         ("What is the Switch Transformer?", [SWITCH]),
         ("List all papers about mixture of experts", list_sources(5)),
+        ("List all papers about mixture of experts", list_sources(9)),  # title-only bullets with their method
     ]:
         draft = gen().generate(q, sources)
         g = ground(draft.text, sources, None, draft.quotes)
@@ -330,3 +439,40 @@ def test_answers_carry_honest_signals(tiny_assistant):
     assert ans.answer_check.expected == "a figure" and ans.answer_check.found_expected
     refused = tiny_assistant.ask("What learning rate does FastDiff use?")
     assert refused.refused and refused.answers_question is False and refused.supported is False
+
+
+def test_what_a_paper_does_is_never_its_code_link():
+    paper = src(
+        1,
+        "TC-GS: Tri-plane based compression for 3D Gaussian Splatting",
+        "Recently, 3D Gaussian Splatting (3DGS) has emerged for novel view synthesis. We propose a well-structured "
+        "tri-plane to encode Gaussian attributes for compression. The codes are released at "
+        "https://github.com/example/TC-GS.",
+    )
+    draft = gen().generate("what about TC-GS?", [paper])
+    assert "tri-plane to encode" in draft.text and "github" not in draft.text and "Recently" not in draft.text
+
+
+def test_a_sentence_opening_with_it_after_the_method_is_named_says_the_method():
+    paper = src(
+        1,
+        "Stitchable Neural Networks",
+        "Model zoos hold pretrained families at many scales. To this end, we present Stitchable Neural Networks "
+        "(SN-Net), a scalable framework for model deployment. It cheaply produces numerous networks with different "
+        "complexity and performance trade-offs given a family of pretrained networks, which we call anchors.",
+    )
+    draft = gen().generate("What does SN-Net produce from a family of pretrained networks?", [paper])
+    assert "SN-Net cheaply produces numerous networks" in draft.text, draft.text
+    g = ground(draft.text, [paper], None, draft.quotes)
+    assert g.supported_fraction == 1.0
+
+
+def test_an_acronym_whose_letters_skip_a_word_is_still_expanded():
+    paper = src(
+        1,
+        "Learning Neural PDE Solvers with Parameter-Guided Channel Attention",
+        "We propose a Channel Attention mechanism guided by PDE Parameter Embeddings (CAPE) component for neural "
+        "surrogate models. CAPE adapts solvers to unseen PDE parameters.",
+    )
+    draft = gen().generate("what is CAPE short for?", [paper])
+    assert draft.text.startswith("CAPE stands for Channel Attention mechanism guided by PDE Parameter Embeddings")

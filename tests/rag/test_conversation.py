@@ -302,7 +302,17 @@ def test_history_messages_carry_the_cited_papers():
 # ---- naming another paper, asking for more ------------------------------------------------------------------
 @pytest.fixture
 def naming_resolver() -> FollowUpResolver:
-    names = {"spikeboost", "litesplat", "rs2", "moefy", "routenet", "trimlm", "tinydet", "crowdcount"}
+    names = {
+        "spikeboost",
+        "litesplat",
+        "rs2",
+        "moefy",
+        "routenet",
+        "trimlm",
+        "tinydet",
+        "crowdcount",
+        "switch transformers",
+    }
     return FollowUpResolver(
         paper_text=lambda ids: {i: PAPERS[i][1] for i in ids if i in PAPERS}, paper_names=lambda: names
     )
@@ -313,6 +323,12 @@ def test_what_about_another_paper_asks_the_last_question_about_it(naming_resolve
     r = naming_resolver.resolve("what about TinyDet?", history)
     assert r.kind == "switch" and r.papers == ()
     assert r.query == "How much faster is TinyDet?"
+
+
+def test_a_paper_name_of_several_words_is_swapped_in_whole(naming_resolver):
+    history = [user("How much faster is SpikeBoost?"), answer("SpikeBoost runs 3.1x faster [1].", "snn")]
+    r = naming_resolver.resolve("what about Switch Transformer?", history)
+    assert r.kind == "switch" and r.query == "How much faster is Switch Transformer?"
 
 
 def test_what_about_a_dataset_keeps_the_paper(naming_resolver):

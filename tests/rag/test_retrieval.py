@@ -167,7 +167,7 @@ def test_date_filter_restricts_results_to_that_date(corpus_assistant):
     results = corpus_assistant.search("reinforcement learning", k=20, date="aug 14")
     assert results
     # listed on Aug 14 (a paper listed on two days shows the first of them as its date)
-    assert all("Daily Papers, Aug 14" in s.source_labels for s in results)
+    assert all("Daily Papers, Aug 14 (dump 1)" in s.source_labels for s in results)
     assert all(s.date == "Aug 14" for s in results if len(s.source_labels) == 1)
 
 

@@ -90,3 +90,96 @@ def test_public_settings_never_carry_url_credentials_or_keys():
     dumped = str(s.public_dict())
     assert "hunter2" not in dumped and "sk-secret" not in dumped and "a:b@" not in dumped
     assert s.public_dict()["llm_base_url"] == "http://***@127.0.0.1:9/v1"
+
+
+def test_names_with_digits_are_not_figures_and_units_are():
+    from rag.text import numbers
+
+    assert numbers("3D Gaussian Splatting (3DGS) at 2D scale") == []
+    assert numbers("trained on 200B tokens with 12GB of memory, 3.5x faster") == ["200", "12", "3.5"]
+
+
+# ---- statements from a paper's record (rag.record) ---------------------------------------------------------
+
+RECORDED = Source(
+    rank=1,
+    title="Tidepool: Sparse Expert Routing for Streaming Speech",
+    paper_id="tidepool",
+    score=1.0,
+    text="We propose Tidepool, a mixture-of-experts speech recogniser.",
+    authors=["Jane Doe", "Rahul Mehta"],
+    year=2024,
+    date="2024-03-08",
+)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "“Tidepool: Sparse Expert Routing for Streaming Speech” [1] was published in 2024 (from the paper's record).",
+        "“Tidepool: Sparse Expert Routing for Streaming Speech” [1] was published on 8 March 2024 (from the paper's record).",
+        "Tidepool [1] is by Jane Doe and Rahul Mehta (from the paper’s record).",
+        "The first author of Tidepool [1] is Jane Doe (from the paper's record).",
+    ],
+)
+def test_a_record_statement_is_supported_by_the_cited_papers_metadata_not_its_abstract(sentence):
+    g = ground(sentence, [RECORDED])
+    assert g.supported_fraction == 1.0, g.sentence_scores
+    assert "Jane Doe" in g.sentence_scores[0]["best_evidence"]  # the record it was checked against
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Tidepool [1] was published in 2019 (from the paper's record).",  # another year
+        "Tidepool [1] is by Jane Doe and Alan Turing (from the paper's record).",  # a name the record lacks
+        "Tidepool [1] was published in 2024 (from the paper's record) by Google.",
+    ],
+)
+def test_a_record_statement_the_record_does_not_hold_is_unsupported(sentence):
+    g = ground(sentence, [RECORDED])
+    assert g.supported_fraction == 0.0
+    assert g.sentence_scores[0]["reason"] == "not what the cited papers' records say"
+
+
+def test_a_year_stated_without_the_record_note_still_needs_the_abstract():
+    assert ground("Tidepool [1] was published in 2024.", [RECORDED]).supported_fraction == 0.0
+
+
+# ---- answers_question: content words only ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "not_missing"),
+    [
+        ("How does COMET's sparse gate work?", "COMET routes tokens with a gate [1].", {"s", "work"}),
+        ("How does Lighthouse handle failures?", "Lighthouse replans after failures [1].", {"handle"}),
+        ("On which datasets was X evaluated?", "Results on GLUE and SQuAD datasets [1].", {"evaluated", "X"}),
+        ("How much memory does QLoRA save?", "QLoRA needs 48 GB less memory [1].", {"save"}),
+    ],
+)
+def test_generic_verbs_and_fragments_of_the_question_are_never_missing_terms(question, answer, not_missing):
+    from rag.intent import analyse
+    from rag.verify import answer_check
+
+    check = answer_check(analyse(question), answer, False, [RECORDED])
+    assert not_missing.isdisjoint(check.missing_terms), check
+    assert all(len(t) > 1 for t in check.missing_terms)
+
+
+def test_content_words_the_answer_lacks_are_still_missing_terms():
+    from rag.intent import analyse
+    from rag.verify import answer_check
+
+    check = answer_check(
+        analyse("How does Lighthouse handle sensor failures?"), "Lighthouse replans [1].", False, [RECORDED]
+    )
+    assert check.missing_terms == ["sensor", "failures"]
+    noun = answer_check(analyse("What test error does COMET reach?"), "COMET reaches a new low [1].", False, [RECORDED])
+    assert "test" in noun.missing_terms  # "test" as a noun is content, not the verb "tested"
+
+
+def test_surface_never_names_a_single_letter():
+    from rag.intent import surface
+
+    assert surface("How does COMET's sparse gate work?", ["s", "spars"]) == "sparse"

@@ -53,7 +53,7 @@ BAD_FILES: dict[str, tuple[bytes, int, str]] = {
         2,
         "abstract is 1,000,000 characters; the limit is 20,000",
     ),
-    "wrong-columns.csv": (f"name,summary\nA,{ABSTRACT}\n".encode(), 1, "CSV header lacks column(s) title, abstract"),
+    "wrong-columns.csv": (f"name,summary\nA,{ABSTRACT}\n".encode(), 1, "CSV header lacks columns title, abstract"),
     "repeated-column.csv": (f"title,abstract,title\nA,{ABSTRACT},B\n".encode(), 1, "more than once"),
     "extra-field.csv": (f"title,abstract\n{GOOD_CSV_ROW}\nB,{ABSTRACT},extra\n".encode(), 3, "row has 3 fields"),
     "short-row.csv": (f"title,abstract,url\n{GOOD_CSV_ROW},https://x.org\nOnly A Title\n".encode(), 3, "row has 1"),

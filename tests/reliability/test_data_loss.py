@@ -97,7 +97,7 @@ def test_a_prune_with_an_unreadable_path_removes_nothing_without_yes(tmp_path, f
     assert expand_paths([src]).unreadable == [f"{src / 'extra.jsonl'}: no such file or directory"]
     result = cli(["ingest", str(src), "--prune"])
     assert result.exit_code == 1
-    assert "1 path(s) could not be read" in result.stderr and "extra.jsonl" in result.stderr
+    assert "1 path could not be read" in result.stderr and "extra.jsonl" in result.stderr
     assert stats()["papers"] == 8
     assert cli(["ingest", str(src), "--prune", "--yes"]).exit_code == 0
     assert stats()["papers"] == 7

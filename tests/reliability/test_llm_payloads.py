@@ -73,7 +73,7 @@ def test_rag_ask_warns_and_never_prints_the_payload(tiny_home, shared_model, fak
     result = cli(["ask", QUESTION])
     assert result.exit_code == 0
     assert "3.1" in result.stdout and "evil.example" not in result.output
-    assert "warning: " in result.stderr and "left out 1 sentence(s) of the LLM answer" in result.stderr
+    assert "warning: " in result.stderr and "left out 1 sentence of the LLM answer" in result.stderr
     data = json.loads(cli(["ask", QUESTION, "--json"]).stdout)
     assert "evil.example" not in json.dumps(data)
 
@@ -88,7 +88,7 @@ def test_a_link_inside_a_supported_sentence_is_removed_not_linked(llm_assistant,
     ans = llm_assistant().ask(QUESTION)
     assert ans.generator == "openai" and "3.1" in ans.answer
     assert "evil.example" not in ans.answer and "[link removed]" in ans.answer
-    assert "removed 1 link(s) that no cited abstract contains" in ans.warning
+    assert "removed 1 link that no cited abstract contains" in ans.warning
 
 
 def test_links_the_cited_abstracts_contain_are_kept():

@@ -81,7 +81,7 @@ def test_an_error_naming_a_hostile_file_is_made_safe(tmp_path, fake_model, monke
     result = cli(["ingest", str(bad)])
     assert result.exit_code == 1 and result.stderr.startswith("error: ")
     assert_safe(result.stdout, result.stderr)
-    assert "bad" in result.stderr and ".jsonl:2: invalid JSON" in result.stderr
+    assert "bad" in result.stderr and ".jsonl:1: invalid JSON" in result.stderr  # the line of the open record
 
 
 def test_log_records_carry_no_escapes(caplog):

@@ -141,11 +141,11 @@ def test_uploaded_files_are_deleted_once_refused_or_added(make_assistant, page, 
     try:
         page.goto(demo.local_url)
         page.click("button[role=tab]:has-text('Collection')")
-        page.set_input_files("input[type=file]", str(bad))
+        page.set_input_files("#rag-upload input[type=file]", str(bad))
         page.wait_for_selector("#rag-upload-status .rag-status.error")
         assert not list(uploads.rglob("bad.jsonl"))  # refused: its upload is gone
         page.click("button[aria-label='Clear']")
-        page.set_input_files("input[type=file]", str(good))
+        page.set_input_files("#rag-upload input[type=file]", str(good))
         page.wait_for_selector("#rag-upload-status .rag-status.info")
         assert list(uploads.rglob("good.jsonl"))  # kept until it is added
         page.locator("button:has-text('Add to the index')").click()

@@ -130,3 +130,73 @@ def test_the_page_never_carries_the_api_key_or_the_login_password(tmp_path, embe
     assert "sk-test-abcdef123456" not in page_config
     assert "hunter2-pass" not in page_config and "pw-in-url" not in page_config
     assert "http://127.0.0.1:9/v1" in page_config  # the base URL is shown, without its credentials
+
+
+# ---- the bundled corpus: no authors, no years, hashed file names ---------------------------------------------
+
+
+def test_an_author_or_year_filter_on_a_collection_without_that_metadata_says_why_nothing_matches(corpus_assistant):
+    search = app.search_fn(corpus_assistant)
+    by_author = search("mixture of experts", 5, app.ALL_SOURCES, "", "", "Jane Doe")
+    assert "No papers match: no paper in this collection records its authors" in by_author
+    by_year = search("mixture of experts", 5, app.ALL_SOURCES, "2024", "", "")
+    assert "no paper in this collection records a year; filter on a listing day such as “Aug 14” instead" in by_year
+    assert "Try other words" not in by_author + by_year
+    listed = search("mixture of experts", 5, app.ALL_SOURCES, "Aug 14", "", "")  # what the dumps do record
+    assert 'class="src-card hit"' in listed
+    other = search("mixture of experts", 5, app.ALL_SOURCES, "", "no such title anywhere", "")
+    assert "Try other words or loosen the filters" in other  # a filter that could match keeps the plain message
+
+
+def test_sources_are_offered_and_counted_by_readable_label_not_file_hash(corpus_assistant):
+    from ui import render
+
+    stats = corpus_assistant.stats()
+    choices = app._source_choices(stats)
+    assert choices[0] == app.ALL_SOURCES and "Daily Papers (dump 3)" in choices
+    assert not any(".txt" in c for c in choices)
+    assert "Daily Papers, Mar 11 (dump 2)" in choices
+    hits = corpus_assistant.search("neural networks", k=50, source="Daily Papers, Mar 11 (dump 2)")
+    assert hits and all(
+        s.sources == ["002_eaa1cd8e17f6e22e.txt"] or "002_eaa1cd8e17f6e22e.txt" in s.sources for s in hits
+    )
+    table = render.stats_html(stats)
+    assert "<th>Source</th>" in table and "Daily Papers (dump 3)</td><td>191" in table and ".txt" not in table
+
+
+def test_the_collection_table_leaves_out_authors_nobody_has_and_shows_the_listing_day(corpus_assistant):
+    from ui import collection
+
+    table, label, _, ids = collection.list_fn(corpus_assistant)("", 1)
+    value = table["value"]
+    assert value["headers"] == ["Title", "Date", "Source"] and len(value["data"]) == 20 == len(ids)
+    assert all(row[1] in {"Mar 11", "Aug 14", "Jul 17", ""} for row in value["data"])
+    assert any(row[1] for row in value["data"]) and all(".txt" not in row[2] for row in value["data"])
+    assert "451 papers in the index" in label and "no paper here records its authors" in label
+    _, none, _, _ = collection.list_fn(corpus_assistant)("1999", 1)
+    assert "No paper matches this filter: no paper here records a year." in none
+
+
+def test_the_collection_table_shows_authors_and_dates_when_papers_have_them(make_assistant, tmp_path):
+    from ui import collection
+
+    path = tmp_path / "mine.jsonl"
+    row = {"title": "Wombat Vision", "abstract": "Wombat vision detects burrows.", "authors": ["Ada Lovelace"]}
+    path.write_text(json.dumps({**row, "date": "2024-03-08"}) + "\n")
+    assistant = make_assistant()
+    assistant.ingest([path])
+    table, label, _, _ = collection.list_fn(assistant)("wombat", 1)
+    assert table["value"]["headers"] == ["Title", "Authors", "Date", "Source"]
+    assert table["value"]["data"] == [["Wombat Vision", "Ada Lovelace", "2024-03-08", "mine.jsonl"]]
+    assert "1 paper matches" in label and "authors" not in label
+
+
+def test_the_upload_help_names_every_format_and_extension_ingest_reads():
+    from ingest.formats import EXTENSIONS, FORMATS
+
+    text = app.upload_help()
+    for f in FORMATS:
+        assert f.label in text
+    for ext in EXTENSIONS:
+        assert f"`{ext}`" in text
+    assert "BibTeX" in text and "RIS" in text and "title,abstract" not in text

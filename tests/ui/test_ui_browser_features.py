@@ -384,7 +384,7 @@ def test_browse_filter_page_open_and_delete_a_paper(make_assistant, page, tmp_pa
         page.wait_for_function("document.querySelector('#rag-paper-count').innerText.includes('page 2 of 2')")
         assert "5 shown" in count.inner_text()
         page.fill("#rag-paper-filter input, #rag-paper-filter textarea", "wombat")
-        page.wait_for_function("document.querySelector('#rag-paper-count').innerText.includes('1 paper match')")
+        page.wait_for_function("document.querySelector('#rag-paper-count').innerText.includes('1 paper matches')")
         page.locator("#rag-papers [role=gridcell]", has_text="Wombat Vision").first.click()
         page.wait_for_selector("#rag-paper .paper-detail")
         assert "detect burrows in aerial photographs" in page.inner_text("#rag-paper")

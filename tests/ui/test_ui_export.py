@@ -62,10 +62,14 @@ def test_a_refusal_exports_its_closest_papers_as_not_citations():
     assert "References" not in md and "Closest papers (not citations):" in md and "- Albert Gu" in md
 
 
-def test_bibtex_entries_only_for_papers_with_metadata_and_they_parse_back():
+def test_bibtex_has_one_entry_per_paper_and_marks_the_ones_without_metadata_incomplete_and_they_parse_back():
     bib = export.bibtex([S4.model_dump(), BARE.model_dump(), S4.model_dump()])
-    assert bib.count("@misc{") == 1  # the bare paper has no metadata; the repeated one is written once
+    assert bib.count("@misc{") == 2  # the repeated one is written once
     assert bib.startswith("@misc{gu2021efficiently,")
+    complete, bare = bib.split("@misc{")[1:]
+    assert "note" not in complete and "howpublished" not in complete
+    assert bare.startswith("paper,") and "title = {A Paper With \\{ Brace}" in bare
+    assert "howpublished = {a.jsonl}" in bare and f"note = {{{export.INCOMPLETE}}}" in bare
     for field in (
         "author = {Albert Gu and Karan Goel and Christopher R\\'e}",
         "year = 2021",
@@ -95,8 +99,25 @@ def test_conversation_markdown_has_every_turn_and_bibtex():
     assert "## 1. What is S4?" in md and "## 2. Broken one" in md and "> Could not answer: backend down" in md
     assert md.index("## 1.") < md.index("References:") < md.index("## 2.") < md.index("## BibTeX")
     assert re.search(r"```bibtex\n@misc\{gu2021efficiently,.*?\n```", md, re.S)
-    plain = export.conversation_markdown([{"question": "q", "answer": _answer(sources=[BARE], citations=[])}])
-    assert "No cited paper carries" in plain
+    assert "1 of the 2 entries below is incomplete (title and source only)" in md
+    none = export.conversation_markdown([{"question": "q", "answer": _answer(sources=[BARE], citations=[])}])
+    assert "No paper was cited in this conversation" in none and "```bibtex" not in none
+
+
+def test_a_conversation_citing_only_dump_papers_still_exports_bibtex_saying_it_is_incomplete():
+    dump = BARE.model_copy(
+        update={"title": "Gaussian Mixture Convolution Networks", "source_labels": ["Daily Papers (dump 3)"]}
+    )
+    answer = _answer(
+        answer="It convolves mixtures [1].",
+        citations=[Citation(n=1, title=dump.title, paper_id="bare", supporting="Plain text.")],
+        sources=[dump],
+    )
+    md = export.conversation_markdown([{"question": "What are GMCNs?", "answer": answer, "error": None}])
+    assert "The entry below is incomplete (title and source only)" in md and "(the Daily Papers dumps give none)" in md
+    bib = re.search(r"```bibtex\n(.*?)\n```", md, re.S).group(1)
+    assert bib.startswith("@misc{gaussian,") and "title = {Gaussian Mixture Convolution Networks}" in bib
+    assert "howpublished = {Daily Papers (dump 3)}" in bib
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,7 @@ def test_source_cards_have_anchors_highlights_and_supported_sentences():
     assert '<mark class="support">We cut sampling steps to 4.</mark>' in panel
     assert "a.jsonl · Mar 11 · score 1.000" in panel
     card2 = panel[panel.index('id="src-2"') :]
-    assert '<li class="unsupported">“It runs on 9 GPUs.”' in card2 and "not supported" in card2
+    assert '<li class="unsupported">It runs on 9 GPUs.' in card2 and "not supported" in card2
     assert panel.index('id="src-1"') < panel.index('id="src-2"')
 
 

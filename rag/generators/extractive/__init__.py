@@ -280,20 +280,25 @@ class ExtractiveGenerator:
         return score
 
     def _metadata(self, analysis: Analysis, paper: Paper, label: str) -> compose.Composition | str:
+        """Authors or a date from the paper's record, said as such (`rag.record`: the grounding check reads the
+        record, not the abstract); the chain answers most of these before generation, this covers the rest."""
+        from rag.record import RECORD_NOTE, asked_field, spelled_date
+
         src = paper.source
-        authors = getattr(src, "authors", None)
-        asks_authors = (
-            "author" in analysis.question.lower()
-            or "wrote" in analysis.question.lower()
-            or " by " in analysis.question.lower()
+        q = analysis.question.lower()
+        asked = asked_field(analysis.question) or (
+            "authors" if "author" in q or "wrote" in q or " by " in q else "date"
         )
-        if asks_authors and authors:
-            names = authors if isinstance(authors, str) else ", ".join(authors)
-            return compose.Composition([compose.Line(f"“{src.title}” is by {names}", [paper.n])])
-        year = getattr(src, "year", None)
-        if not asks_authors and year:
-            return compose.Composition([compose.Line(f"“{src.title}” is dated {year}", [paper.n])])
-        return f"the collection records no {'authors' if asks_authors else 'publication date'} for {label}"
+        if asked == "authors" and src.authors:
+            names = ", ".join(src.authors)
+            return compose.Composition([compose.Line(f"“{src.title}” is by {names} {RECORD_NOTE}", [paper.n])])
+        when = spelled_date(src.date) or (str(src.year) if src.year else None)
+        if asked == "date" and when:
+            on = "on" if when[0].isdigit() and " " in when else "in"
+            line = compose.Line(f"“{src.title}” was published {on} {when} {RECORD_NOTE}", [paper.n])
+            return compose.Composition([line])
+        what = {"authors": "authors", "date": "publication date", "venue": "venue", "affiliation": "affiliations"}
+        return f"the collection records no {what[asked]} for {label}"
 
     # ---- streaming -------------------------------------------------------------------------------------
     def stream(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.generators.extractive.evidence import _CONTRIBUTION, Paper, Sentence
+from rag.generators.extractive.evidence import _BACKGROUND, _BOILER, _CONTRIBUTION, Paper, Sentence
 from rag.generators.extractive.rewrite import rewrite
 from rag.intent import Analysis
 from rag.text import numbers, tokenize
@@ -85,7 +85,12 @@ _RANGE = re.compile(r"\b(between|from)\s+(\S*\d\S*)\s+(and|to)\s+(\S*\d\S*)(\s+[
 
 
 def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
-    """Short phrases around the figures of a sentence ("up to 7.8x speed-up in inference", "200B tokens",
+    """See `scored_figure_phrases`; the phrases only."""
+    return [phrase for _, phrase in scored_figure_phrases(text, keys, limit)]
+
+
+def scored_figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[tuple[int, str]]:
+    """(keys in the figure's clause, phrase) for the short phrases around the figures of a sentence ("up to 7.8x speed-up in inference", "200B tokens",
     "between 1.12x and 20.21x faster"): the figure with its qualifier, unit and a few following words, cut at a
     clause break and never ending on a preposition. Figures whose own clause holds the most of `keys` (stemmed
     words of the question) come first, in sentence order among equals; when no figure's clause holds any key,
@@ -101,8 +106,8 @@ def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
         spans.append((m.group(0).strip(" ,;:.()"), a, b))
         taken |= set(range(a, b))
     for i, w in enumerate(words):
-        if i in taken or not _is_figure(w):
-            continue
+        if i in taken or not _is_figure(w) or not numbers(" ".join(words[max(0, i - 1) : i + 2])):
+            continue  # (the window: "OLMo 2 artifacts" names a version, not a figure)
         start, end = _span(words, i)
         if any(k in taken for k in range(start, end)):
             continue
@@ -117,7 +122,10 @@ def figure_phrases(text: str, keys: set[str], limit: int = 2) -> list[str]:
     scored = [(len((left | own) & keys), n) for n, (left, own) in enumerate(contexts)]
     best = sorted((f for f in scored if f[0]), key=lambda f: (-f[0], f[1]))[:limit] or scored[:1]
     ordered = sorted(best, key=lambda f: f[1]) if limit > 1 else best  # several: in the sentence's order
-    return list(dict.fromkeys(spans[n][0] for _, n in ordered))
+    seen: dict[str, int] = {}
+    for score, n in ordered:
+        seen.setdefault(spans[n][0], score)
+    return [(score, phrase) for phrase, score in seen.items()]
 
 
 _CLAUSE_SPLIT = frozenset(("and", "while", "whereas", "but"))
@@ -180,7 +188,15 @@ def _clean_phrase(phrase: str) -> str:
     phrase = phrase.strip(" ,;:.")
     if phrase.count("(") > phrase.count(")"):
         phrase = phrase[: phrase.rfind("(")].rstrip()  # "4.5 FLOP(G" -> "4.5 FLOP"
-    phrase = phrase.strip(" ,;:.()")
+    phrase = phrase.strip(" ,;:.")
+    # brackets stripped only when unmatched: "33% higher throughput (tokens per second)" keeps its ")"
+    while phrase.endswith(")") and phrase.count(")") > phrase.count("("):
+        phrase = phrase[:-1].rstrip(" ,;:.")
+    while phrase.startswith("(") and phrase.count("(") > phrase.count(")"):
+        phrase = phrase[1:].lstrip()
+    for opening, closing in ("()", "{}", "[]"):
+        if phrase.count(opening) > phrase.count(closing):
+            phrase = phrase[: phrase.rfind(opening)].rstrip(" ,;:.")
     tail = phrase.rsplit(" ", 1)
     if len(tail) == 2 and tail[1].lower() in _DANGLING_END | {"under", "at", "within", "below", "above"}:
         phrase = tail[0]
@@ -192,12 +208,19 @@ _MAIN = re.compile(r"\b(our|the) (main|key|central|primary) (contribution|idea|i
 _PROPOSE = re.compile(r"\b(propose|present|introduce|develop|design|build|construct|release)[sd]?\b", re.I)
 
 
+_SECONDARY = re.compile(
+    r"\b(we|they|the authors) (also|further|additionally)\b|^(additionally|furthermore|moreover)\b", re.I
+)
+
+
 def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | None:
     """The sentence that says what the paper does: among its own-work sentences ("we propose / this paper
     presents / our main contribution is") and those naming its method, the best match to the question, with a
     little for proposing and for naming the method, and against leaning on an earlier sentence ("... a method
     that addresses this problem") or asking a rhetorical question."""
-    usable = [s for s in paper.sentences if not s.text.rstrip().endswith("?")] or paper.sentences
+    usable = [
+        s for s in paper.sentences if not s.text.rstrip().endswith("?") and not _BOILER.search(s.text)
+    ] or paper.sentences  # "The codes are released at github.com/.../TC-GS" names the method and says nothing
     cands = [
         s
         for s in usable
@@ -215,6 +238,7 @@ def contribution(paper: Paper, analysis: Analysis | None = None) -> Sentence | N
             + 0.08 * bool(_PROPOSE.search(s.text) or _MAIN.search(s.text))
             + 0.10 * bool(paper.method and paper.method in s.text)
             - 0.25 * bool(ANAPHORA.search(s.text))
+            - 0.08 * bool(_SECONDARY.search(s.text))  # "we also introduce ...": not the main contribution
             - 0.01 * s.index
         )
 
@@ -237,11 +261,28 @@ ANAPHORA = re.compile(
 
 def result_sentence(paper: Paper, exclude: set[str]) -> Sentence | None:
     """A sentence with a figure that reports an outcome (not the one already used)."""
-    cands = [s for s in paper.sentences if s.figures and s.text not in exclude]
+    cands = [
+        s
+        for s in paper.sentences
+        if s.figures and s.text not in exclude and not _BOILER.search(s.text) and not _BACKGROUND.search(s.text)
+    ]
     if not cands:
         return None
     return max(cands, key=lambda s: (s.score, -s.index))
 
 
+# "It cheaply produces numerous networks": a sentence-initial "it" doing something, right after a sentence that
+# names the paper's method, is that method. "It is known that ..." and "It remains ..." are not.
+_IT_DOES = re.compile(
+    r"^It\s+((?:[a-z]+ly\s+)?(?!is\b|was\b|seems\b|remains\b|appears\b|turns\b|follows\b)[a-z]+(?:s|ed)\b)"
+)
+
+
 def _text(paper: Paper, sentence: Sentence, names: tuple[str, ...] = ()) -> str:
-    return rewrite(sentence.text, paper.method, paper.short).text
+    text = rewrite(sentence.text, paper.method, paper.short).text
+    m = _IT_DOES.match(text)
+    if m and paper.method and sentence.index > 0:
+        before = next((s.text for s in paper.sentences if s.index == sentence.index - 1), "")
+        if paper.method in before:
+            text = f"{paper.method} {m.group(1)}{text[m.end() :]}"
+    return text

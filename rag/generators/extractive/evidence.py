@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.intent import Analysis, Intent, asked_share
+from rag.intent import Analysis, Intent, asked_share, widen
 from rag.text import numbers, tokenize
 from rag.types import Source
 from rag.untrusted import evidence_sentences
@@ -202,6 +202,7 @@ def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
         if not re.search(r"\b(we|this (paper|work)|our)\b", sentence, re.I):
             continue
         proposes = bool(_PROPOSES.search(sentence))
+        found = []
         for pattern in (_NAMED, _PAREN_NAME, _APPOSITIVE, _INTRO):
             if pattern is _PAREN_NAME and not proposes:
                 continue  # "(GP)", "(SSMs)" in a background sentence name the field, not the paper's method
@@ -211,9 +212,11 @@ def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
                 len(name) < 3 and not any(c.isdigit() for c in name)
             )
             if name and "\\" not in name and not generic and len(name) <= 40:
-                method = name
-                break
-        if method:
+                found.append(name)
+        # "we propose VTrans, ... guided by the Variational Information Bottleneck (VIB) principle": the name the
+        # title carries is the method; the parenthesised one is a tool it uses
+        if found:
+            method = next((n for n in found if short and n.lower() == short.lower()), found[0])
             break
     if method is None and short and len(short.split()) <= 2:
         method = short
@@ -245,7 +248,7 @@ class Scorer:
             title_toks = set(tokenize(src.title))
             sents = []
             for j, text in enumerate(evidence_sentences(src.text)):
-                toks = set(tokenize(text))
+                toks = widen(set(tokenize(text)))  # "speed-up" answers "faster"
                 figs = [f for f in numbers(text) if f not in q_figures and not _YEAR.match(f)]
                 figs += [m.group(0).lower() for m in _WORD_FIGURE.finditer(text)]
                 lex = sum(w for t, w in weights.items() if t in toks or (j == 0 and t in title_toks)) / total

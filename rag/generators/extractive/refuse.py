@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
-from rag.generators.extractive.evidence import Paper, Sentence
+from rag.generators.extractive.evidence import Paper, Sentence, norm
 from rag.intent import GENERIC_ASKED, Analysis, Intent, surface
+from rag.text import tokenize
 
 MIN_TOPIC_SIMILARITY = 0.30
 MIN_TOPIC_COVERAGE = 0.35
@@ -166,6 +167,9 @@ def single_paper_reason(analysis: Analysis, focus: Paper, all_papers: list[Paper
         absent = [n for n in analysis.names if n not in focus.names_found]
         if absent:
             return f"the abstract of {label} does not mention {_and(absent)}"
+        topic = mentioned_only(analysis, focus)
+        if topic:
+            return f"{label} mentions {_and(analysis.names)} only in passing and says nothing about {topic}"
     detail = missing_detail(analysis, [focus])
     if detail:
         return f"the abstract of {label} does not state {detail}"
@@ -181,6 +185,29 @@ def single_paper_reason(analysis: Analysis, focus: Paper, all_papers: list[Paper
             else f"the abstract of {label} gives no figure for what was asked"
         )
     return None
+
+
+# A paper that only mentions the question's names (GPT-4 as a baseline) answers it only if it also speaks of a
+# good share of the question's other content words; "How does GPT-4 handle long context windows?" found a code
+# generation paper that compares against GPT-4 and none of "handle long context windows".
+MENTIONED_MIN_COVERAGE = 0.34
+
+
+def mentioned_only(analysis: Analysis, focus: Paper) -> str | None:
+    """The question's topic, in its own words, when `focus` carries its names only as mentions (not its title,
+    method or short name) and covers less than MENTIONED_MIN_COVERAGE of its other content words; else None."""
+    own = {norm(x) for x in (focus.method, focus.short) if x}
+    title = norm(focus.source.title)
+    if focus.introduces_name or any(norm(n) in f"{title} {' '.join(own)}" for n in analysis.names):
+        return None
+    name_tokens = {t for n in analysis.names for t in tokenize(n)}
+    rest = [t for t in analysis.focus if t not in name_tokens and t not in set(analysis.asked)]
+    if len(rest) < 2:
+        return None
+    share = sum(t in focus.tokens for t in rest) / len(rest)
+    if share >= MENTIONED_MIN_COVERAGE:
+        return None
+    return surface(analysis.question, rest) or None
 
 
 def _and(items: list[str]) -> str:

@@ -142,11 +142,14 @@ def _latex_to_text(text: str) -> str:
     return LatexNodes2Text(math_mode="text").latex_to_text(text)
 
 
-def lower_first(text: str) -> str:
+def lower_first(text: str, names: tuple[str | None, ...] = ()) -> str:
     """The text with its first letter lower-cased, to follow a dash ("200B tokens — the authors ..."), unless its
-    first word is a name ("SMOTE", "Drop-Upcycling", "S4", "LLaMA-MoE")."""
+    first word is a name ("SMOTE", "Drop-Upcycling", "S4", "LLaMA-MoE", or one of `names`, the paper's method and
+    short title: "Glimmer reduces ..." keeps its capital)."""
     first = text.split(" ", 1)[0] if text else ""
     if not first or not first[:1].isupper() or not first[1:].replace("-", "").isalpha() or not first[1:].islower():
+        return text
+    if any(n and first.strip(",.;:'’s") == n.split(" ", 1)[0] for n in names):
         return text
     return text[:1].lower() + text[1:]
 

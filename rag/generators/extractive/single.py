@@ -22,6 +22,7 @@ from rag.generators.extractive.compose import (
     contribution,
     figure_phrases,
     result_sentence,
+    scored_figure_phrases,
 )
 from rag.generators.extractive.evidence import _HOW_CUE, Paper, Sentence, name_present, norm
 from rag.generators.extractive.refuse import figure_sentences, qualitative
@@ -61,7 +62,7 @@ def _one_paper(paper: Paper, picked: list[Sentence], lead: str | None = None) ->
     for i, s in enumerate(picked):
         text = _text(paper, s)
         if i == 0 and lead:
-            text = f"{lead} — {lower_first(text)}"
+            text = f"{lead} — {lower_first(text, (paper.method, paper.short))}"
         # the lead's figures may come from any picked sentence: the first line quotes them all
         lines.append(Line(text, [paper.n], [x.text for x in picked] if i == 0 and lead else [s.text]))
     return lines
@@ -116,7 +117,18 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
     picked.sort(key=lambda s: s.index)
     keys = set(analysis.asked) | set(analysis.focus)
     limit = 3 if several or listed else 1
-    phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys, limit)]
+    # the lead's figure is the one whose clause says most of what was asked, whichever picked sentence holds it
+    # ("how much does AdcSR reduce inference time": "73% in inference time", not the other sentence's "9.3x")
+    scored = [
+        (score, i, j, p)
+        for i, s in enumerate(picked)
+        if s is first or s.asked or s.figures
+        for j, (score, p) in enumerate(scored_figure_phrases(repair(s.text), keys, limit))
+    ]
+    if limit == 1 and scored:
+        phrases = [min(scored, key=lambda f: (-f[0], picked[f[1]] is not first, f[1], f[2]))[3]]
+    else:
+        phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys, limit)]
     lead = "; ".join(list(dict.fromkeys(phrases))[:limit]) if phrases else None
     return _one_paper(paper, picked, lead)
 
@@ -186,7 +198,22 @@ def expansion(name: str, text: str) -> str | None:
         for cand in candidates:
             if letters in (_initials(cand), _initials(cand, small=True)):
                 return " ".join(cand).strip(",;:")
+        for cand in candidates:  # "Channel Attention mechanism guided by PDE Parameter Embeddings (CAPE)"
+            if _spells_loosely(letters, cand):
+                return " ".join(cand).strip(",;:")
     return None
+
+
+def _spells_loosely(letters: str, words: list[str]) -> bool:
+    """Whether the capitalised words' initials contain the acronym's letters in order, starting and ending on its
+    first and last letter, with at most one capitalised word to spare ("PDE Parameter" gives one P too many)."""
+    caps = [w[0].lower() for w in words if w[:1].isupper()]
+    if len(letters) < 3 or not caps or caps[0] != letters[0] or caps[-1] != letters[-1] or words[0][:1].islower():
+        return False
+    if len(caps) > len(letters) + 1:
+        return False
+    it = iter(caps)
+    return all(c in it for c in letters)
 
 
 def definition(analysis: Analysis, paper: Paper) -> list[Line]:
@@ -296,7 +323,7 @@ def _introduced(analysis: Analysis, paper: Paper, names: list[str]) -> list[Line
     m = re.match(r"^\s*what(?:'s| is| are)\s+(?:an?\s+|the\s+)?(.+?)\s*\??\s*$", analysis.question, re.I)
     name = m.group(1) if m and len(m.group(1).split()) <= 5 else " ".join(names)
     name = name[:1].upper() + name[1:]
-    text = lower_first(_text(paper, pick))
+    text = lower_first(_text(paper, pick), (paper.method, paper.short))
     return [Line(f"{name} is the subject of “{paper.source.title}” — {text}", [paper.n], [pick.text])]
 
 

@@ -201,6 +201,11 @@ _WHICH_IS_BETTER = (
     r"^(?:which|who)\s+(?:one\s+)?(?:is|are|was|were)\s+(?:\w+er|better|worse|best|more\s+\w+|less\s+\w+)(?:\s+\w+ed)?\s*[,:]?\s+"
     r"(.+?)\s+or\s+(.+?)(?:\s+(?:on|in|for|at|when|compared|relative|according)\b|[?,.;:]|$)"
 )
+# "SE-MoE or HetuMoE — which ...", "DRAKES or SVDD if I want to ...": two names offered first, then the ask
+_LEADING_OR = (
+    r"^(?:should i (?:use|pick|choose|go with)\s+)?((?-i:[A-Z0-9][\w.+-]*(?:\s+[A-Z0-9][\w.+-]*){0,3}))\s+or\s+"
+    r"((?-i:[A-Z0-9][\w.+-]*(?:\s+[A-Z0-9][\w.+-]*){0,3}))(?:\s*[—–,:?]|\s+-\s|\s+(?:if|for|when|to)\s)"
+)
 _WH_LEAD = re.compile(r"^(?:how|what|why|where|when|in what ways?)\s+(?:do|does|did|are|is|can|could|would)\s+", re.I)
 
 
@@ -212,9 +217,13 @@ def _targets(question: str) -> list[str]:
     m = re.match(r"^(?:compare|contrast)\s+(?:the\s+)?(.+)$", q, re.I)
     if m and "," in m.group(1):  # "compare TLEG, SWS and Learngene Pool": three or four things
         items = [x.strip(" '\"‘’“”") for x in re.split(r",\s*(?:and\s+)?|\s+and\s+", m.group(1)) if x.strip()]
+        if items:  # "the entropy models proposed by A, B, and C for image compression": A, B and C
+            items[0] = re.sub(r"^.{0,60}?\b(?:proposed|introduced|used|presented) (?:by|in)\s+", "", items[0])
+            items[-1] = re.sub(r"\s+(?:for|in|on|when|regarding)\s.*$", "", items[-1])
         if 3 <= len(items) <= 4 and all(len(x.split()) <= 8 for x in items):
             return items
     patterns = [
+        _LEADING_OR,
         r"^(?:compare|contrast)\s+(?:the\s+)?(.+?)\s+(?:and|with|to|vs\.?|versus)\s+(.+?)(?:[:;,]|\s+(?:in|on|for|regarding|when|—|-)\s|$)",
         r"^(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:[:;,?]|\s+(?:in|on|for|—|-)\s|$)",
         r"(?:difference|differences) between\s+(.+?)\s+and\s+(.+?)(?:[:;,?]|\s+(?:in|on|for)\s|$)",
@@ -278,6 +287,7 @@ _RULES: list[tuple[Callable[[str, bool], bool], Intent | Callable[[str], Intent]
     (lambda q, c: bool(_METADATA.search(q)), Intent.METADATA),
     # "which one is more accurate, GMFlow or DD?" picks between two named things: a comparison, not a lookup
     (lambda q, c: c and bool(re.match(r"\s*(which|who)\b.*\bor\b", q, re.I)) and _named_pair(q), Intent.COMPARE),
+    (lambda q, c: c and bool(re.match(_LEADING_OR, q, re.I)) and _named_pair(q), Intent.COMPARE),
     (
         lambda q, c: bool(_LOOKUP_START.search(q)) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q),
         _lookup_or_quantity,

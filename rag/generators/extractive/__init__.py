@@ -228,9 +228,7 @@ class ExtractiveGenerator:
             return target
         return paper.short or paper.method or paper.source.title
 
-    def _compared(
-        self, analysis: Analysis, papers: list[Paper]
-    ) -> tuple[list[Paper], list[str], list[str]] | None:
+    def _compared(self, analysis: Analysis, papers: list[Paper]) -> tuple[list[Paper], list[str], list[str]] | None:
         """(the papers a comparison names in the order named, the targets they match, the targets that match no
         paper); None when fewer than two targets match. Of three or four targets, one or two may be missing (they
         are said to be); of two, none. Without named targets ("the two X papers", "both"), the two papers that

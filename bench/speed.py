@@ -354,8 +354,8 @@ def answer(home: Path, limit: int | None) -> dict[str, Any]:
         generate.append(result.timings_ms["generate"])
     return {
         **latency(walls),
-        "retrieve_p50_ms": statistics.median(retrieve),
-        "generate_p50_ms": statistics.median(generate),
+        "retrieve_p50_ms": round(statistics.median(retrieve), 2),
+        "generate_p50_ms": round(statistics.median(generate), 2),
         "load_1min_end": load_average()[0],
     }
 

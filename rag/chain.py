@@ -18,28 +18,25 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from ingest.sentences import split_sentences
+from rag.answer_state import AnswerState
 from rag.authors import answer_author_question
 from rag.conversation import FollowUpResolver, Resolution
-from rag.conversation.cues import NAMED
-from rag.conversation.history import parse_history
+from rag.followup import PaperNames, follow_up_analysis
 from rag.generators import registry
 from rag.generators.backend import budget
 from rag.generators.base import Draft
-from rag.generators.extractive.evidence import paper_names
-from rag.intent import Analysis, Intent, analyse
+from rag.intent import Intent, analyse
 from rag.query import clean_question, retrieval_query
 from rag.record import answer_from_record
-from rag.retrieval import SearchFilter
 from rag.sources import by_identifier, exact_title_first, named_first, referred_first
 from rag.text import counted
 from rag.types import Answer, Citation, Source
-from rag.untrusted import readable, strip_injections
+from rag.untrusted import strip_injections
 from rag.verify import answer_check, cited_numbers, ground, remove_invalid_markers, renumber, supported_only
 
 if TYPE_CHECKING:
@@ -54,69 +51,13 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-@dataclass
-class AnswerState:
-    """What the chain knows about one question as it goes: the input, then what each step adds."""
-
-    question: str
-    history: list[dict[str, Any]] = field(default_factory=list)
-    k: int | None = None
-    generator: str | None = None
-    retriever: str | None = None
-    filters: SearchFilter | None = None
-    started: float = field(default_factory=time.perf_counter)
-    llm_budget: float = 0.0  # seconds for all the question's LLM work (condense + answer)
-    deadline: float = 0.0  # time.monotonic() by which that work must be done; 0: not started
-
-    def llm_deadline(self) -> float:
-        """The question's one LLM deadline, its clock started by the first step that asks the backend."""
-        self.deadline = self.deadline or time.monotonic() + self.llm_budget
-        return self.deadline
-
-    notes: list[str] = field(default_factory=list)
-    question_used: str = ""  # the question after cleaning and length limits
-    standalone: str = ""  # the question resolved against the conversation
-    resolution: Resolution | None = None  # what a follow-up refers to in the conversation
-    analysis: Analysis | None = None
-    sources: list[Source] = field(default_factory=list)
-    referred: int = 0  # how many of `sources` (from the front) are the papers a follow-up refers to
-    ranking_depth: int = 0  # papers to rank (the eval's @10), when more than the generator reads
-    ranking: list[Source] = field(default_factory=list)  # the ranking retrieval gave, `sources` its first k
-    retrieve_ms: float = 0.0
-    drafted: Draft | None = None  # an answer retrieval made from metadata (rag/authors.py, rag/record.py)
-
-    @classmethod
-    def from_input(cls, inputs: Any) -> AnswerState:
-        if isinstance(inputs, AnswerState):
-            return inputs
-        if isinstance(inputs, str):
-            inputs = {"question": inputs}
-        filters = inputs.get("filters")
-        if isinstance(filters, dict):
-            filters = SearchFilter(**filters)
-        history = [
-            {**h, "content": readable(str(h["content"]))}
-            for h in (inputs.get("history") or [])
-            if isinstance(h, dict) and h.get("content")
-        ]
-        return cls(
-            question=readable(str(inputs.get("question") or "")),  # every entry point: see rag.query
-            history=history,
-            k=int(inputs["k"]) if inputs.get("k") else None,
-            generator=inputs.get("generator"),
-            retriever=inputs.get("retriever"),
-            filters=filters,
-            ranking_depth=int(inputs.get("ranking_depth") or 0),
-        )
-
-
 class AnswerPipeline:
     """The steps of the chain, bound to one assistant."""
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self._generators: dict[str, Any] = {}
-        self._names: tuple[str, set[str]] = ("", set())
+        self._names = PaperNames()
 
     def generator(self, name: str) -> Any:
         if name not in self._generators:
@@ -129,19 +70,8 @@ class AnswerPipeline:
         return FollowUpResolver(paper_text=index.abstracts, idf=index.idf, paper_names=self.paper_names)
 
     def paper_names(self) -> set[str]:
-        """Lower-cased names of the collection's papers: the names in their titles ("STARFlow", "TC-GS") and the
-        method names their abstracts introduce (`evidence.paper_names`); computed once per index version."""
-        index = self.assistant.index
-        key = index.fingerprint()
-        if self._names[0] != key:
-            papers = index.papers()
-            abstracts = index.abstracts(list(papers))
-            found: set[str] = set()
-            for pid, meta in papers.items():
-                found.update(n.lower() for n in NAMED.findall(meta.title))
-                found.update(n.lower() for n in paper_names(meta.title, abstracts.get(pid, "")) if n)
-            self._names = (key, found)
-        return self._names[1]
+        """Lower-cased names of the collection's papers (`PaperNames`), computed once per index version."""
+        return self._names.of(self.assistant.index)
 
     def generator_name(self, state: AnswerState) -> str:
         requested = state.generator
@@ -176,37 +106,7 @@ class AnswerPipeline:
 
     def analyse(self, state: AnswerState) -> AnswerState:
         cleaned, _ = strip_injections(state.standalone)
-        analysis = analyse(cleaned)
-        resolution = state.resolution
-        if resolution is not None and resolution.resolved:
-            # What is asked comes from the follow-up itself ("which datasets?" asks for names even when it was
-            # resolved against a question that asked for a figure); what it is about comes from the resolution.
-            own = analyse(strip_injections(state.question_used)[0])
-            if resolution.kind == "ellipsis" and own.intent not in (Intent.FACT, Intent.ABOUT):
-                # "which datasets?" alone reads as a lookup; about a known paper it asks for names
-                intent = Intent.ENTITY if own.intent == Intent.LOOKUP else own.intent
-                analysis.intent, analysis.asked, analysis.asked_groups = intent, own.asked, own.asked_groups
-            # Titles the resolution put in the query name papers retrieval already pinned; they are not names
-            # every answer sentence's paper must carry ("which of A and B ..." is answered by one of them).
-            titles = " ".join(p.title for p in resolution.papers).lower()
-            analysis.names = [n for n in analysis.names if n.lower() not in titles]
-            if resolution.kind == "more":  # "any other papers on that?": a list, whatever the last question was
-                analysis.intent, analysis.names = Intent.LIST, own.names
-            if resolution.kind == "ellipsis" and resolution.papers:
-                # names of the earlier question the follow-up was read after are not asked again ("and how fast
-                # is it?" after "which paper uses the Hutchinson estimator?" need not say "Hutchinson")
-                analysis.names = [n for n in analysis.names if n in own.names]
-            if analysis.intent in (Intent.LIST, Intent.SUMMARY) and re.search(r"\bother\b", state.question_used, re.I):
-                analysis.exclude = {p.paper_id for p in resolution.papers}  # "which other papers build on it?"
-        if (
-            not analysis.exclude
-            and analysis.intent in (Intent.LIST, Intent.SUMMARY)
-            and re.search(r"\b(other|more|else|besides|apart from these)\b", state.question_used, re.I)
-            and (turns := parse_history(state.history or []))
-        ):
-            # "which other papers use flow matching?": the papers the last answer already cited are left out
-            analysis.exclude = {p.paper_id for p in turns[-1].cited}
-        state.analysis = analysis
+        state.analysis = follow_up_analysis(analyse(cleaned), state.question_used, state.resolution, state.history)
         return state
 
     def retrieve(self, state: AnswerState) -> AnswerState:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rag.asked import GENERIC_ASKED, asked_share, attribute_groups
+from rag.names import QUOTED, TYPOS, salient_terms
 from rag.text import STOPWORDS, tokenize
 
 __all__ = ["GENERIC_ASKED", "Analysis", "Intent", "analyse", "asked_share", "classify", "surface", "topic_words"]
@@ -158,23 +159,6 @@ QUESTION_WORDS = frozenset(
         "add adds make makes top keep keeps drop drops differ differs versus vs both each two former latter"
     )
 )
-# Capitalised or digit-bearing tokens, CamelCase, acronyms: the names a question is about.
-_SALIENT = re.compile(
-    r"(?<![\w-])(?:[A-Z][a-z]*-[A-Za-z\d-]*[A-Z\d][\w+-]*|[A-Za-z]*\d[\w.+@/-]*|[A-Z]{2,}[\w+-]*|[A-Z][a-z]+[A-Z][\w+-]*|[a-z]+[A-Z][\w+-]*)(?![\w-])"
-)
-_GENERIC_SUFFIX = re.compile(
-    r"-(level|based|like|style|free|aware|scale|sized?|driven|guided|specific|only|wise|efficient|friendly|agnostic)$",
-    re.I,
-)
-_WH = frozenset("what which who whom whose how why when where is are does do did can could should would please".split())
-_QUOTED = re.compile(r"[\"“‘']([^\"”’']{3,160})[\"”’']")
-# Acronyms so common in ML that they say nothing about which paper is meant.
-GENERIC_ACRONYMS = frozenset(
-    "AI ML DL NLP CV RL LLM LLMS LM LMS VLM VLMS MLLM MLLMS GPU GPUS CPU CPUS TPU TPUS API APIS GAN GANS CNN CNNS "
-    "RNN RNNS MLP MLPS SOTA SGD QA VQA NN NNS DNN DNNS GNN GNNS MOE MOES PDE PDES ODE ODES SDE SDES KL RAM IO OOD "
-    "AUC MSE MAE RMSE FLOPS FLOP FPS MB GB TB KB ID IID ROC USD FID BLEU SSIM PSNR MAP F1 SOTA SSM SSMS GP GPS "
-    "BO EP VI MCMC EM NAS VAE VAES KD TTA DA SSL NN HPO RAG ViT VITS".split()
-)
 _PAREN_ALIAS = re.compile(r"([A-Za-z][\w' -]{2,80}?)\s*\(([A-Za-z][\w-]{1,15})\)")
 _TOPIC_DROP = re.compile(
     r"^\s*(hi|hello|hey|ok(ay)?|so|and|also|now|then|please|quick question|different question)\W+|\b(in (the|this) (collection|corpus|index)|here|in here|covered here|any)\b",
@@ -212,31 +196,15 @@ class Analysis:
         return self.intent in MULTI_PAPER
 
 
-def salient_terms(question: str) -> list[str]:
-    """Specific names the question asks about: acronyms, CamelCase or digit-bearing tokens, quoted phrases and
-    capitalised words inside a sentence ("France", "Llama"). Generic acronyms (LLM, GPU) are not names."""
-    terms = [m.group(1).strip() for m in _QUOTED.finditer(question) if len(m.group(1).split()) <= 12]
-    for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?![\w-])", question):
-        if m.group(0).lower() not in _WH:
-            terms.append(m.group(0))
-    first_word = question.split(" ", 1)[0]
-    for m in _SALIENT.finditer(question):
-        tok = _GENERIC_SUFFIX.sub("", m.group(0).strip(".-/@+"))
-        if tok == first_word and not any(c.isdigit() for c in tok) and tok[1:].islower():
-            continue
-        if tok.upper() in GENERIC_ACRONYMS or tok.upper().rstrip("S") in GENERIC_ACRONYMS:
-            continue
-        if re.fullmatch(r"\d{1,3}(\.\d+)?[%x]?|(19|20)\d\d|\d+(st|nd|rd|th)|\d+x\d+|\d+[KMB]?", tok, re.I):
-            continue  # a bare figure or a year is not a name
-        if len(tok) >= 2:
-            terms.append(tok)
-    return list(dict.fromkeys(terms))
-
-
 # "which is faster, HetuMoE or SE-MoE (compared to DeepSpeed)?", "which one is more accurate A or B"
 _WHICH_IS_BETTER = (
     r"^(?:which|who)\s+(?:one\s+)?(?:is|are|was|were)\s+(?:\w+er|better|worse|best|more\s+\w+|less\s+\w+)(?:\s+\w+ed)?\s*[,:]?\s+"
     r"(.+?)\s+or\s+(.+?)(?:\s+(?:on|in|for|at|when|compared|relative|according)\b|[?,.;:]|$)"
+)
+# "SE-MoE or HetuMoE — which ...", "DRAKES or SVDD if I want to ...": two names offered first, then the ask
+_LEADING_OR = (
+    r"^(?:should i (?:use|pick|choose|go with)\s+)?((?-i:[A-Z0-9][\w.+-]*(?:\s+[A-Z0-9][\w.+-]*){0,3}))\s+or\s+"
+    r"((?-i:[A-Z0-9][\w.+-]*(?:\s+[A-Z0-9][\w.+-]*){0,3}))(?:\s*[—–,:?]|\s+-\s|\s+(?:if|for|when|to)\s)"
 )
 _WH_LEAD = re.compile(r"^(?:how|what|why|where|when|in what ways?)\s+(?:do|does|did|are|is|can|could|would)\s+", re.I)
 
@@ -245,13 +213,17 @@ def _targets(question: str) -> list[str]:
     """The things a comparison names, in order: "compare A and B", "A vs B", "how does A differ from B",
     "compare A, B and C" (up to four)."""
     q = re.sub(r"\s+", " ", question.strip().rstrip("?.!"))
-    quoted = [m.group(1) for m in _QUOTED.finditer(q)]
+    quoted = [m.group(1) for m in QUOTED.finditer(q)]
     m = re.match(r"^(?:compare|contrast)\s+(?:the\s+)?(.+)$", q, re.I)
     if m and "," in m.group(1):  # "compare TLEG, SWS and Learngene Pool": three or four things
         items = [x.strip(" '\"‘’“”") for x in re.split(r",\s*(?:and\s+)?|\s+and\s+", m.group(1)) if x.strip()]
+        if items:  # "the entropy models proposed by A, B, and C for image compression": A, B and C
+            items[0] = re.sub(r"^.{0,60}?\b(?:proposed|introduced|used|presented) (?:by|in)\s+", "", items[0])
+            items[-1] = re.sub(r"\s+(?:for|in|on|when|regarding)\s.*$", "", items[-1])
         if 3 <= len(items) <= 4 and all(len(x.split()) <= 8 for x in items):
             return items
     patterns = [
+        _LEADING_OR,
         r"^(?:compare|contrast)\s+(?:the\s+)?(.+?)\s+(?:and|with|to|vs\.?|versus)\s+(.+?)(?:[:;,]|\s+(?:in|on|for|regarding|when|—|-)\s|$)",
         r"^(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:[:;,?]|\s+(?:in|on|for|—|-)\s|$)",
         r"(?:difference|differences) between\s+(.+?)\s+and\s+(.+?)(?:[:;,?]|\s+(?:in|on|for)\s|$)",
@@ -315,6 +287,7 @@ _RULES: list[tuple[Callable[[str, bool], bool], Intent | Callable[[str], Intent]
     (lambda q, c: bool(_METADATA.search(q)), Intent.METADATA),
     # "which one is more accurate, GMFlow or DD?" picks between two named things: a comparison, not a lookup
     (lambda q, c: c and bool(re.match(r"\s*(which|who)\b.*\bor\b", q, re.I)) and _named_pair(q), Intent.COMPARE),
+    (lambda q, c: c and bool(re.match(_LEADING_OR, q, re.I)) and _named_pair(q), Intent.COMPARE),
     (
         lambda q, c: bool(_LOOKUP_START.search(q)) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q),
         _lookup_or_quantity,
@@ -353,27 +326,11 @@ def classify(question: str, allow_compare: bool = True) -> Intent:
 
 
 # Misspelt question words seen in real questions ("wich papers ..."): read as meant before classifying.
-_TYPOS = {
-    "wich": "which",
-    "whcih": "which",
-    "whihc": "which",
-    "wat": "what",
-    "waht": "what",
-    "hwo": "how",
-    "hw": "how",
-    "papres": "papers",
-    "paprs": "papers",
-    "pappers": "papers",
-    "comapre": "compare",
-    "compair": "compare",
-    "diffrence": "difference",
-    "differnce": "difference",
-}
 
 
 def analyse(question: str) -> Analysis:
     """Analyse a (cleaned, standalone) question. Never raises; an empty question gives an empty `FACT` analysis."""
-    q = " ".join(_TYPOS.get(w.lower(), w) for w in question.split())
+    q = " ".join(TYPOS.get(w.lower(), w) for w in question.split())
     intent = classify(q)
     names = [n for n in salient_terms(q) if not ARXIV_ID.fullmatch(n) and n.lower() != "arxiv"]
     groups = attribute_groups(q)

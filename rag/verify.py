@@ -198,73 +198,90 @@ def ground(
     scores: list[dict] = []
     pending: list[tuple[int, str, list[str]]] = []
     faithful = faithful_lines(quotes, sources) if quotes else {}
-    line_of = {}
+    faithful_of: dict[str, bool | None] = {}  # a quoted line's sentence -> whether its line is faithful
     for quote in quotes:
         for sentence in answer_sentences(quote.text):
-            line_of[_key(sentence)] = _key(quote.text)
+            faithful_of[_key(sentence)] = faithful.get(_key(quote.text))
     for sentence in answer_sentences(answer):
-        cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(sources)]
-        bare = strip_markers(sentence)
-        entry = {"sentence": bare, "cited": cited, "score": 0.0, "supported": False, "best_evidence": None}
+        entry, evidence = _score_sentence(sentence, sources, faithful_of.get(_key(sentence)), threshold)
         scores.append(entry)
-        if not cited:
-            entry["reason"] = "no citation"
+        if evidence is None:
             continue
-        if is_record_statement(bare):
-            # "... (from the paper's record)": checked against the cited papers' metadata, not their abstracts
-            ok, records = record_support(bare, [sources[n - 1] for n in cited])
-            entry.update(score=1.0 if ok else 0.0, supported=ok, best_evidence=records)
-            if not ok:
-                entry["reason"] = "not what the cited papers' records say"
-            continue
-        # Only what the abstracts state is evidence: not their markup, not an instruction planted in them.
-        # A title is evidence too (a list bullet names its paper).
-        evidence = [s for n in cited for s in (sources[n - 1].title, *evidence_sentences(sources[n - 1].text))]
-        abstracts = " ".join(evidence)
-        missing = sorted(numbers_in(bare) - numbers_in(abstracts))
-        if not evidence:
-            entry["reason"] = "the cited abstracts state nothing"
-            continue
-        lex = [lexical_support(bare, e) for e in evidence]
-        best = int(np.argmax(lex))
-        entry["score"], entry["best_evidence"] = round(lex[best], 3), evidence[best]
-        if missing:
-            entry["reason"] = f"numbers not in the cited abstracts: {', '.join(missing)}"
-            continue
-        line = line_of.get(_key(sentence))
-        if line is not None and not faithful.get(line, True):
-            entry["reason"] = "not a faithful rewrite of the quoted abstract sentence"
-            continue
-        if line is not None and faithful.get(line):
-            # an extractive line checked against its verbatim sentences: openers dropped and references resolved
-            # only, so it is supported whatever its word overlap with any single sentence
-            entry["supported"] = True
-            entry["score"] = max(entry["score"], 1.0 if lex[best] >= threshold else entry["score"])
-            continue
-        if lex[best] >= threshold:
-            entry["supported"] = True
-        elif embed is not None:
-            pending.append((len(scores) - 1, bare, evidence))
+        if embed is not None:
+            pending.append((len(scores) - 1, entry["sentence"], evidence))
         else:
             entry["reason"] = "low overlap with the cited abstracts"
     if pending and embed is not None:
-        texts = [bare for _, bare, _ in pending] + [e for _, _, ev in pending for e in ev]
-        vecs = np.asarray(embed(texts), dtype=np.float32)
-        q, offset = vecs[: len(pending)], len(pending)
-        for i, (idx, _, evidence) in enumerate(pending):
-            ev = vecs[offset : offset + len(evidence)]
-            offset += len(evidence)
-            sims = ev @ q[i]
-            best = int(np.argmax(sims))
-            entry = scores[idx]
-            if float(sims[best]) > entry["score"]:
-                entry["score"], entry["best_evidence"] = round(float(sims[best]), 3), evidence[best]
-            entry["supported"] = entry["score"] >= threshold
-            if not entry["supported"]:
-                entry["reason"] = "low similarity to the cited abstracts"
+        _score_by_similarity(scores, pending, embed, threshold)
     unsupported = [e["sentence"] for e in scores if not e["supported"]]
     fraction = 1.0 if not scores else round(1 - len(unsupported) / len(scores), 4)
     return Grounding(supported_fraction=fraction, unsupported_sentences=unsupported, sentence_scores=scores)
+
+
+def _score_sentence(
+    sentence: str, sources: Sequence[Source], faithful: bool | None, threshold: float
+) -> tuple[dict, list[str] | None]:
+    """One answer sentence's `sentence_scores` entry from its citations, numbers and word overlap, and the cited
+    evidence sentences when overlap alone fell short (only embedding similarity can still support it; None once
+    decided). `faithful`: whether the extractive line it belongs to is faithful (None: not from a quoted line)."""
+    cited = [n for n in cited_numbers(sentence) if 1 <= n <= len(sources)]
+    bare = strip_markers(sentence)
+    entry = {"sentence": bare, "cited": cited, "score": 0.0, "supported": False, "best_evidence": None}
+    if not cited:
+        entry["reason"] = "no citation"
+        return entry, None
+    if is_record_statement(bare):
+        # "... (from the paper's record)": checked against the cited papers' metadata, not their abstracts
+        ok, records = record_support(bare, [sources[n - 1] for n in cited])
+        entry.update(score=1.0 if ok else 0.0, supported=ok, best_evidence=records)
+        if not ok:
+            entry["reason"] = "not what the cited papers' records say"
+        return entry, None
+    # Only what the abstracts state is evidence: not their markup, not an instruction planted in them.
+    # A title is evidence too (a list bullet names its paper).
+    evidence = [s for n in cited for s in (sources[n - 1].title, *evidence_sentences(sources[n - 1].text))]
+    missing = sorted(numbers_in(bare) - numbers_in(" ".join(evidence)))
+    if not evidence:
+        entry["reason"] = "the cited abstracts state nothing"
+        return entry, None
+    lex = [lexical_support(bare, e) for e in evidence]
+    best = int(np.argmax(lex))
+    entry["score"], entry["best_evidence"] = round(lex[best], 3), evidence[best]
+    if missing:
+        entry["reason"] = f"numbers not in the cited abstracts: {', '.join(missing)}"
+    elif faithful is False:
+        entry["reason"] = "not a faithful rewrite of the quoted abstract sentence"
+    elif faithful:
+        # an extractive line checked against its verbatim sentences: openers dropped and references resolved
+        # only, so it is supported whatever its word overlap with any single sentence
+        entry["supported"] = True
+        entry["score"] = max(entry["score"], 1.0 if lex[best] >= threshold else entry["score"])
+    elif lex[best] >= threshold:
+        entry["supported"] = True
+    else:
+        return entry, evidence
+    return entry, None
+
+
+def _score_by_similarity(
+    scores: list[dict], pending: list[tuple[int, str, list[str]]], embed: Embed, threshold: float
+) -> None:
+    """Settle the `pending` entries of `scores` (index, sentence, evidence) by embedding cosine similarity, all in
+    one `embed` call: the better of it and the lexical score decides."""
+    texts = [bare for _, bare, _ in pending] + [e for _, _, ev in pending for e in ev]
+    vecs = np.asarray(embed(texts), dtype=np.float32)
+    q, offset = vecs[: len(pending)], len(pending)
+    for i, (idx, _, evidence) in enumerate(pending):
+        ev = vecs[offset : offset + len(evidence)]
+        offset += len(evidence)
+        sims = ev @ q[i]
+        best = int(np.argmax(sims))
+        entry = scores[idx]
+        if float(sims[best]) > entry["score"]:
+            entry["score"], entry["best_evidence"] = round(float(sims[best]), 3), evidence[best]
+        entry["supported"] = entry["score"] >= threshold
+        if not entry["supported"]:
+            entry["reason"] = "low similarity to the cited abstracts"
 
 
 def supported_only(answer: str, grounding: Grounding) -> tuple[str, int]:

@@ -23,7 +23,7 @@ from rag.query import readable
 from rag.text import counted
 from ui import cards, collection, render
 from ui.export import conversation_markdown
-from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads
+from ui.guard import UPLOAD_MAX_MB, UPLOAD_SWEEP, ClientGuard, check_port, discard_uploads, patient_launch_check
 from ui.settings_tab import SessionViews, SettingsTab, build_settings_tab, llm_configured, wire_settings
 from ui.style import launch_style
 
@@ -554,5 +554,6 @@ def launch(assistant: Any, **kw: Any) -> gr.Blocks:
         log.warning("%s", s.endpoint_line())
         if s.key_withheld:
             log.warning("%s", s.key_withheld)
+    patient_launch_check()
     demo.launch(**options)
     return demo

@@ -174,3 +174,35 @@ def check_port(host: str, port: int) -> None:
             raise PortInUse(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another port with --port N or RAG_UI_PORT"
             ) from None
+
+
+# Gradio checks that its own server answers before `launch` returns (`gradio.networking.url_ok`): one HEAD
+# request with a 3 s timeout, and a timeout ends the check at once. On a loaded machine (CI on 2 shared cores)
+# that failed a healthy launch with "When localhost is not accessible, a shareable link must be created".
+LAUNCH_CHECK_S = 30.0
+
+
+def patient_launch_check() -> None:
+    """Make Gradio's launch check retry for up to LAUNCH_CHECK_S seconds (timeouts and refused connections
+    included) instead of failing on the first slow reply. Idempotent; affects this process only."""
+    import time
+
+    import httpx
+    from gradio import networking
+
+    if getattr(networking.url_ok, "patient", False):
+        return
+
+    def url_ok(url: str) -> bool:
+        deadline = time.monotonic() + LAUNCH_CHECK_S
+        while time.monotonic() < deadline:
+            try:
+                if httpx.head(url, timeout=5, verify=False).status_code in (200, 401, 301, 302, 303, 307, 308):
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        return False
+
+    url_ok.patient = True  # type: ignore[attr-defined]
+    networking.url_ok = url_ok

@@ -198,15 +198,7 @@ def to_source_record(
     if raw.data is None:
         return Skipped(str(path), line, "empty record (null)")
     data = raw.data
-    values: dict[str, Any] = {}
-    for name in FIELDS:
-        _used, value = _pick(data, names[name])
-        if name in _TEXT_FIELDS:
-            value = _text(path, line, name, value)
-        values[name] = value
-    if fmt.refine is not None:
-        fmt.refine(data, values)
-
+    values = _field_values(fmt, path, line, data, names)
     title = values["title"] or ""
     abstract = values["abstract"]
     if fmt.latex:
@@ -216,6 +208,42 @@ def to_source_record(
         why = 'missing or empty "abstract"' if not abstract else f'placeholder abstract "{abstract[:40]}"'
         return Skipped(str(path), line, why, title or None)
     assert abstract is not None
+    _check_title_and_abstract(path, line, title, abstract)
+    arxiv, doi, url = _identifiers(values)
+    return SourceRecord(
+        source=path.name,
+        line=line,
+        format=fmt.name,
+        title=title,
+        abstract=abstract,
+        authors=fv.author_names(values["authors"]),
+        date=_publication_date(values),
+        listed=values["listed"],
+        arxiv_id=arxiv,
+        doi=doi,
+        url=url,
+        categories=fv.categories(values["categories"]),
+        label=fmt.source_label(path, data),
+    )
+
+
+def _field_values(
+    fmt: Format, path: Path, line: int, data: Mapping[str, Any], names: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """Each canonical field's value as the record gives it (text fields checked), after the format's `refine`."""
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        _used, value = _pick(data, names[name])
+        if name in _TEXT_FIELDS:
+            value = _text(path, line, name, value)
+        values[name] = value
+    if fmt.refine is not None:
+        fmt.refine(data, values)
+    return values
+
+
+def _check_title_and_abstract(path: Path, line: int, title: str, abstract: str) -> None:
+    # A record with an abstract is meant to be read: a title it cannot be known by is a broken file, not a skip.
     if not title:
         raise ParseError(path, line, 'missing or empty "title"')
     if not normalise_title(title):
@@ -226,8 +254,18 @@ def to_source_record(
     if len(abstract) > MAX_ABSTRACT_CHARS:
         raise ParseError(path, line, f"abstract is {len(abstract):,} characters; the limit is {MAX_ABSTRACT_CHARS:,}")
 
+
+def _identifiers(values: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(arXiv id, DOI, URL): an arXiv DOI counts as the arXiv id, not as a DOI; a missing URL is made from either."""
     arxiv = fv.arxiv_id(values["arxiv_id"]) or fv.arxiv_id(values["doi"]) or fv.arxiv_id(values["url"])
     doi = None if fv.arxiv_id(values["doi"]) else fv.doi(values["doi"])
+    url = values["url"] or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
+    if url is None and doi:
+        url = f"https://doi.org/{doi}"
+    return arxiv, doi, url
+
+
+def _publication_date(values: Mapping[str, Any]) -> str | None:
     date = fv.iso_date(values["date"])
     year = fv.text_of(values["year"])
     if year and year[:4].isdigit() and (date is None or not date.startswith(year[:4])):
@@ -236,24 +274,7 @@ def to_source_record(
         date = fv.iso_date(f"{year[:4]}-{month:02d}" if month else year[:4])
     elif date and len(date) == 4 and (month := fv.month_number(values["month"])):
         date = f"{date}-{month:02d}"
-    url = values["url"] or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
-    if url is None and doi:
-        url = f"https://doi.org/{doi}"
-    return SourceRecord(
-        source=path.name,
-        line=line,
-        format=fmt.name,
-        title=title,
-        abstract=abstract,
-        authors=fv.author_names(values["authors"]),
-        date=date,
-        listed=values["listed"],
-        arxiv_id=arxiv,
-        doi=doi,
-        url=url,
-        categories=fv.categories(values["categories"]),
-        label=fmt.source_label(path, data),
-    )
+    return date
 
 
 def describe_keys(records: Sequence[Mapping[str, Any]], limit: int = 12) -> str:

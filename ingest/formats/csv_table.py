@@ -85,26 +85,11 @@ def _read(sample: Sample) -> list[RawRecord]:
     # newline="" lets the csv module see \r\n, \r and \n endings and newlines inside quoted fields.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    rows = iter(reader)
-    header: list[str] = []
-    try:
-        while not any(h.strip() for h in header):
-            header = [norm_key(h) for h in next(rows)]
-    except StopIteration:
-        header = []
-    except csv.Error as exc:
-        raise ParseError(path, 1, f"unreadable CSV header ({exc})") from exc
-    header_line = reader.line_num
-    if not any(header):
-        raise ParseError(path, 1, "no header row")
-    twice = sorted({h for h in header if h and header.count(h) > 1})
-    if twice:
-        what = f"column{'s' if len(twice) > 1 else ''} {', '.join(twice)}"
-        raise ParseError(path, header_line, f"CSV header names {what} more than once")
+    header = _header_row(path, reader)
     out = []
     while True:
         try:
-            row = next(rows)
+            row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
@@ -119,6 +104,26 @@ def _read(sample: Sample) -> list[RawRecord]:
     if not out:
         raise ParseError(path, None, "no records found")
     return out
+
+
+def _header_row(path: Path, reader: Any) -> list[str]:
+    """The first non-blank row's column names, normalised; a missing, unreadable or repeating header raises
+    ParseError, since every record's fields are named by it."""
+    header: list[str] = []
+    try:
+        while not any(h.strip() for h in header):
+            header = [norm_key(h) for h in next(reader)]
+    except StopIteration:
+        header = []
+    except csv.Error as exc:
+        raise ParseError(path, 1, f"unreadable CSV header ({exc})") from exc
+    if not any(header):
+        raise ParseError(path, 1, "no header row")
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        what = f"column{'s' if len(twice) > 1 else ''} {', '.join(twice)}"
+        raise ParseError(path, reader.line_num, f"CSV header names {what} more than once")
+    return header
 
 
 def _label(path: Path, data: Mapping[str, Any]) -> str:

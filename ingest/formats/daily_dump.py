@@ -37,11 +37,8 @@ def read_dump(sample: Sample) -> list[RawRecord]:
     date: str | None = None
     pending: tuple[int, str] | None = None
     for lineno, raw in enumerate(split_lines(sample.text), start=1):
-        line = clean_text(raw)
-        if pending is None:
-            # Only where a title is expected, and only before a capital: "Subscriber churn ..." stays intact.
-            line = _GLUED_PREFIX.sub("", line)
-        if not line or line.lower() in BOILERPLATE:
+        line = _content(raw, expecting_title=pending is None)
+        if line is None:
             continue
         if _DATE_LINE.match(line):
             if pending is not None:
@@ -63,6 +60,17 @@ def read_dump(sample: Sample) -> list[RawRecord]:
     if not out:
         raise ParseError(path, None, "no title/abstract pairs found")
     return out
+
+
+def _content(raw: str, expecting_title: bool) -> str | None:
+    """A line's text, or None for a blank line or the page's boilerplate."""
+    line = clean_text(raw)
+    if expecting_title:
+        # Only where a title is expected, and only before a capital: "Subscriber churn ..." stays intact.
+        line = _GLUED_PREFIX.sub("", line)
+    if not line or line.lower() in BOILERPLATE:
+        return None
+    return line
 
 
 # The bundled dumps are named by their number and a content hash ("003_681d261d95f8e320.txt"): the number is what

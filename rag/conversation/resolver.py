@@ -31,18 +31,16 @@ from rag.conversation.cues import (
     SUBJECT,
     WRAPPER,
     is_new,
-    occurs,
     stems_of,
     terms_of,
 )
 from rag.conversation.history import Referent, Resolution, Turn, names, parse_history
+from rag.conversation.matching import MATCH, PaperMatcher
 from rag.types import PaperRef
 
 # A pronoun after a preposition is an object the question is about, not something inside it.
 OBJECT_PRONOUN = re.compile(r"\b(?:on|upon|to|with|than|from|of|about|like|beyond|over|against)\s+(?:it|them)\b", re.I)
 MAX_TOPIC = 500  # characters of an earlier question an elliptical follow-up is read against
-MATCH = 0.4  # coverage a description needs in the paper it names (see `_Session.coverage`)
-PICK_RATIO = 1.5  # one of several focus papers is picked only with this much more coverage than the next
 
 
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w+-]*(?:\s+[A-Z][\w+-]*)+")
@@ -86,8 +84,8 @@ class FollowUpResolver:
         return session.resolve(q, turns)
 
 
-class _Session:
-    """One `resolve` call: per cited paper its stems (title, title + abstract), and the idf."""
+class _Session(PaperMatcher):
+    """One `resolve` call: words matched to the cited papers (`PaperMatcher`) and the collection's paper names."""
 
     def __init__(
         self,
@@ -95,44 +93,8 @@ class _Session:
         idf: Callable[[str], float],
         paper_names: Callable[[], set[str]] = set,
     ) -> None:
-        self.profiles = profiles
-        self.idf = idf
+        super().__init__(profiles, idf)
         self.paper_names = paper_names
-        self._known: dict[int, set[str]] = {}
-
-    # ---- matching words to papers ------------------------------------------------------------------------
-    def coverage(self, terms: Sequence[frozenset[str]], paper: PaperRef) -> float:
-        """Share of the words (each weighted by its idf) found in the paper: 1 in its title, 1/2 in its abstract."""
-        title, full = self.profiles.get(paper.paper_id, (set(), set()))
-        weights = [max(self.idf(s) for s in (t - {max(t, key=len)} or t)) for t in terms]  # a compound: its parts
-        found = sum(
-            w * (1.0 if occurs(t, title) else 0.5 if occurs(t, full) else 0.0)
-            for t, w in zip(terms, weights, strict=True)
-        )
-        return found / sum(weights) if weights and sum(weights) > 0 else 0.0
-
-    def best(self, terms: Sequence[frozenset[str]], papers: Sequence[PaperRef]) -> list[PaperRef]:
-        """The paper the words fit clearly best (`PICK_RATIO` over the next); none, or the tied ones, otherwise.
-        Words every candidate holds ("detection" after "compare A and B for OOD detection") tell them apart no
-        better than silence, so only the others count."""
-        if len(papers) > 1:
-            terms = [
-                t for t in terms if not all(occurs(t, self.profiles.get(p.paper_id, ((), set()))[1]) for p in papers)
-            ]
-        scored = sorted(((self.coverage(terms, p), i, p) for i, p in enumerate(papers)), key=lambda s: (-s[0], s[1]))
-        if not scored or scored[0][0] < MATCH:
-            return []
-        return [p for s, _, p in scored if s * PICK_RATIO > scored[0][0]]
-
-    def known(self, turns: list[Turn]) -> set[str]:
-        """Every stem of the conversation so far: questions, answers, cited titles and their abstracts."""
-        if len(turns) not in self._known:
-            known = stems_of(*(f"{t.question} {t.answer}" for t in turns))
-            for t in turns:
-                for p in t.cited:
-                    known |= self.profiles[p.paper_id][1]
-            self._known[len(turns)] = known
-        return self._known[len(turns)]
 
     # ---- what each earlier turn was about ----------------------------------------------------------------
     def remember(self, turn: Turn, before: list[Turn], r: Resolution) -> None:
@@ -273,24 +235,11 @@ class _Session:
                 return self._done(q, "other", rest, m.span(), note)
         return None
 
-    def _matching(self, words: str, turns: list[Turn], strict: bool = False) -> tuple[list[PaperRef], str | None]:
-        """The earlier paper a description fits (latest mention first); ties come back with a note. `strict`
-        (no "back to" cue): every word must be in the paper and one in its title, so that "the collection"
-        or "the dynamic model" in a new question points nowhere."""
-        terms = [t for t in terms_of(words) if not t <= GENERIC]
-        seen = list(dict.fromkeys(p for t in reversed(turns) for p in [*t.focus, *t.cited]))
-        if strict:
-            seen = [p for p in seen if all(occurs(t, self.profiles.get(p.paper_id, ((), set()))[1]) for t in terms)]
-            seen = [p for p in seen if any(occurs(t, self.profiles.get(p.paper_id, (set(), ()))[0]) for t in terms)]
-        top = self.best(terms, seen) if terms else []
-        note = f"the question fits {names(top, 'or')} equally; each was searched" if len(top) > 1 else None
-        return top, note
-
     def _back_to(self, q: str, turns: list[Turn]) -> Resolution | None:
         """ "back to the diagrams paper - which architectures does it cover?" -> "which architectures does Neural
         Circuit Diagrams cover?" """
         m = BACK_TO.search(q)
-        top, note = self._matching(m.group(1), turns) if m else ([], None)
+        top, note = self.matching(m.group(1), turns) if m else ([], None)
         if not m or not top:
             return None
         rest = (q[: m.start()] + " " + q[m.end() :]).strip(" ,-:")
@@ -307,7 +256,7 @@ class _Session:
         for m in DESCRIBED.finditer(q):
             if PAPER_REQUEST.search(q) or self._own_antecedent(q, m.start(), turns):
                 return None  # "Tell me about Archon, the architecture search framework": Archon, not an old paper
-            top, note = self._matching(m.group(1), turns, strict=True)
+            top, note = self.matching(m.group(1), turns, strict=True)
             if top:
                 return self._done(q, "description", top, m.span(), note)
         return None

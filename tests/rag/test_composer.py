@@ -476,3 +476,20 @@ def test_an_acronym_whose_letters_skip_a_word_is_still_expanded():
     )
     draft = gen().generate("what is CAPE short for?", [paper])
     assert draft.text.startswith("CAPE stands for Channel Attention mechanism guided by PDE Parameter Embeddings")
+
+
+def test_a_three_way_comparison_with_one_unknown_name_compares_the_others_and_says_so():
+    gmm = src(
+        1,
+        "FlashGMM: Fast Gaussian Mixture Entropy Coding",
+        "We propose FlashGMM, which speeds up GMM entropy coding by 90x.",
+    )
+    gg = src(
+        2,
+        "Generalized Gaussian Model for Learned Image Compression",
+        "We propose a generalized Gaussian model with one additional shape parameter for learned image compression.",
+    )
+    draft = gen().generate("Compare FlashGMM, NoSuchCodec and the generalized Gaussian model paper", [gmm, gg])
+    assert not draft.refused, draft.text
+    assert "FlashGMM" in draft.text and "shape parameter" in draft.text
+    assert draft.note == "No paper in the collection matches “NoSuchCodec”."

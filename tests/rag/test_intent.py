@@ -19,6 +19,8 @@ CASES = [
     ("Which paper introduces the Hutchinson estimator trick?", Intent.LOOKUP),
     ("What is a prototype classifier?", Intent.DEFINITION),
     ("what about TC-GS?", Intent.ABOUT),
+    ("SE-MoE or HetuMoE — which reports the larger advantage over DeepSpeed?", Intent.COMPARE),
+    ("DRAKES or SVDD if I want to steer a diffusion model toward a reward?", Intent.COMPARE),
     ("and what about Switch Transformers?", Intent.ABOUT),
 ]
 
@@ -149,3 +151,18 @@ def test_a_version_number_after_a_name_is_not_a_figure() -> None:
     from rag.text import numbers
 
     assert numbers("all OLMo 2 artifacts at 7B and 13B scales; BLEU 28 on WMT") == ["7", "13", "28"]
+
+
+@pytest.mark.parametrize(
+    ("question", "targets"),
+    [
+        ("DRAKES or SVDD if I want to steer a diffusion model toward a reward?", ["DRAKES", "SVDD"]),
+        (
+            "Compare the entropy models proposed by FlashGMM, the multivariate mixture paper (McQuic), and the "
+            "generalized Gaussian model paper for learned image compression.",
+            ["FlashGMM", "the multivariate mixture paper (McQuic)", "the generalized Gaussian model paper"],
+        ),
+    ],
+)
+def test_comparison_targets_offered_first_or_in_a_list(question: str, targets: list[str]) -> None:
+    assert analyse(question).targets == targets

@@ -154,3 +154,31 @@ def test_uploaded_files_are_deleted_once_refused_or_added(make_assistant, page, 
         assert not list(uploads.rglob("good.jsonl"))  # added: its upload is gone
     finally:
         demo.close()
+
+
+def test_the_launch_check_waits_for_a_server_that_is_slow_to_start():
+    """Gradio's own check gives up on the first refused or slow request; ours waits (a loaded CI machine)."""
+    import http.server
+    import socket
+    import threading
+    import time
+
+    from gradio import networking
+
+    from ui.guard import patient_launch_check
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+
+    def serve_later() -> None:  # nobody listens for 2 s: Gradio's own check fails at once on the refusal
+        time.sleep(2.0)
+        with http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler) as server:
+            server.handle_request()
+
+    threading.Thread(target=serve_later, daemon=True).start()
+    patient_launch_check()
+    started = time.monotonic()
+    assert networking.url_ok(url) is True
+    assert 1.5 <= time.monotonic() - started < 20

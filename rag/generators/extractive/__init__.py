@@ -155,14 +155,20 @@ class ExtractiveGenerator:
         return self._compose_single(analysis, papers)
 
     def _compose_compare(self, analysis: Analysis, papers: list[Paper]) -> compose.Composition | str | None:
-        chosen = self._compared(analysis, papers)
-        if chosen is None:
+        found = self._compared(analysis, papers)
+        if found is None:
             return None
+        chosen, targets, unmatched = found
+        # names inside the targets were matched (or said to be missing) target by target: "the unified Gaussian
+        # mixture paper (McQuic)" is that paper even if its abstract never writes "McQuic"
+        analysis.names = [n for n in analysis.names if not any(n in t for t in targets + unmatched)]
         reason = self._multi_reason(analysis, chosen)
         if reason:
             return reason
-        labels = [self._label(t, p) for t, p in zip(analysis.targets, chosen, strict=False)]
-        return compose.Composition(several.compare(analysis, chosen, labels if len(labels) == len(chosen) else None))
+        labels = [self._label(t, p) for t, p in zip(targets, chosen, strict=False)]
+        lines = several.compare(analysis, chosen, labels if len(labels) == len(chosen) else None)
+        note = f"No paper in the collection matches {refuse._and(unmatched)}." if unmatched else None
+        return compose.Composition(lines, note)
 
     def _compose_list(self, analysis: Analysis, papers: list[Paper]) -> compose.Composition | str:
         kept = several.relevant(analysis, papers, self.idf)
@@ -222,14 +228,16 @@ class ExtractiveGenerator:
             return target
         return paper.short or paper.method or paper.source.title
 
-    def _compared(self, analysis: Analysis, papers: list[Paper]) -> list[Paper] | None:
-        """The papers a comparison names, in the order named; None when a target names no other paper. Without
-        named targets ("the two X papers", "both"), the two papers that best match the question."""
+    def _compared(self, analysis: Analysis, papers: list[Paper]) -> tuple[list[Paper], list[str], list[str]] | None:
+        """(the papers a comparison names in the order named, the targets they match, the targets that match no
+        paper); None when fewer than two targets match. Of three or four targets, one or two may be missing (they
+        are said to be); of two, none. Without named targets ("the two X papers", "both"), the two papers that
+        best match the question."""
         if not analysis.targets:
             ranked = sorted(papers, key=lambda p: -(p.best().score if p.best() else 0.0) - 0.2 * p.source.score)
-            return ranked[:2] if len(ranked) >= 2 else None
+            return (ranked[:2], [], []) if len(ranked) >= 2 else None
         targets = analysis.targets[:4]
-        if len(papers) < len(targets):
+        if len(papers) < min(len(targets), 2):
             return None
         scores = [[self._target_match(t, p) for p in papers] for t in targets]
         if len(targets) == 2:
@@ -243,14 +251,20 @@ class ExtractiveGenerator:
             if not pairs:
                 return None
             _, _, i, j = max(pairs)
-            return [papers[i], papers[j]]
+            return [papers[i], papers[j]], targets, []
         chosen: list[int] = []
-        for row in scores:  # three or four: greedily, each target its best remaining paper
+        matched: list[str] = []
+        unmatched: list[str] = []
+        for target, row in zip(targets, scores, strict=True):  # three or four: each its best remaining paper
             free = [(s, -i, i) for i, s in enumerate(row) if i not in chosen and s >= COMPARE_MIN_MATCH]
-            if not free:
-                return None
-            chosen.append(max(free)[2])
-        return [papers[i] for i in chosen]
+            if free:
+                chosen.append(max(free)[2])
+                matched.append(target)
+            else:
+                unmatched.append(target)
+        if len(chosen) < 2:
+            return None
+        return [papers[i] for i in chosen], matched, unmatched
 
     @staticmethod
     def _target_match(target: str, paper: Paper) -> float:

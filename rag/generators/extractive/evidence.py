@@ -195,7 +195,7 @@ def paper_names(title: str, abstract: str) -> tuple[str | None, str | None]:
     m = _TITLE_SHORT.match(title)
     if m and len(m.group(1).split()) <= 4 and "\\" not in m.group(1):
         short = m.group(1).strip()
-    from rag.intent import GENERIC_ACRONYMS
+    from rag.names import GENERIC_ACRONYMS
 
     method = None
     for sentence in abstract.split(". ")[:10]:

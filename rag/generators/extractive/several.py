@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from rag.generators.extractive.acronyms import _SMALL
 from rag.generators.extractive.compose import (
     _OWN_WORK,
     _PROPOSE,
@@ -22,7 +23,6 @@ from rag.generators.extractive.compose import (
 )
 from rag.generators.extractive.evidence import _BACKGROUND, _BOILER, Paper, Sentence, name_present, norm
 from rag.generators.extractive.rewrite import rewrite
-from rag.generators.extractive.single import _SMALL
 from rag.intent import GENERIC_ASKED, Analysis, Intent, topic_words, widen
 from rag.text import tokenize
 

@@ -233,6 +233,7 @@ def _targets(question: str) -> list[str]:
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+both\b",
         r"\b(?:both|each of|either of|neither of)\s+(.+?)\s+(?:and|or|nor)\s+(.+?)(?:\s+(?:need|needs|use|uses|are|is|have|has|do|does|require|requires|report|reports|show|shows|work|works|rely|relies)\b|[?,.;:]|$)",
         r"^what (?:do|are|did)\s+(.+?)\s+and\s+(.+?)\s+(?:do|propose|study|show|report|find|about)\b",
+        r"^tell me (?:more )?about\s+(.+?)\s+and\s+(.+?)\s*[?.!]*$",
         r"^(?:the\s+)?(.+?)\s+and\s+(.+?)\s+(?:are|is)\b",
         r"what does\s+(.+?)\s+(?:keep|take|borrow)\s+from\s+(.+?)(?:[:;,?]|\s+and\s|$)",
         r"^(.+?)\s+or\s+(.+?)\s*:",
@@ -288,6 +289,11 @@ _RULES: list[tuple[Callable[[str, bool], bool], Intent | Callable[[str], Intent]
     # "which one is more accurate, GMFlow or DD?" picks between two named things: a comparison, not a lookup
     (lambda q, c: c and bool(re.match(r"\s*(which|who)\b.*\bor\b", q, re.I)) and _named_pair(q), Intent.COMPARE),
     (lambda q, c: c and bool(re.match(_LEADING_OR, q, re.I)) and _named_pair(q), Intent.COMPARE),
+    # "tell me about SimQ-NAS and 'A Hardware-Aware System ...'": two named papers, side by side
+    (
+        lambda q, c: c and bool(re.match(r"\s*tell me (more )?about\b.+\band\b", q, re.I)) and _named_pair(q),
+        Intent.COMPARE,
+    ),
     (
         lambda q, c: bool(_LOOKUP_START.search(q)) and not _LIST_ALL.search(q) and not _PLURAL_LIST.search(q),
         _lookup_or_quantity,

@@ -14,7 +14,7 @@ _GENERIC_SUFFIX = re.compile(
     re.I,
 )
 _WH = frozenset("what which who whom whose how why when where is are does do did can could should would please".split())
-QUOTED = re.compile(r"[\"“‘']([^\"”’']{3,160})[\"”’']")
+QUOTED = re.compile(r"(?<!\w)[\"“‘']([^\"”’']{3,160})[\"”’'](?!\w)")  # not the ' of "what's" or "model's"
 # Acronyms so common in ML that they say nothing about which paper is meant.
 GENERIC_ACRONYMS = frozenset(
     "AI ML DL NLP CV RL LLM LLMS LM LMS VLM VLMS MLLM MLLMS GPU GPUS CPU CPUS TPU TPUS API APIS GAN GANS CNN CNNS "
@@ -45,6 +45,8 @@ def salient_terms(question: str) -> list[str]:
     """Specific names the question asks about: acronyms, CamelCase or digit-bearing tokens, quoted phrases and
     capitalised words inside a sentence ("France", "Llama"). Generic acronyms (LLM, GPU) are not names."""
     terms = [m.group(1).strip() for m in QUOTED.finditer(question) if len(m.group(1).split()) <= 12]
+    if terms:  # a quoted title is one name: its capitalised words are not names of their own
+        question = QUOTED.sub(lambda m: " " * len(m.group(0)), question)
     for m in re.finditer(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?![\w-])", question):
         if m.group(0).lower() not in _WH:
             terms.append(m.group(0))

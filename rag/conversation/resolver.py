@@ -263,7 +263,13 @@ class _Session(PaperMatcher):
 
     def _both(self, q: str, turns: list[Turn]) -> Resolution | None:
         m = BOTH.search(q)
-        if not m or PAPER_REQUEST.search(q) or self._own_antecedent(q, m.start(), turns):
+        if not m or PAPER_REQUEST.search(q):
+            return None
+        if " of " in m.group(0).lower():  # "each of them" needs two things before it: "faster than DeepSpeed is
+            named = [n for n in NAMED.findall(q[: m.start()]) if any(not t <= GENERIC for t in terms_of(n))]
+            if len(named) >= 2:  # each of them" still means the last answer's pair
+                return None
+        elif self._own_antecedent(q, m.start(), turns):
             return None  # "Switch Transformers and DeepSpeed-MoE both target ..." names its own pair
         pair: list[Any] = turns[-1].focus if len(turns[-1].focus) >= 2 else []
         pair = pair or next((listed for t in reversed(turns) if len(listed := self.listed(t)) >= 2), [])

@@ -364,3 +364,9 @@ def test_asking_for_more_repeats_the_last_topic(naming_resolver, question):
 def test_asking_for_other_papers_on_a_new_topic_is_standalone(naming_resolver):
     r = naming_resolver.resolve("which other papers do crowd counting?", MOE_LIST)
     assert not r.resolved
+
+
+def test_each_of_them_after_a_new_name_is_still_the_last_answers_pair(naming_resolver):
+    history = [user("compare RouteNet and MoEfy"), answer("RouteNet routes [1]. MoEfy merges [2].", "route", "moe")]
+    r = naming_resolver.resolve("how much faster than DeepSpeed is each of them?", history)
+    assert set(r.papers) == {ref("route"), ref("moe")}

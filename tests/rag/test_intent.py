@@ -166,3 +166,12 @@ def test_a_version_number_after_a_name_is_not_a_figure() -> None:
 )
 def test_comparison_targets_offered_first_or_in_a_list(question: str, targets: list[str]) -> None:
     assert analyse(question).targets == targets
+
+
+def test_an_apostrophe_is_not_a_quote_and_a_quoted_title_is_one_name() -> None:
+    a = analyse("what's the difference between 'Diffusion Models Beat GANs' and 'Semi-Parametric Image Synthesis'?")
+    assert a.intent == Intent.COMPARE
+    assert a.names == ["Diffusion Models Beat GANs", "Semi-Parametric Image Synthesis"]
+    both = analyse("tell me about SimQ-NAS and 'A Hardware-Aware System for Accelerating Optimization'")
+    assert both.intent == Intent.COMPARE
+    assert both.targets == ["SimQ-NAS", "A Hardware-Aware System for Accelerating Optimization"]

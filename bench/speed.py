@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from measure import latency, load_average, machine, run_child, timed
+from measure import latency, load_average, machine, run_child, stop, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION_FILES = [ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "eval" / "questions" / "tune.jsonl"]
@@ -185,12 +185,7 @@ def ui_first_answer(home: Path, question: str) -> dict[str, Any]:
         answer = client.predict(question, api_name="/ask")
         t2 = time.perf_counter()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop(proc, timeout=20)
     return {
         "launch_to_running_s": round(t0 - start, 2),
         "first_answer_after_running_s": round(t2 - t0, 2),

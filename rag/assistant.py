@@ -151,14 +151,19 @@ class Assistant:
         With `prune` and `confirm=False` (the CLI without `--yes`), raises PruneRefused when pruning would remove
         more than PRUNE_CONFIRM_SHARE of the papers, or anything while some path could not be read."""
         files = expand_paths(paths) if paths else bundled_corpus()
-        parsed = self.parse_files(files, strict=strict, field_map=field_map)
-        if prune and not reset and not confirm:
-            incoming, _ = build_papers(r for f in parsed for r in f.records)
+        parsed = [parse_file(f, strict=strict, field_map=field_map) for f in files]
+        check_prune = prune and not reset and not confirm
+        # the papers these files make, merged once for both the prune check and the sentence vectors
+        incoming = (
+            build_papers(r for f in parsed for r in f.records)[0]
+            if check_prune or self.settings.sentence_vectors_at_ingest
+            else []
+        )
+        if check_prune:
             self._check_prune({p.paper_id for p in incoming}, getattr(files, "unreadable", []))
         report = self.index.ingest(parsed, prune=prune, reset=reset, progress=progress)
         if self.settings.sentence_vectors_at_ingest:
-            papers, _ = build_papers(r for f in parsed for r in f.records)
-            self.embed_sentences(papers, sentence_progress)
+            self.embed_sentences(incoming, sentence_progress)
         return report
 
     @staticmethod

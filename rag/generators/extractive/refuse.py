@@ -201,7 +201,8 @@ def mentioned_only(analysis: Analysis, focus: Paper) -> str | None:
     if focus.introduces_name or any(norm(n) in f"{title} {' '.join(own)}" for n in analysis.names):
         return None
     name_tokens = {t for n in analysis.names for t in tokenize(n)}
-    rest = [t for t in analysis.focus if t not in name_tokens and t not in set(analysis.asked)]
+    asked = set(analysis.asked)
+    rest = [t for t in analysis.focus if t not in name_tokens and t not in asked]
     if len(rest) < 2:
         return None
     share = sum(t in focus.tokens for t in rest) / len(rest)

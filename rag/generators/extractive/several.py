@@ -83,13 +83,17 @@ def topic_score(analysis: Analysis, paper: Paper, idf) -> float:
 
 
 def _present(analysis: Analysis, paper: Paper) -> set[str]:
-    """The paper's stems, with both forms of a question's "X (Y)" alias when it uses either."""
+    """The paper's stems, with both forms of a question's "X (Y)" alias when it uses either (computed once per
+    paper: topic scoring and the side check both read it)."""
+    if "present" in paper.extra:
+        return paper.extra["present"]
     present = widen(paper.tokens)
     text_norm = norm(f"{paper.source.title} {paper.source.text}")
     for short, long in analysis.aliases.items():
         long_toks = set(tokenize(long))
         if name_present(short, text_norm, present) or (long_toks and long_toks <= present):
             present |= long_toks | set(tokenize(short))
+    paper.extra["present"] = present
     return present
 
 
@@ -137,7 +141,7 @@ _JOIN = re.compile(r"\s+(?:for|with|combined with|together with|applied to|to)\s
 def topic_sides(analysis: Analysis) -> list[set[str]]:
     """The topic words on each side of a joining preposition ("X for Y", "X with Y"), or [] when the question
     joins nothing. Each side's "A or B" branches are one side; a side with no topic word is dropped."""
-    if analysis.intent not in (Intent.LIST, Intent.SUMMARY) or getattr(analysis, "list_all", False):
+    if analysis.intent not in (Intent.LIST, Intent.SUMMARY) or analysis.list_all:
         return []
     words = set(topic_words(analysis))
     asked = re.split(r"\b(?:rather than|instead of|but not|other than|unlike)\b|,\s*not\b", analysis.question)[0]

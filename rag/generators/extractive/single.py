@@ -120,15 +120,19 @@ def quantity(analysis: Analysis, paper: Paper) -> list[Line]:
     limit = 3 if several or listed else 1
     # the lead's figure is the one whose clause says most of what was asked, whichever picked sentence holds it
     # ("how much does AdcSR reduce inference time": "73% in inference time", not the other sentence's "9.3x")
-    scored = [
-        (score, i, j, p)
-        for i, s in enumerate(picked)
-        if s is first or s.asked or s.figures
-        for j, (score, p) in enumerate(scored_figure_phrases(repair(s.text), keys, limit))
-    ]
-    if limit == 1 and scored:
+    scored = (
+        [
+            (score, i, j, p)
+            for i, s in enumerate(picked)
+            if s is first or s.asked or s.figures
+            for j, (score, p) in enumerate(scored_figure_phrases(repair(s.text), keys, limit))
+        ]
+        if limit == 1
+        else []
+    )
+    if scored:
         phrases = [min(scored, key=lambda f: (-f[0], picked[f[1]] is not first, f[1], f[2]))[3]]
-    else:
+    else:  # several figures asked (or none found that way): each sentence's own, in the sentences' order
         phrases = [p for s in picked if s is first or s.asked for p in figure_phrases(repair(s.text), keys, limit)]
     lead = "; ".join(list(dict.fromkeys(phrases))[:limit]) if phrases else None
     return _one_paper(paper, picked, lead)
